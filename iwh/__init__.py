@@ -1,0 +1,1 @@
+"""Integration warehouse core: settings, pseudonymisation, landing-zone contract, raw loading, publication."""

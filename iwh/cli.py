@@ -1,0 +1,141 @@
+"""`iwh`: write a synthetic sample, run the pipeline, find the published warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from iwh.settings import Settings, SettingsError
+
+DEFAULT_YEARS = "2017-2020"
+
+log = logging.getLogger("iwh")
+
+
+def parse_years(text: str) -> list[int]:
+    """`2017-2020` or `2017,2019` → sorted years."""
+    years: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            first, last = (int(p) for p in part.split("-", 1))
+            if last < first:
+                raise argparse.ArgumentTypeError(f"empty year range {part}")
+            years.update(range(first, last + 1))
+        elif part:
+            years.add(int(part))
+    if not years:
+        raise argparse.ArgumentTypeError("no years given")
+    return sorted(years)
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from iwh_synth import generate
+
+    settings = Settings.from_env()
+    out = Path(args.out).resolve() if args.out else settings.landing_dir
+    summary = generate(
+        out_dir=out,
+        years=args.years,
+        scale=args.scale,
+        seed=args.seed,
+        truth=args.truth,
+        pseudonym_key=settings.pseudonym_key,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(f"synthetic landing zone written to {out}")
+    for line in summary.get("lines", []):
+        print(f"  {line}")
+    return 0
+
+
+def where_lines(settings: Settings) -> list[str]:
+    snapshot = settings.published_path
+    return [
+        f"published warehouse (read-only snapshot): {snapshot}",
+        f"  DuckDB CLI:  duckdb -readonly {snapshot}",
+        f"  Python:      duckdb.connect('{snapshot}', read_only=True)",
+        f"  R:           DBI::dbConnect(duckdb::duckdb(), dbdir = '{snapshot}', read_only = TRUE)",
+        f"reports:       {settings.reports_dir}",
+        f"  auditors:    {settings.reports_dir / 'auditors_report.html'}",
+        f"  analysis:    {settings.reports_dir / 'analysis' / 'index.html'}",
+        f"  data docs:   {settings.reports_dir / 'quality'}",
+        f"  dbt docs:    {settings.reports_dir / 'dbt_docs' / 'index.html'}",
+        f"exports:       {settings.exports_dir}",
+    ]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from orchestration.runner import run_pipeline
+
+    settings = Settings.from_env()
+    outcome = run_pipeline(settings, years=args.years)
+    if outcome.ingested:
+        print(f"ingested cohort(s): {', '.join(outcome.ingested)}")
+    if outcome.unchanged:
+        print(f"unchanged cohort(s): {', '.join(outcome.unchanged)}")
+    if not outcome.ok:
+        print("iwh run failed:", file=sys.stderr)
+        for message in outcome.failures:
+            print(f"  {message}", file=sys.stderr)
+        print(f"the last published warehouse is unchanged: {settings.published_path}", file=sys.stderr)
+        return 1
+    print("published.")
+    for line in where_lines(settings):
+        print(line)
+    return 0
+
+
+def _cmd_where(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if not settings.published_path.exists():
+        print(f"nothing published yet under {settings.home}; run `iwh run`", file=sys.stderr)
+        return 1
+    for line in where_lines(settings):
+        print(line)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="iwh", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sample = commands.add_parser("sample", help="write a synthetic landing zone with its ground truth")
+    sample.add_argument("--out", help="landing directory to write (default: IWH_LANDING_DIR)")
+    sample.add_argument("--years", type=parse_years, default=parse_years(DEFAULT_YEARS), help="e.g. 2017-2020")
+    sample.add_argument("--scale", type=float, default=1.0, help="1.0 ≈ the report's 2017–2020 population")
+    sample.add_argument("--seed", type=int, default=2022)
+    sample.add_argument(
+        "--truth", choices=["default", "m1", "m2", "m3"], default="default", help="structural outcome model"
+    )
+    sample.set_defaults(func=_cmd_sample)
+
+    run = commands.add_parser("run", help="materialise every asset for the landing zone and publish")
+    run.add_argument("--years", type=parse_years, default=None, help="only ingest these cohort years")
+    run.set_defaults(func=_cmd_run)
+
+    where = commands.add_parser("where", help="where the published warehouse and reports are, and how to open them")
+    where.set_defaults(func=_cmd_where)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Everything the warehouse writes is for the owner and the analysts' group only.
+    os.umask(0o027)
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SettingsError as error:
+        print(f"iwh: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

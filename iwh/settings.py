@@ -1,0 +1,85 @@
+"""Settings from the environment: the only place that reads IWH_* variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# Documented in the README: the synthetic sample is pseudonymised with this public key, so
+# anyone can reproduce its person keys. It is refused for real deliveries.
+DEMO_PSEUDONYM_KEY = "iwh-demo-key-not-secret"
+
+# The generator writes this file in the landing root; its presence is what allows the demo key.
+SYNTHETIC_MARKER = ".iwh_synthetic_sample"
+
+
+class SettingsError(RuntimeError):
+    """A configuration problem the user must fix (printed without a traceback by the CLI)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    home: Path
+    pseudonym_key: str | None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        return cls(
+            landing_dir=Path(env.get("IWH_LANDING_DIR", "data/landing")).expanduser().resolve(),
+            home=Path(env.get("IWH_HOME", "data")).expanduser().resolve(),
+            pseudonym_key=env.get("IWH_PSEUDONYM_KEY") or None,
+        )
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.home / "published"
+
+    @property
+    def published_path(self) -> Path:
+        return self.published_dir / "warehouse.duckdb"
+
+    @property
+    def previous_published_path(self) -> Path:
+        return self.published_dir / "warehouse.previous.duckdb"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def is_synthetic_landing(self) -> bool:
+        return (self.landing_dir / SYNTHETIC_MARKER).is_file()
+
+    def resolve_pseudonym_key(self) -> tuple[str, bool]:
+        """The key to pseudonymise with, and whether it is the public demo key.
+
+        Real deliveries without IWH_PSEUDONYM_KEY are refused: a guessable key would make
+        every person key reversible by anyone holding a list of national ID numbers.
+        """
+        if self.pseudonym_key:
+            return self.pseudonym_key, False
+        if self.is_synthetic_landing:
+            return DEMO_PSEUDONYM_KEY, True
+        raise SettingsError(
+            "IWH_PSEUDONYM_KEY is not set. Real deliveries are pseudonymised with a secret key; "
+            f"set IWH_PSEUDONYM_KEY (the demo key is only used for a synthetic sample marked by {SYNTHETIC_MARKER})."
+        )

@@ -1,0 +1,81 @@
+"""The working warehouse file and its single-writer discipline.
+
+DuckDB allows one writing process per database file, so every process that writes the
+working warehouse first takes an exclusive advisory lock next to it. Readers never open
+the working file: they open the published snapshot (see ``iwh.publication``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from iwh.settings import Settings
+
+# Group-readable, never world-readable: the warehouse holds pseudonymised personal data.
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another process holds the writer lock for longer than we were willing to wait."""
+
+
+def ensure_private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    return path
+
+
+@contextlib.contextmanager
+def writer_lock(settings: Settings, timeout_s: float | None = None, poll_s: float = 0.5) -> Iterator[None]:
+    """Hold the exclusive writer lock on the working warehouse.
+
+    Waits for a concurrent run to finish (``timeout_s=None`` waits indefinitely), which is
+    what serialises a sensor-triggered run and a manual ``iwh run``.
+    """
+    ensure_private_dir(settings.home)
+    lock_path = settings.home / "warehouse.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise WarehouseBusyError(
+                        f"the working warehouse {settings.warehouse_path} is being written by another run"
+                    ) from None
+                time.sleep(poll_s)
+        yield
+    finally:
+        os.close(fd)
+
+
+def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection to the working warehouse. Callers writing must hold ``writer_lock``."""
+    ensure_private_dir(settings.home)
+    path = settings.warehouse_path
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"no working warehouse at {path}; run `iwh run` first")
+    con = duckdb.connect(str(path), read_only=read_only)
+    if not read_only:
+        os.chmod(path, FILE_MODE)
+    return con
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return (
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+        > 0
+    )

@@ -1,0 +1,1 @@
+"""Dagster definitions for the integration warehouse: thin glue over iwh, dbt, expectations and analysis."""

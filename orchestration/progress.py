@@ -1,0 +1,60 @@
+"""A concise console logger for runs: one line per step and per failed check, plus warnings.
+
+Dagster's default console logger prints every framework event; an operator running
+`iwh run` wants to see which stage is working and what went wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from dagster import Field, logger
+
+STEP_EVENTS = {"STEP_START": "…", "STEP_SUCCESS": "✓", "STEP_FAILURE": "✗"}
+
+
+class ProgressHandler(logging.Handler):
+    def __init__(self, stream=None) -> None:
+        super().__init__(level=logging.INFO)
+        self.stream = stream or sys.stderr
+        self._started: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        step = meta.get("step_key") or ""
+        if event is not None:
+            kind = event.event_type_value
+            if kind in STEP_EVENTS:
+                if kind == "STEP_START":
+                    self._started[step] = time.monotonic()
+                    return
+                elapsed = time.monotonic() - self._started.pop(step, time.monotonic())
+                line = f"  {STEP_EVENTS[kind]} {step} ({elapsed:.1f} s)"
+                if kind == "STEP_FAILURE" and event.step_failure_data and event.step_failure_data.error:
+                    line += f"\n      {event.step_failure_data.error.message.strip()}"
+                self._write(line)
+            elif kind == "ASSET_CHECK_EVALUATION":
+                evaluation = event.event_specific_data
+                if not evaluation.passed:
+                    severity = evaluation.severity.value
+                    self._write(f"  ! check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed ({severity})")
+            return
+        if record.levelno >= logging.WARNING:
+            self._write(f"  ! {step}: {meta.get('orig_message', record.getMessage())}")
+
+    def _write(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+@logger(
+    config_schema={"log_level": Field(str, is_required=False, default_value="INFO")},
+    description="One line per finished step and failed check; warnings and errors from assets.",
+)
+def progress_logger(init_context) -> logging.Logger:
+    log = logging.Logger("iwh.progress", level=init_context.logger_config["log_level"])
+    log.addHandler(ProgressHandler())
+    return log

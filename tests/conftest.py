@@ -1,0 +1,78 @@
+"""Shared fixtures: one small synthetic sample and one pipeline run per test session.
+
+Generating and building take most of a test's time, so every test that only reads the
+result shares this build. Tests that change the landing zone make their own copies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from iwh.settings import Settings
+
+SAMPLE_YEARS = [2017, 2018, 2019, 2020]
+SAMPLE_SCALE = 0.2
+SAMPLE_SEED = 7
+
+for name, value in {
+    "DO_NOT_TRACK": "1",
+    "GX_ANALYTICS_ENABLED": "false",
+    "DAGSTER_DISABLE_TELEMETRY": "true",
+}.items():
+    os.environ.setdefault(name, value)
+
+
+@dataclass(frozen=True)
+class BuiltWarehouse:
+    settings: Settings
+    landing_dir: Path
+    truth: dict
+    outcome: object
+
+    @property
+    def truth_persons_path(self) -> Path:
+        return self.landing_dir / "truth_persons.parquet"
+
+
+@pytest.fixture(scope="session")
+def sample_landing(tmp_path_factory) -> Path:
+    """A pristine synthetic landing zone. Never modify it: copy it with `landing_copy`."""
+    from iwh_synth import generate
+
+    out = tmp_path_factory.mktemp("sample") / "landing"
+    generate(out_dir=out, years=SAMPLE_YEARS, scale=SAMPLE_SCALE, seed=SAMPLE_SEED)
+    return out
+
+
+@pytest.fixture
+def landing_copy(sample_landing, tmp_path) -> Path:
+    """A private, modifiable copy of the sample landing zone."""
+    target = tmp_path / "landing"
+    shutil.copytree(sample_landing, target)
+    return target
+
+
+def point_environment_at(landing_dir: Path, home: Path) -> Settings:
+    os.environ["IWH_LANDING_DIR"] = str(landing_dir)
+    os.environ["IWH_HOME"] = str(home)
+    os.environ.pop("IWH_PSEUDONYM_KEY", None)
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(sample_landing, tmp_path_factory) -> BuiltWarehouse:
+    """The sample, materialised and published once for the whole session."""
+    from orchestration.runner import run_pipeline
+
+    home = tmp_path_factory.mktemp("home")
+    settings = point_environment_at(sample_landing, home)
+    outcome = run_pipeline(settings)
+    assert outcome.ok, outcome.failures
+    truth = json.loads((sample_landing / "truth.json").read_text())
+    return BuiltWarehouse(settings=settings, landing_dir=sample_landing, truth=truth, outcome=outcome)
