@@ -9,20 +9,25 @@ from orchestration.ingestion import assets as ingestion_assets
 from orchestration.ingestion.schedules import yearly_schedule
 from orchestration.ingestion.sensors import landing_sensor
 from orchestration.jobs import build_warehouse_job
-from orchestration.publication import assets as publication_assets
+from orchestration.progress import progress_logger
+from orchestration.publication.assets import build_publication_assets
 from orchestration.quality import assets as quality_assets
 from orchestration.resources import WarehouseResource
 from orchestration.transformation.assets import dbt_warehouse_assets
 from orchestration.transformation.resources import dbt_resource
 
+_built_assets = [
+    *ingestion_assets.raw_assets,
+    *ingestion_assets.reference_assets,
+    dbt_warehouse_assets,
+    *quality_assets.assets,
+    *analysis_assets.assets,
+]
+
 defs = Definitions(
     assets=[
-        *ingestion_assets.raw_assets,
-        *ingestion_assets.reference_assets,
-        dbt_warehouse_assets,
-        *quality_assets.assets,
-        *analysis_assets.assets,
-        *publication_assets.assets,
+        *_built_assets,
+        *build_publication_assets([key for assets_def in _built_assets for key in assets_def.keys]),
     ],
     asset_checks=[*quality_assets.checks],
     jobs=[ingestion_assets.ingest_cohort_job, build_warehouse_job],
@@ -34,4 +39,5 @@ defs = Definitions(
     },
     # One process per run: DuckDB takes one writer per file, and the run holds the writer lock.
     executor=in_process_executor,
+    loggers={"console": progress_logger},
 )

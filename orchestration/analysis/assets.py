@@ -1,0 +1,3 @@
+"""Placeholder until the analysis area lands."""
+
+assets: list = []

@@ -1,0 +1,4 @@
+"""Placeholder until the data-quality area lands."""
+
+assets: list = []
+checks: list = []
