@@ -69,9 +69,12 @@ def where_lines(settings: Settings) -> list[str]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    # Fail on configuration before the slow import of Dagster and dbt.
+    settings.require_landing()
+    settings.resolve_pseudonym_key()
     from orchestration.runner import run_pipeline
 
-    settings = Settings.from_env()
     outcome = run_pipeline(settings, years=args.years)
     if outcome.ingested:
         print(f"ingested cohort(s): {', '.join(outcome.ingested)}")

@@ -69,6 +69,13 @@ class Settings:
     def is_synthetic_landing(self) -> bool:
         return (self.landing_dir / SYNTHETIC_MARKER).is_file()
 
+    def require_landing(self) -> None:
+        if not self.landing_dir.is_dir():
+            raise SettingsError(
+                f"the landing directory {self.landing_dir} does not exist. "
+                "Set IWH_LANDING_DIR to the deliveries, or write a synthetic sample with `iwh sample`."
+            )
+
     def resolve_pseudonym_key(self) -> tuple[str, bool]:
         """The key to pseudonymise with, and whether it is the public demo key.
 

@@ -65,11 +65,7 @@ def run_pipeline(
     years: Sequence[int] | None = None,
     echo: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> RunOutcome:
-    if not settings.landing_dir.is_dir():
-        raise SettingsError(
-            f"the landing directory {settings.landing_dir} does not exist. "
-            "Set IWH_LANDING_DIR to the deliveries, or write a synthetic sample with `iwh sample`."
-        )
+    settings.require_landing()
     _, is_demo_key = settings.resolve_pseudonym_key()
     if is_demo_key:
         echo("warning: synthetic sample: pseudonymising with the public demo key (never use it for real data)")
