@@ -1,0 +1,141 @@
+"""Benchmark harness: wall time, CPU time and peak memory of every pipeline stage.
+
+    python benchmarks/run.py                          # scales 1 and 100, 3 repeats (the README's numbers)
+    python benchmarks/run.py --scales 0.05 --repeats 1 --out /tmp/bench.json
+
+Each stage runs in its own process (`benchmarks/stages.py`), measured with wait4(2):
+generation (`iwh sample`), ingestion, reference data + dbt build, expectations, models,
+reports, publication; then the end-to-end `iwh run` on a fresh IWH_HOME with the sample
+already written, and a re-run after one new cohort year arrives. Medians over the repeats
+are written as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+STAGES = ("ingest", "dbt", "expectations", "models", "reports", "publication")
+NEW_YEAR = 2020
+
+
+def measure(command: list[str], env: dict[str, str], label: str) -> dict:
+    """Run a command to completion; its wall and CPU seconds and peak resident memory (MB)."""
+    print(f"  {label} …", file=sys.stderr, flush=True)
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            stderr.seek(0)
+            tail = stderr.read().decode(errors="replace")[-4000:]
+            raise RuntimeError(f"{label} failed with exit code {process.returncode}:\n{tail}")
+    return {
+        "wall_s": round(wall, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        # Linux reports ru_maxrss in kilobytes.
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    }
+
+
+def environment(landing: Path, home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        IWH_LANDING_DIR=str(landing),
+        IWH_HOME=str(home),
+        DO_NOT_TRACK="1",
+        GX_ANALYTICS_ENABLED="false",
+        DAGSTER_DISABLE_TELEMETRY="true",
+    )
+    env.pop("IWH_PSEUDONYM_KEY", None)
+    return env
+
+
+def one_repeat(scale: float, workdir: Path, seed: int) -> dict[str, dict]:
+    landing, home = workdir / "landing", workdir / "home"
+    env = environment(landing, home)
+    iwh = str(BIN / "iwh")
+    results = {
+        "generate": measure(
+            [iwh, "sample", "--out", str(landing), "--scale", str(scale), "--seed", str(seed)], env, "generate"
+        )
+    }
+    for stage in STAGES:
+        results[stage] = measure([sys.executable, "-m", "benchmarks.stages", stage], env, stage)
+
+    shutil.rmtree(home)
+    results["end_to_end"] = measure([iwh, "run"], env, "end-to-end iwh run")
+
+    # A new cohort arrives: the warehouse holds every year but the last, then its files land.
+    held_back = workdir / "held_back"
+    held_back.mkdir()
+    for path in sorted(landing.rglob(f"*_{NEW_YEAR}.*")):
+        target = held_back / path.relative_to(landing)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, target)
+    shutil.rmtree(home)
+    subprocess.run([iwh, "run"], env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for path in sorted(held_back.rglob("*")):
+        if path.is_file():
+            shutil.move(path, landing / path.relative_to(held_back))
+    results["rerun_new_year"] = measure([iwh, "run"], env, f"re-run after cohort {NEW_YEAR} arrives")
+    return results
+
+
+def medians(repeats: list[dict[str, dict]]) -> dict[str, dict]:
+    return {
+        stage: {
+            metric: round(statistics.median(run[stage][metric] for run in repeats), 2)
+            for metric in repeats[0][stage]
+        }
+        for stage in repeats[0]
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 100.0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=2022)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "latest.json")
+    parser.add_argument("--workdir", type=Path, default=None, help="scratch space (default: a temporary directory)")
+    args = parser.parse_args(argv)
+
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "repeats": args.repeats,
+        "scales": {},
+    }
+    for scale in args.scales:
+        runs = []
+        for repeat in range(args.repeats):
+            print(f"scale {scale:g}, repeat {repeat + 1}/{args.repeats}", file=sys.stderr, flush=True)
+            with tempfile.TemporaryDirectory(dir=args.workdir) as scratch:
+                runs.append(one_repeat(scale, Path(scratch), args.seed))
+        report["scales"][f"{scale:g}"] = {"median": medians(runs), "runs": runs}
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    for scale, result in report["scales"].items():
+        print(f"scale {scale} (median of {args.repeats}):")
+        for stage, numbers in result["median"].items():
+            print(f"  {stage:<16} {numbers['wall_s']:>8.1f} s wall {numbers['cpu_s']:>8.1f} s CPU {numbers['peak_rss_mb']:>8.0f} MB")
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

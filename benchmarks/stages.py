@@ -1,0 +1,68 @@
+"""One pipeline stage per process, so the harness can measure each stage's CPU time and peak memory.
+
+Usage: python -m benchmarks.stages STAGE   (IWH_LANDING_DIR / IWH_HOME from the environment)
+Stages run the real Dagster assets of that stage against the working warehouse left by the
+previous stage, in pipeline order.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from dagster import AssetKey
+
+STAGES = ("ingest", "dbt", "expectations", "models", "reports", "publication")
+
+
+def _keys(assets_defs) -> list[AssetKey]:
+    return [key for assets_def in assets_defs for key in assets_def.keys]
+
+
+def stage_selection(stage: str) -> list[AssetKey]:
+    from orchestration.analysis import assets as analysis_assets
+    from orchestration.definitions import defs
+    from orchestration.ingestion import assets as ingestion_assets
+    from orchestration.quality import assets as quality_assets
+    from orchestration.transformation.assets import dbt_warehouse_assets
+
+    if stage == "dbt":
+        return _keys(ingestion_assets.reference_assets) + _keys([dbt_warehouse_assets])
+    if stage == "expectations":
+        return _keys(quality_assets.assets)
+    analysis_keys = _keys(analysis_assets.assets)
+    if stage == "models":
+        return [key for key in analysis_keys if key.path[0] == "analysis"]
+    if stage == "reports":
+        return [key for key in analysis_keys if key.path[0] != "analysis"]
+    if stage == "publication":
+        built = set(_keys(ingestion_assets.raw_assets + ingestion_assets.reference_assets))
+        built |= set(_keys([dbt_warehouse_assets])) | set(_keys(quality_assets.assets)) | set(analysis_keys)
+        return [key for key in defs.resolve_all_asset_keys() if key not in built]
+    raise ValueError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
+
+
+def run_stage(stage: str) -> bool:
+    from iwh.landing import discover
+    from iwh.settings import Settings
+    from orchestration.definitions import defs
+    from orchestration.runner import PARTITIONS_NAME, prepare_instance
+
+    settings = Settings.from_env()
+    instance = prepare_instance(settings)
+    if stage == "ingest":
+        years = [str(year) for year in sorted(discover(settings.landing_dir).cohort_years())]
+        known = set(instance.get_dynamic_partitions(PARTITIONS_NAME))
+        instance.add_dynamic_partitions(PARTITIONS_NAME, [y for y in years if y not in known])
+        job = defs.get_job_def("ingest_cohort_job")
+        return all(
+            job.execute_in_process(instance=instance, partition_key=year, raise_on_error=False).success
+            for year in years
+        )
+    job = defs.get_job_def("build_warehouse_job")
+    return job.execute_in_process(
+        instance=instance, asset_selection=stage_selection(stage), raise_on_error=False
+    ).success
+
+
+if __name__ == "__main__":
+    sys.exit(0 if run_stage(sys.argv[1]) else 1)
