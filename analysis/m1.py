@@ -1,0 +1,350 @@
+"""M1, the individual logistic model of models.md, with statsmodels.
+
+``maloppnaelse ~ ordning + spor + kjonn_mann + alder + botid + norsk_score + varighet_mnd
++ fravaer_hoy + region (ref. Europa) + 15 tiltak groups`` on complete cases, spor as a number 1–3.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import special, stats
+
+from analysis.specification import (
+    CONSTANT,
+    M1_COLUMNS,
+    M1_INDIVIDUAL_TERMS,
+    M1_NUMERIC,
+    OUTCOME,
+    REFERENCE_REGION,
+    REGION_TERMS,
+    TILTAK,
+)
+
+ARCHETYPES_PATH = Path(__file__).with_name("archetypes.csv")
+Z_95 = stats.norm.ppf(0.975)
+# A cell describing fewer persons than this is not published (warehouse.md, small-cell suppression).
+MIN_PUBLISHED_CELL = 5
+
+AGE_BANDS = [(18, 24), (25, 29), (30, 34), (35, 39), (40, 49), (50, 120)]
+NORSK_TIERS = ["Under A1", "A1", "A2", "B1", "B2"]
+
+
+@dataclass
+class M1Fit:
+    """A fitted M1: the statsmodels result plus what is needed to rebuild its design on new rows."""
+
+    model: str
+    result: sm.discrete.discrete_model.BinaryResultsWrapper
+    terms: list[str]
+    reference_region: str
+    sample: pd.DataFrame  # the complete-case fit sample, with column "predicted"
+    dropped_terms: list[str] = field(default_factory=list)
+
+    @property
+    def params(self) -> pd.Series:
+        return self.result.params
+
+    @property
+    def converged(self) -> bool:
+        return bool(self.result.mle_retvals["converged"])
+
+
+def complete_cases(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Rows the dbt layer marks as complete cases that also have every model column present."""
+    keep = frame[[OUTCOME] + columns].notna().all(axis=1)
+    if "complete_case" in frame.columns:
+        keep &= frame["complete_case"].fillna(False).astype(bool)
+    return frame.loc[keep].copy()
+
+
+def _region_terms_present(region: pd.Series) -> tuple[str, list[str]]:
+    """Reference region and the dummies to estimate: only regions that occur in the sample.
+
+    Europa is the reference; should it be absent, the most frequent region takes its place so the
+    dummies stay identified (the reference is recorded with the fit).
+    """
+    counts = region.value_counts()
+    unknown = sorted(set(counts.index) - set(REGION_TERMS))
+    if unknown:
+        raise ValueError(f"regions without a model term: {unknown}")
+    reference = REFERENCE_REGION if REFERENCE_REGION in counts.index else counts.sort_index().idxmax()
+    present = [label for label in REGION_TERMS if label in counts.index and label != reference]
+    return reference, [REGION_TERMS[label] for label in present]
+
+
+def design_matrix(frame: pd.DataFrame, terms: list[str]) -> pd.DataFrame:
+    """M1's design for the given terms; a region dummy is 1 for its region (0 elsewhere)."""
+    term_of_region = {label: term for label, term in REGION_TERMS.items()}
+    columns: dict[str, np.ndarray] = {}
+    region_term = frame["region"].map(term_of_region)
+    for term in terms:
+        if term == CONSTANT:
+            columns[term] = np.ones(len(frame))
+        elif term.startswith("region_"):
+            columns[term] = (region_term == term).to_numpy(dtype=float)
+        else:
+            columns[term] = frame[term].to_numpy(dtype=float)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _fit_logit(y: np.ndarray, X: pd.DataFrame):
+    with warnings.catch_warnings():
+        # Separation or a near-singular information shows up as non-convergence, reported in model_fit.
+        warnings.simplefilter("ignore")
+        return sm.Logit(y, X).fit(method="newton", maxiter=100, tol=1e-10, disp=False)
+
+
+def fit_m1(frame: pd.DataFrame, model: str = "m1", women_only: bool = False) -> M1Fit:
+    """Fit M1 on the complete cases of ``frame`` (women only: kjonn_mann = 0, without that term)."""
+    sample = complete_cases(frame, M1_COLUMNS)
+    if women_only:
+        sample = sample.loc[sample["kjonn_mann"] == 0]
+    if sample.empty:
+        raise ValueError(f"{model}: no complete cases")
+    reference, region_terms = _region_terms_present(sample["region"])
+    candidate_terms = [CONSTANT] + M1_NUMERIC + region_terms + TILTAK
+    candidate = design_matrix(sample, candidate_terms)
+    # A term with no variation in the sample (kjonn_mann for women, a measure nobody received)
+    # cannot be estimated; it is dropped and named in model_fit.
+    constant_columns = [t for t in candidate_terms if t != CONSTANT and candidate[t].nunique() < 2]
+    terms = [t for t in candidate_terms if t not in constant_columns]
+    X = candidate[terms]
+    result = _fit_logit(sample[OUTCOME].to_numpy(dtype=float), X)
+    sample["predicted"] = result.predict(X)
+    return M1Fit(model=model, result=result, terms=terms, reference_region=reference, sample=sample,
+                 dropped_terms=constant_columns)
+
+
+def predict_m1(fit: M1Fit, frame: pd.DataFrame) -> pd.Series:
+    """M1's predicted probability for each row of ``frame`` (NaN where a model variable is missing
+    or the row's region had no participants in the fit sample and so has no coefficient)."""
+    known_regions = {label for label, term in REGION_TERMS.items() if term in fit.terms} | {fit.reference_region}
+    usable = frame[[c for c in M1_COLUMNS if c in frame.columns]].notna().all(axis=1)
+    usable &= frame["region"].isin(known_regions)
+    X = design_matrix(frame.loc[usable], fit.terms)
+    probability = pd.Series(np.nan, index=frame.index, name="predicted")
+    probability.loc[usable] = fit.result.predict(X)
+    return probability
+
+
+def coefficient_table(fit: M1Fit) -> pd.DataFrame:
+    result = fit.result
+    ci = result.conf_int(alpha=0.05)
+    return pd.DataFrame(
+        {
+            "model": fit.model,
+            "term": fit.terms,
+            "estimate": result.params.to_numpy(),
+            "std_error": result.bse.to_numpy(),
+            "z": result.tvalues.to_numpy(),
+            "p_value": result.pvalues.to_numpy(),
+            "odds_ratio": np.exp(result.params.to_numpy()),
+            "ci_low": np.exp(ci[0].to_numpy()),
+            "ci_high": np.exp(ci[1].to_numpy()),
+            "ci_low_log": ci[0].to_numpy(),
+            "ci_high_log": ci[1].to_numpy(),
+        }
+    )
+
+
+def fit_row(fit: M1Fit) -> dict:
+    result = fit.result
+    return {
+        "model": fit.model,
+        "n": int(result.nobs),
+        "n_groups": None,
+        "log_likelihood": float(result.llf),
+        "aic": float(result.aic),
+        "pseudo_r2": float(result.prsquared),  # McFadden
+        "converged": fit.converged,
+        "iterations": int(result.mle_retvals["iterations"]),
+        "method": "logit",
+        "nodes": None,
+        "reference_region": fit.reference_region,
+        "dropped_terms": ";".join(fit.dropped_terms) or None,
+    }
+
+
+def vif_table(model: str, X: pd.DataFrame, blocks: dict[str, list[str]]) -> pd.DataFrame:
+    """Variance inflation of every design column and, for multi-column terms, of the whole term.
+
+    With R the correlation matrix of the non-constant columns, a column's VIF is the diagonal of
+    R⁻¹ (identical to statsmodels' ``variance_inflation_factor`` on the design with its constant,
+    which a test checks, but one inversion instead of one regression per column); a block's is
+    the generalised VIF of Fox & Monette (1992), det(R_bb)·det(R_oo)/det(R), also given as
+    GVIF^(1/(2·df)) so terms of different df can be compared.
+    """
+    columns = [c for c in X.columns if c != CONSTANT]
+    correlation = np.corrcoef(X[columns].to_numpy(dtype=float), rowvar=False)
+    rows = [
+        {"model": model, "term": column, "df": 1, "vif": float(value)}
+        for column, value in zip(columns, np.diag(np.linalg.inv(correlation)))
+    ]
+    _, logdet_all = np.linalg.slogdet(correlation)
+    for block, block_columns in blocks.items():
+        inside = [columns.index(c) for c in block_columns if c in columns]
+        if len(inside) < 2:
+            continue
+        outside = [j for j in range(len(columns)) if j not in inside]
+        _, logdet_in = np.linalg.slogdet(correlation[np.ix_(inside, inside)])
+        _, logdet_out = np.linalg.slogdet(correlation[np.ix_(outside, outside)])
+        rows.append({"model": model, "term": block, "df": len(inside), "vif": float(np.exp(logdet_in + logdet_out - logdet_all))})
+    table = pd.DataFrame(rows)
+    table["gvif_adjusted"] = table["vif"] ** (1.0 / (2.0 * table["df"]))
+    return table
+
+
+def m1_vif(fit: M1Fit) -> pd.DataFrame:
+    X = design_matrix(fit.sample, fit.terms)
+    region_columns = [t for t in fit.terms if t.startswith("region_")]
+    return vif_table(fit.model, X, {"region": region_columns})
+
+
+def lr_tests(fit: M1Fit) -> pd.DataFrame:
+    """Likelihood-ratio tests of M1's blocks on the same sample.
+
+    ``drop_block``: the full model against the full model without the block.
+    ``sequential``: the blocks added one at a time (individual traits, then measures, then
+    ordning), each step against the one before; the report's stepwise comparison.
+    """
+    terms = fit.terms
+    blocks = {
+        "individual": [t for t in terms if t in M1_INDIVIDUAL_TERMS or t.startswith("region_")],
+        "measures": [t for t in terms if t in TILTAK],
+        "ordning": [t for t in terms if t == "ordning"],
+        "school_subjects": [t for t in terms if t in ("tiltak_grunnskolefag", "tiltak_fag_vgo")],
+    }
+    X_all = design_matrix(fit.sample, terms)
+    y = fit.sample[OUTCOME].to_numpy(dtype=float)
+    loglik_cache: dict[tuple[str, ...], float] = {tuple(terms): float(fit.result.llf)}
+
+    def loglik(kept: list[str]) -> float:
+        key = tuple(kept)
+        if key not in loglik_cache:
+            loglik_cache[key] = float(_fit_logit(y, X_all[kept]).llf)
+        return loglik_cache[key]
+
+    def row(comparison, block, restricted, full):
+        df = len(full) - len(restricted)
+        statistic = 2.0 * (loglik(full) - loglik(restricted))
+        return {
+            "model": fit.model,
+            "comparison": comparison,
+            "block": block,
+            "df": df,
+            "lr_statistic": statistic,
+            "p_value": float(stats.chi2.sf(statistic, df)),
+            "loglik_restricted": loglik(restricted),
+            "loglik_full": loglik(full),
+        }
+
+    rows = []
+    for block, block_terms in blocks.items():
+        if block_terms:
+            rows.append(row("drop_block", block, [t for t in terms if t not in block_terms], terms))
+    included = [CONSTANT]
+    for block in ("individual", "measures", "ordning"):
+        if blocks[block]:
+            extended = [t for t in terms if t in included or t in blocks[block]]
+            rows.append(row("sequential", block, included, extended))
+            included = extended
+    return pd.DataFrame(rows)
+
+
+def _resolve_archetype_values(archetypes: pd.DataFrame, sample: pd.DataFrame) -> pd.DataFrame:
+    """Replace the word ``mean`` in a variable column by that variable's fit-sample mean."""
+    resolved = archetypes.copy()
+    for column in M1_NUMERIC + TILTAK:
+        if column not in resolved.columns:
+            raise ValueError(f"archetypes file lacks column {column!r}")
+        text = resolved[column].astype(str).str.strip()
+        is_mean = text.str.lower() == "mean"
+        values = pd.to_numeric(text.where(~is_mean), errors="raise").astype(float)
+        resolved[column] = values.mask(is_mean, float(sample[column].mean()))
+    return resolved
+
+
+def archetype_predictions(fit: M1Fit, archetypes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """M1's predicted probability for each archetype row, with a delta-method 95 % interval
+    (on the logit scale; sample means used for ``mean`` cells are treated as fixed)."""
+    if archetypes is None:
+        archetypes = pd.read_csv(ARCHETYPES_PATH, dtype=str, keep_default_na=False)
+    resolved = _resolve_archetype_values(archetypes, fit.sample)
+    missing_terms = [label for label in resolved["region"] if label != fit.reference_region
+                     and REGION_TERMS.get(label) not in fit.terms]
+    if missing_terms:
+        raise ValueError(f"archetype regions not estimable in {fit.model}: {sorted(set(missing_terms))}")
+    X = design_matrix(resolved, fit.terms).to_numpy()
+    eta = X @ fit.params.to_numpy()
+    se = np.sqrt(np.einsum("ij,jk,ik->i", X, fit.result.cov_params().to_numpy(), X))
+    table = pd.DataFrame(
+        {
+            "model": fit.model,
+            "archetype": resolved["archetype"].to_numpy(),
+            "description": resolved["description"].to_numpy(),
+            "ordning": resolved["ordning"].astype(int).to_numpy(),
+            "predicted_probability": special.expit(eta),
+            "ci_low": special.expit(eta - Z_95 * se),
+            "ci_high": special.expit(eta + Z_95 * se),
+            "report_probability": pd.to_numeric(resolved["report_probability"], errors="coerce").to_numpy(),
+            "norsk_score_used": resolved["norsk_score"].to_numpy(dtype=float),
+        }
+    )
+    return table
+
+
+def _quartiles(values: pd.Series) -> pd.Series:
+    bins = pd.qcut(values, 4, duplicates="drop")
+    labels = [f"Q{i + 1} ({interval.left:g}, {interval.right:g}]" for i, interval in enumerate(bins.cat.categories)]
+    return bins.cat.rename_categories(labels)
+
+
+def _age_bands(alder: pd.Series) -> pd.Series:
+    edges = [low for low, _ in AGE_BANDS] + [AGE_BANDS[-1][1] + 1]
+    labels = [f"{low}+" if high >= 120 else f"{low}–{high}" for low, high in AGE_BANDS]
+    return pd.cut(alder, edges, right=False, labels=labels)
+
+
+def _ordered(values: pd.Series, order: list) -> pd.Series:
+    return pd.Categorical(values, categories=order, ordered=True)
+
+
+def predicted_vs_actual(fit: M1Fit) -> pd.DataFrame:
+    """Mean predicted probability and actual share by programme within subgroups (figures 22–28).
+
+    Quartiles of botid and varighet are taken over the pooled fit sample, so the two programmes
+    are compared on the same cut points. Cells with fewer than 5 persons are suppressed.
+    """
+    sample = fit.sample
+    groupings = {
+        "spor": _ordered(sample["spor"].astype(int).astype(str), ["1", "2", "3"]),
+        "norsk_tier": _ordered(sample["norsk_tier"], NORSK_TIERS),
+        "fravaer_hoy": _ordered(sample["fravaer_hoy"].astype(int).astype(str), ["0", "1"]),
+        "botid_quartile": _quartiles(sample["botid"]),
+        "varighet_quartile": _quartiles(sample["varighet_mnd"]),
+        "age_band": _age_bands(sample["alder"]),
+    }
+    tables = []
+    for characteristic, level in groupings.items():
+        grouped = (
+            pd.DataFrame({"programme": sample["programme"], "level": level, "predicted": sample["predicted"], "actual": sample[OUTCOME]})
+            .groupby(["programme", "level"], sort=True, observed=True)
+            .agg(n=("actual", "size"), predicted=("predicted", "mean"), actual=("actual", "mean"))
+            .reset_index()
+        )
+        grouped["level_order"] = grouped["level"].cat.codes + 1
+        grouped["level"] = grouped["level"].astype(str)
+        grouped.insert(0, "characteristic", characteristic)
+        tables.append(grouped)
+    table = pd.concat(tables, ignore_index=True)
+    table.insert(0, "model", fit.model)
+    table["suppressed"] = table["n"] < MIN_PUBLISHED_CELL
+    table.loc[table["suppressed"], ["predicted", "actual"]] = np.nan
+    table["n"] = table["n"].astype("Int64").mask(table["suppressed"])
+    return table

@@ -1,0 +1,88 @@
+"""The model definitions of models.md as data: variables, term names, reference categories, units.
+
+Column names are those of ``marts.analysis_dataset`` (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OUTCOME = "maloppnaelse"
+CONSTANT = "const"
+
+REFERENCE_REGION = "Europa"
+# Region label (exact, as in the marts) → model term. Order follows the report's table 17.
+REGION_TERMS: dict[str, str] = {
+    "Asia for øvrig": "region_asia_for_ovrig",
+    "Afrika sør for Sahara": "region_afrika_sor_for_sahara",
+    "Sørøst-Asia": "region_sorost_asia",
+    "Vest-Asia": "region_vest_asia",
+    "Latin-Amerika og Karibia": "region_latin_amerika_og_karibia",
+    "Sør-Asia": "region_sor_asia",
+    "Nord-Afrika": "region_nord_afrika",
+    "Statsløs": "region_statslos",
+    "Nord-Amerika": "region_nord_amerika",
+    REFERENCE_REGION: "region_europa",
+}
+
+TILTAK = [
+    "tiltak_norskopplaering",
+    "tiltak_samfunnskunnskap",
+    "tiltak_sprakpraksis",
+    "tiltak_yrkesrettet_kurs",
+    "tiltak_ordinaert_arbeid",
+    "tiltak_arbeidspraksis_skjermet",
+    "tiltak_arbeidspraksis_ordinaer",
+    "tiltak_amo_kurs",
+    "tiltak_sosialt_nettverk",
+    "tiltak_helsefremmende",
+    "tiltak_barn_familie",
+    "tiltak_kultur_fritid",
+    "tiltak_realkompetanse",
+    "tiltak_grunnskolefag",
+    "tiltak_fag_vgo",
+]
+
+# M1's numeric individual variables, in the report's order; spor enters as a number 1–3.
+M1_NUMERIC = ["ordning", "spor", "kjonn_mann", "alder", "botid", "norsk_score", "varighet_mnd", "fravaer_hoy"]
+M1_COLUMNS = M1_NUMERIC + ["region"] + TILTAK
+
+# Blocks for the likelihood-ratio tests (report appendix "Tester av forutsetninger").
+M1_INDIVIDUAL_TERMS = ["spor", "kjonn_mann", "alder", "botid", "norsk_score", "varighet_mnd", "fravaer_hoy"]
+
+
+@dataclass(frozen=True)
+class MultilevelSpec:
+    """M2 or M3: a random-intercept logistic model with level-2 units of one kind."""
+
+    name: str
+    unit_type: str
+    unit_id_column: str
+    context_columns: tuple[str, ...]
+
+    @property
+    def unit_columns(self) -> list[str]:
+        return [self.unit_id_column, "cohort_year"]
+
+
+M2 = MultilevelSpec(
+    name="m2",
+    unit_type="municipality_year",
+    unit_id_column="kommunenummer",
+    context_columns=("andel_innvandrere", "nettoinnflytting", "andel_utvalgte_naeringer"),
+)
+M3 = MultilevelSpec(
+    name="m3",
+    unit_type="project_year",
+    unit_id_column="prosjekt_id",
+    context_columns=("lonn_per_deltaker_1000kr",),
+)
+
+# Individual variables of M2/M3; alder and the context variables are standardised on the fit sample.
+MULTILEVEL_INDIVIDUAL = ["ordning", "alder", "kjonn_mann", "spor", "fravaer_hoy"]
+STANDARDISED_SUFFIX = "_std"
+
+# "only units with more than 10 ended participants that year"
+MIN_UNIT_PARTICIPANTS_EXCLUSIVE = 10
+
+MODEL_NAMES = ["m1", "m1_women", "m2", "m2_women", "m3", "m3_women"]
