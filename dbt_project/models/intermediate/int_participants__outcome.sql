@@ -1,0 +1,46 @@
+-- Goal achievement (måloppnåelse) from the end reason. Jobbsjansen codes v4_1 through the seed
+-- jobbsjansen_avslutningsaarsaker; NIR labels through nir_avslutningsaarsaker, in the column of the
+-- active outcome variant. `utelatt` end reasons (death, moved, utfaset, ...) are excluded, not failures.
+-- An end reason missing from its seed fails the test `unmapped_end_reason`.
+with jobbsjansen as (
+    select
+        leavers.person_key,
+        'jobbsjansen' as programme,
+        leavers.cohort_year,
+        cast(leavers.avslutningsaarsak as varchar) as avslutningsaarsak,
+        reasons.maloppnaelse,
+        reasons.maloppnaelse_3,
+        reasons.utelatt as outcome_excluded,
+        reasons.v4_1 is not null or leavers.avslutningsaarsak is null as avslutningsaarsak_mapped
+    from {{ ref('stg_jobbsjansen__individrapportering') }} as leavers
+    left join {{ ref('jobbsjansen_avslutningsaarsaker') }} as reasons
+        on reasons.v4_1 = leavers.avslutningsaarsak
+    where leavers.deltar_ved_aarsslutt = 2
+),
+
+nir_reasons as (
+    select
+        {{ label_key('avslutningsaarsak') }} as avslutningsaarsak_key,
+        maloppnaelse_{{ outcome_variant() }} as maloppnaelse,
+        utelatt
+    from {{ ref('nir_avslutningsaarsaker') }}
+),
+
+intro as (
+    select
+        participants.person_key,
+        'intro' as programme,
+        participants.cohort_year,
+        participants.avslutningsaarsak,
+        nir_reasons.maloppnaelse,
+        cast(null as integer) as maloppnaelse_3,
+        nir_reasons.utelatt as outcome_excluded,
+        nir_reasons.avslutningsaarsak_key is not null or participants.avslutningsaarsak is null as avslutningsaarsak_mapped
+    from {{ ref('stg_nir__deltakere') }} as participants
+    left join nir_reasons
+        on nir_reasons.avslutningsaarsak_key = {{ label_key('participants.avslutningsaarsak') }}
+)
+
+select *, '{{ outcome_variant() }}' as outcome_variant from jobbsjansen
+union all
+select *, '{{ outcome_variant() }}' as outcome_variant from intro

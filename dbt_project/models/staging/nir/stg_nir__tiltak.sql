@@ -1,0 +1,15 @@
+with delivered as (
+    select * from {{ source('nir', 'tiltak') }}
+)
+
+select
+    person_key,
+    cohort_year,
+    tiltak,
+    cast(tiltakstartdato as date) as tiltak_start,
+    cast(tiltaksluttdato as date) as tiltak_slutt,
+    _source_file as source_file,
+    _row_number as source_row,
+    _file_sha256 as file_sha256
+from delivered
+where {{ not_quarantined('delivered') }}
