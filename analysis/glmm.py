@@ -69,12 +69,21 @@ class GroupedData:
         return np.bincount(self.group_index, weights=row_values, minlength=self.n_groups)
 
 
-def _log1pexp(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, x)
+def _logistic_parts(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log(1 + e^η) and the probability 1/(1 + e^-η), stably and from a single exponential.
 
-
-def _expit(x: np.ndarray) -> np.ndarray:
-    return special.expit(x)
+    In-place steps keep the number of fresh row-length temporaries low: on large arrays their
+    page faults, not the arithmetic, dominate the cost.
+    """
+    e = np.exp(-np.abs(eta))
+    log1pexp = np.log1p(e)
+    log1pexp += np.maximum(eta, 0.0)
+    probability = np.subtract(1.0, e)
+    probability /= 1.0 + e  # tanh(|η|/2)
+    np.copysign(probability, eta, out=probability)
+    probability += 1.0
+    probability *= 0.5
+    return log1pexp, probability
 
 
 def conditional_modes(
@@ -86,31 +95,31 @@ def conditional_modes(
     decrease always succeeds and the iteration converges from any start.
     """
     G = data.n_groups
-    b = np.zeros(G) if start is None else start.copy()
     if sigma == 0.0:
         return np.zeros(G), np.ones(G)
+    y, m, gi = data.successes, data.trials, data.group_index
 
-    def objective(b_values):
-        eta = offset + sigma * b_values[data.group_index]
-        return data.group_sum(data.successes * eta - data.trials * _log1pexp(eta)) - 0.5 * b_values**2
+    def at(b_values):
+        eta = offset + sigma * b_values[gi]
+        log1pexp, p = _logistic_parts(eta)
+        return data.group_sum(y * eta - m * log1pexp) - 0.5 * b_values**2, p
 
-    h_current = objective(b)
+    b = np.zeros(G) if start is None else start.copy()
+    h, p = at(b)
     for _ in range(100):
-        eta = offset + sigma * b[data.group_index]
-        p = _expit(eta)
-        score = sigma * data.group_sum(data.successes - data.trials * p) - b
-        curvature = sigma**2 * data.group_sum(data.trials * p * (1.0 - p)) + 1.0
+        score = sigma * data.group_sum(y - m * p) - b
+        curvature = sigma**2 * data.group_sum(m * p * (1.0 - p)) + 1.0
         step = score / curvature
         if np.max(np.abs(step)) < tol:
             return b, curvature
         for _ in range(60):
             candidate = b + step
-            h_candidate = objective(candidate)
-            worse = h_candidate < h_current - 1e-12 * np.abs(h_current)
+            h_candidate, p_candidate = at(candidate)
+            worse = h_candidate < h - 1e-12 * np.abs(h)
             if not worse.any():
                 break
             step = np.where(worse, 0.5 * step, step)
-        b, h_current = candidate, h_candidate
+        b, h, p = candidate, h_candidate, p_candidate
     raise RuntimeError("conditional modes did not converge")
 
 
@@ -145,10 +154,10 @@ def evaluate(data: GroupedData, beta: np.ndarray, sigma: float, nodes: int, mode
     cached = []
     for k in range(K):
         eta = offset + sigma * node_positions[gi, k]
-        p = _expit(eta)
+        log1pexp, p = _logistic_parts(eta)
         if cache_probabilities:
             cached.append(p)
-        h_nodes[:, k] = data.group_sum(y * eta - m * _log1pexp(eta)) - 0.5 * node_positions[:, k] ** 2
+        h_nodes[:, k] = data.group_sum(y * eta - m * log1pexp) - 0.5 * node_positions[:, k] ** 2
         residual_sums[:, k] = data.group_sum(y - m * p)
     h_nodes -= 0.5 * math.log(2.0 * math.pi)
 
@@ -163,7 +172,7 @@ def evaluate(data: GroupedData, beta: np.ndarray, sigma: float, nodes: int, mode
     d_mode = (node_share * h_prime_nodes).sum(axis=1)  # ∂ℓ/∂b̂
     d_scale = 1.0 / s + (node_share * h_prime_nodes * (math.sqrt(2.0) * z[None, :])).sum(axis=1)  # ∂ℓ/∂s
 
-    p_hat = _expit(offset + sigma * b_hat[gi])
+    p_hat = _logistic_parts(offset + sigma * b_hat[gi])[1]
     q_hat = m * p_hat * (1.0 - p_hat)
     third = q_hat * (1.0 - 2.0 * p_hat)
     S1 = data.group_sum(y - m * p_hat)
@@ -175,7 +184,7 @@ def evaluate(data: GroupedData, beta: np.ndarray, sigma: float, nodes: int, mode
     through_mode = d_mode - half_s3_dscale * sigma**3 * S3
     row_weight = np.zeros_like(y)
     for k in range(K):
-        p = cached[k] if cache_probabilities else _expit(offset + sigma * node_positions[gi, k])
+        p = cached[k] if cache_probabilities else _logistic_parts(offset + sigma * node_positions[gi, k])[1]
         row_weight += node_share[gi, k] * (y - m * p)
     row_weight -= (through_mode * sigma / H)[gi] * q_hat
     row_weight -= (half_s3_dscale * sigma**2)[gi] * third
@@ -304,7 +313,7 @@ def _logistic_start(X: np.ndarray, y: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Ordinary logistic regression by IRLS: the σ = 0 fit, a good start for β."""
     beta = np.zeros(X.shape[1])
     for _ in range(50):
-        p = _expit(X @ beta)
+        p = special.expit(X @ beta)
         weight = m * p * (1 - p)
         step = np.linalg.solve(X.T @ (X * weight[:, None]), X.T @ (y - m * p))
         beta += step
@@ -319,7 +328,7 @@ def logistic_loglik(X, successes, trials=None) -> float:
     y = np.asarray(successes, dtype=float)
     m = np.ones_like(y) if trials is None else np.asarray(trials, dtype=float)
     eta = X @ _logistic_start(X, y, m)
-    return float(np.sum(y * eta - m * _log1pexp(eta)))
+    return float(np.sum(y * eta - m * _logistic_parts(eta)[0]))
 
 
 def _numerical_hessian(gradient_at, params: np.ndarray) -> np.ndarray:

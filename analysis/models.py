@@ -1,0 +1,116 @@
+"""One entry point: every model of models.md on ``marts.analysis_dataset``, as the analysis.* tables.
+
+``fit_all`` returns plain DataFrames named as the warehouse tables (without the schema); every
+row carries the run id and the outcome variant. ``fit_models`` returns the fitted objects, for
+callers that need more than the tables (contribution indicators use M1's predictions through
+``analysis.m1.predict_m1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analysis import m1, multilevel
+from analysis.specification import M2, M3
+
+DEFAULT_NODES = 10
+
+TABLE_COLUMNS = {
+    "model_coefficients": ["model", "term", "estimate", "std_error", "z", "p_value", "odds_ratio", "ci_low", "ci_high",
+                           "ci_low_log", "ci_high_log"],
+    "model_fit": ["model", "n", "n_groups", "log_likelihood", "aic", "pseudo_r2", "sigma2_u", "sigma2_u_se",
+                  "sigma2_u_ci_low", "sigma2_u_ci_high", "icc", "converged", "iterations", "gradient_norm", "method",
+                  "nodes", "reference_region", "dropped_terms", "message"],
+    "vif": ["model", "term", "df", "vif", "gvif_adjusted"],
+    "lr_tests": ["model", "comparison", "block", "df", "lr_statistic", "p_value", "loglik_restricted", "loglik_full"],
+    "archetype_predictions": ["model", "archetype", "description", "ordning", "predicted_probability", "ci_low",
+                              "ci_high", "report_probability", "norsk_score_used"],
+    "predicted_vs_actual": ["model", "characteristic", "programme", "level", "level_order", "n", "predicted", "actual",
+                            "suppressed"],
+    "random_effects": ["model", "unit_type", "unit", "unit_id", "cohort_year", "estimate", "std_error",
+                       "posterior_mean", "posterior_sd", "n", "n_achieved"],
+    "model_standardisation": ["model", "variable", "mean", "sd"],
+}
+
+
+@dataclass
+class FittedModels:
+    m1: m1.M1Fit
+    m1_women: m1.M1Fit
+    multilevel: dict[str, multilevel.MultilevelFit]  # m2, m2_women, m3, m3_women
+
+
+def select_outcome_variant(analysis_dataset: pd.DataFrame, outcome_variant: str) -> pd.DataFrame:
+    """The rows built under ``outcome_variant`` (all rows when the frame has no such column)."""
+    if "outcome_variant" not in analysis_dataset.columns:
+        return analysis_dataset
+    selected = analysis_dataset.loc[analysis_dataset["outcome_variant"] == outcome_variant]
+    if selected.empty:
+        present = sorted(analysis_dataset["outcome_variant"].dropna().unique())
+        raise ValueError(f"no rows with outcome_variant {outcome_variant!r} (present: {present})")
+    return selected
+
+
+def fit_models(analysis_dataset: pd.DataFrame, outcome_variant: str, nodes: int = DEFAULT_NODES) -> FittedModels:
+    frame = select_outcome_variant(analysis_dataset, outcome_variant)
+    fits = {}
+    for spec in (M2, M3):
+        for women_only in (False, True):
+            fit = multilevel.fit_multilevel(frame, spec, women_only=women_only, nodes=nodes)
+            fits[fit.model] = fit
+    return FittedModels(
+        m1=m1.fit_m1(frame, "m1"),
+        m1_women=m1.fit_m1(frame, "m1_women", women_only=True),
+        multilevel=fits,
+    )
+
+
+def tables(fitted: FittedModels, run_id: str, outcome_variant: str, archetypes: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    individual = [fitted.m1, fitted.m1_women]
+    multi = list(fitted.multilevel.values())
+    standardisation = []
+    for fit in multi:
+        table = fit.data.standardisation.copy()
+        table.insert(0, "model", fit.model)
+        standardisation.append(table)
+    built = {
+        "model_coefficients": pd.concat(
+            [m1.coefficient_table(f) for f in individual] + [multilevel.coefficient_table(f) for f in multi], ignore_index=True
+        ),
+        "model_fit": pd.DataFrame([m1.fit_row(f) for f in individual] + [multilevel.fit_row(f) for f in multi]),
+        "vif": pd.concat([m1.m1_vif(f) for f in individual] + [multilevel.multilevel_vif(f) for f in multi], ignore_index=True),
+        "lr_tests": pd.concat(
+            [m1.lr_tests(f) for f in individual] + [pd.DataFrame([multilevel.random_intercept_lr_test(f) for f in multi])],
+            ignore_index=True,
+        ),
+        "archetype_predictions": m1.archetype_predictions(fitted.m1, archetypes),
+        "predicted_vs_actual": m1.predicted_vs_actual(fitted.m1),
+        "random_effects": pd.concat([multilevel.random_effects_table(f) for f in multi], ignore_index=True),
+        "model_standardisation": pd.concat(standardisation, ignore_index=True),
+    }
+    out = {}
+    for name, table in built.items():
+        table = table.reindex(columns=TABLE_COLUMNS[name])
+        table["run_id"] = run_id
+        table["outcome_variant"] = outcome_variant
+        out[name] = table
+    return out
+
+
+def fit_all(
+    analysis_dataset: pd.DataFrame,
+    run_id: str,
+    outcome_variant: str,
+    nodes: int = DEFAULT_NODES,
+    archetypes: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """All analysis.* model tables for one run: M1, M2, M3 and their women-only versions.
+
+    ``nodes`` is the number of adaptive Gauss–Hermite nodes for M2/M3 (1 = Laplace, as glmer's
+    default; the default here, 10, makes the quadrature error negligible for clusters of more than
+    10). ``archetypes`` defaults to ``analysis/archetypes.csv``.
+    """
+    fitted = fit_models(analysis_dataset, outcome_variant, nodes)
+    return tables(fitted, run_id, outcome_variant, archetypes)
