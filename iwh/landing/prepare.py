@@ -1,0 +1,419 @@
+"""One delivered file → typed-as-text raw rows plus quarantine rows, before any warehouse write.
+
+Everything happens in a private in-memory DuckDB ("scratch"), so the identifiers read from
+the file never reach the warehouse connection, not even in a temporary table: only the
+finished rows (with person keys) and the quarantine rows leave this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import duckdb
+import pyarrow as pa
+
+from iwh.landing.contract import SSB_MISSING_SYMBOLS, SSB_STATBANK, Column, Kind, Source
+from iwh.landing.discovery import LandingFile
+from iwh.landing.errors import DeliveryError, redact
+from iwh.landing.identifiers import key_identifiers
+from iwh.landing.readers import DELIVERED_TABLE, read_delivery
+from iwh.landing.schema import QUARANTINE_COLUMNS, quote, raw_columns
+
+DATE_FORMATS = "['%d.%m.%Y', '%Y-%m-%d']"
+# Identifier-shaped numbers anywhere outside the identifier columns (a shifted column, a
+# free-text comment) are removed before a cell is stored: nothing in the contract has 11+ digits.
+IDENTIFIER_SHAPED = "[0-9]{6}[ -]?[0-9]{5,6}"
+IDENTIFIER_REMOVED = "<identifier removed>"
+DETAIL_VALUE_CHARS = 40
+STATBANK_VALUE_HEADER = re.compile(r"\s*\d+\s*:")
+
+
+@dataclass(frozen=True)
+class Municipality:
+    code: str
+    name: str
+    valid_from: dt.date
+    valid_to: dt.date | None
+
+
+@dataclass(frozen=True)
+class PreparedFile:
+    file: LandingFile
+    rows: pa.Table  # rows for raw.<source>
+    quarantine: pa.Table  # rows for quality.quarantine
+    rows_delivered: int
+    rows_quarantined: int
+    quarantine_counts: dict[str, int]  # reason → quarantine entries
+    extra_columns: tuple[str, ...]  # delivered names, redacted
+    encoding: str
+    scrubbed_cells: dict[str, int] = field(default_factory=dict)  # column → cells with a number removed
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each contract column sits in the delivered file (c0, c1, …)."""
+
+    positions: dict[str, str]  # contract column name → delivered column id
+    extras: tuple[tuple[str, str], ...]  # (delivered name, column id)
+    statbank_value: str | None = None
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _cell(column_id: str) -> str:
+    value = f"nullif(trim({column_id}), '')"
+    return (
+        f"case when length({value}) >= 11 and regexp_matches({value}, '{IDENTIFIER_SHAPED}') "
+        f"then regexp_replace({value}, '{IDENTIFIER_SHAPED}', '{IDENTIFIER_REMOVED}', 'g') else {value} end"
+    )
+
+
+def _shown(value_sql: str) -> str:
+    return f"'''' || left({value_sql}, {DETAIL_VALUE_CHARS}) || ''''"
+
+
+def _map_header(source: Source, header: Sequence[str], relative_path: str, scratch: duckdb.DuckDBPyConnection) -> _Layout:
+    by_name = {c.name.lower(): c for c in source.columns}
+    positions: dict[str, str] = {}
+    extras: list[tuple[str, str]] = []
+    statbank_value = None
+    seen: set[str] = set()
+    for index, name in enumerate(header):
+        column_id = f"c{index}"
+        folded = name.lower()
+        if folded in seen and folded:
+            raise DeliveryError(relative_path, "this column appears twice in the header", row=1, column=redact(name))
+        seen.add(folded)
+        if folded in by_name:
+            positions[by_name[folded].name] = column_id
+        elif source is SSB_STATBANK and STATBANK_VALUE_HEADER.match(name):
+            if statbank_value is not None:
+                raise DeliveryError(
+                    relative_path, "more than one value column '<table>: <title>'", row=1, column=redact(name)
+                )
+            statbank_value = column_id
+        elif name:
+            extras.append((redact(name), column_id))
+        elif _has_values(scratch, column_id):
+            extras.append((f"column_{index + 1}", column_id))
+    missing = [c.name for c in source.columns if c.required and c.name not in positions]
+    if source.identifier_columns and not any(name in positions for name in source.identifier_columns):
+        missing.insert(0, " or ".join(source.identifier_columns))
+    if source is SSB_STATBANK and statbank_value is None:
+        missing.append("<table>: <title>")
+    if missing:
+        noun = "column" if len(missing) == 1 else "columns"
+        raise DeliveryError(relative_path, f"required {noun} missing: {', '.join(missing)}", row=1)
+    return _Layout(positions=positions, extras=tuple(extras), statbank_value=statbank_value)
+
+
+def _has_values(scratch: duckdb.DuckDBPyConnection, column_id: str) -> bool:
+    found = scratch.execute(
+        f"select count(*) from {DELIVERED_TABLE} where nullif(trim({column_id}), '') is not null"
+    ).fetchone()[0]
+    return found > 0
+
+
+def _normalised(column: Column, value: str) -> str:
+    if column.kind is Kind.DECIMAL:
+        return f"replace({value}, ',', '.')"
+    if column.kind is Kind.DATE:
+        return f"coalesce(strftime(try_strptime({value}, {DATE_FORMATS}), '%Y-%m-%d'), {value})"
+    return value
+
+
+class _Checks:
+    """Row-level checks as SQL: each yields (row, column, reason, detail) for failing rows."""
+
+    def __init__(self, source: Source, cohort_year: int | None):
+        self.source = source
+        self.cohort_year = cohort_year
+        self.selects: list[str] = []
+
+    def add(self, column: str, reason: str, condition: str, detail: str) -> None:
+        self.selects.append(
+            f"select _row_number as row_number, {_literal(column)} as column_name, "
+            f"{_literal(reason)} as reason, {detail} as detail from keyed where {condition}"
+        )
+
+    def column(self, column: Column, value: str) -> None:
+        name = column.name
+        if column.kind is Kind.INTEGER:
+            self.add(name, "invalid_number", f"{value} is not null and not regexp_full_match({value}, '[+-]?[0-9]+')",
+                     f"{_shown(value)} || ' is not a whole number'")  # fmt: skip
+        elif column.kind is Kind.DECIMAL:
+            self.add(
+                name,
+                "invalid_number",
+                f"{value} is not null and not regexp_full_match({value}, '[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)')",
+                f"{_shown(value)} || ' is not a number'",
+            )
+        elif column.kind is Kind.DATE:
+            parsed = f"try_strptime({value}, {DATE_FORMATS})"
+            self.add(name, "invalid_date", f"{value} is not null and {parsed} is null",
+                     f"{_shown(value)} || ' is not a date (dd.mm.yyyy or yyyy-mm-dd)'")  # fmt: skip
+            if column.value_required:
+                self.add(name, "invalid_date", f"{value} is null", f"'empty: {name} is required'")
+            if name == self.source.cohort_date_column:
+                self.add(
+                    name,
+                    "date_outside_cohort",
+                    f"year({parsed}) <> {self.cohort_year}",
+                    f"strftime({parsed}, '%Y-%m-%d') || ' is outside cohort year {self.cohort_year}'",
+                )
+        elif column.kind is Kind.CODE:
+            allowed = ", ".join(_literal(code) for code in sorted(column.codes))
+            comparable = (
+                f"case when regexp_full_match({value}, '[0-9]{{1,9}}') "
+                f"then cast(cast({value} as bigint) as varchar) else lower({value}) end"
+            )
+            self.add(name, "code_outside_list", f"{value} is not null and {comparable} not in ({allowed})",
+                     f"{_shown(value)} || ' is not one of {column.code_label}'")  # fmt: skip
+        elif column.kind is Kind.MUNICIPALITY_CODE:
+            self.add(name, "unknown_municipality",
+                     f"{value} is not null and {value} not in (select code from municipalities)",
+                     f"{_shown(value)} || ' is not a KLASS 131 municipality code valid in {self.cohort_year}'")  # fmt: skip
+        elif column.kind is Kind.MUNICIPALITY_NAME:
+            self.add(name, "unknown_municipality",
+                     f"{value} is not null and lower({value}) not in (select lower(name) from municipalities)",
+                     f"{_shown(value)} || ' is not a KLASS 131 municipality name valid in {self.cohort_year}'")  # fmt: skip
+
+    def sql(self) -> str:
+        return " union all ".join(self.selects) if self.selects else ""
+
+
+def prepare_file(
+    source: Source,
+    file: LandingFile,
+    cohort_year: int | None,
+    pseudonym_key: str | None,
+    municipalities: Sequence[Municipality],
+    loaded_at: dt.datetime,
+) -> PreparedFile:
+    """Read, validate and pseudonymise one file. Raises DeliveryError on file-level problems."""
+    scratch = duckdb.connect(":memory:")
+    try:
+        return _prepare(scratch, source, file, cohort_year, pseudonym_key, municipalities, loaded_at)
+    finally:
+        scratch.close()
+
+
+def _prepare(
+    scratch: duckdb.DuckDBPyConnection,
+    source: Source,
+    file: LandingFile,
+    cohort_year: int | None,
+    pseudonym_key: str | None,
+    municipalities: Sequence[Municipality],
+    loaded_at: dt.datetime,
+) -> PreparedFile:
+    widths = {c.name.lower(): c.width for c in source.columns if c.width}
+    delivered = read_delivery(file.path, file.relative_path, scratch, widths)
+    layout = _map_header(source, delivered.header, file.relative_path, scratch)
+
+    # cells: one trimmed, identifier-scrubbed text value per contract column (NULL when absent);
+    # identifier columns are kept unscrubbed under _id_<name> only inside this scratch database.
+    cell_columns = ["_row_number"]
+    for column in source.columns:
+        column_id = layout.positions.get(column.name)
+        if column.kind is Kind.IDENTIFIER:
+            expr = f"nullif(trim({column_id}), '')" if column_id else "null::varchar"
+            cell_columns.append(f"{expr} as {quote('_id_' + column.name)}")
+        else:
+            cell_columns.append(f"{_cell(column_id) if column_id else 'null::varchar'} as {quote(column.raw_name)}")
+    if layout.statbank_value:
+        cell_columns.append(f"{_cell(layout.statbank_value)} as _statbank_value")
+    for index, (_, column_id) in enumerate(layout.extras):
+        cell_columns.append(f"{_cell(column_id)} as _extra_{index}")
+    scratch.execute(f"create table cells as select {', '.join(cell_columns)} from {DELIVERED_TABLE}")
+    scrubbed = _scrubbed_counts(scratch, source, layout)
+    scratch.execute(f"drop table {DELIVERED_TABLE}")
+
+    _key_persons(scratch, source, pseudonym_key)
+    _register_municipalities(scratch, municipalities, cohort_year)
+
+    checks = _Checks(source, cohort_year)
+    for column in source.stored_columns:
+        checks.column(column, quote(column.raw_name))
+    if layout.statbank_value:
+        symbols = ", ".join(_literal(s) for s in SSB_MISSING_SYMBOLS)
+        checks.add(
+            "value",
+            "invalid_number",
+            f"_statbank_value is not null and _statbank_value not in ({symbols}) and "
+            "not regexp_full_match(_statbank_value, '[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)')",
+            f"{_shown('_statbank_value')} || ' is neither a number nor an SSB symbol (. .. ... :)'",
+        )
+    _identifier_checks(checks, source)
+
+    lineage = {
+        "_source_file": _literal(file.relative_path),
+        "_file_sha256": _literal(file.sha256),
+        "_loaded_at": f"{_literal(loaded_at.isoformat(sep=' '))}::timestamp",
+    }
+    quarantine_sql = checks.sql()
+    if quarantine_sql:
+        quarantine = scratch.sql(
+            f"""
+            select {_literal(source.name)} as source, {cohort_year if cohort_year is not None else 'null'}::integer as cohort_year,
+                   {lineage['_source_file']} as source_file, {lineage['_file_sha256']} as file_sha256,
+                   row_number, column_name, reason, detail, {lineage['_loaded_at']} as loaded_at
+            from ({quarantine_sql}) order by row_number, column_name, reason
+            """
+        ).to_arrow_table()
+    else:
+        quarantine = pa.Table.from_pylist([], schema=_quarantine_schema())
+
+    rows = scratch.sql(_raw_select(source, layout, cohort_year, lineage, file)).to_arrow_table()
+    reasons = quarantine.column("reason").to_pylist()
+    return PreparedFile(
+        file=file,
+        rows=rows,
+        quarantine=quarantine,
+        rows_delivered=rows.num_rows,
+        rows_quarantined=len(set(quarantine.column("row_number").to_pylist())),
+        quarantine_counts={reason: reasons.count(reason) for reason in sorted(set(reasons))},
+        extra_columns=tuple(name for name, _ in layout.extras),
+        encoding=delivered.encoding,
+        scrubbed_cells=scrubbed,
+    )
+
+
+def _quarantine_schema() -> pa.Schema:
+    types = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "TIMESTAMP": pa.timestamp("us")}
+    return pa.schema([(name, types[sql_type]) for name, sql_type in QUARANTINE_COLUMNS])
+
+
+def _scrubbed_counts(scratch: duckdb.DuckDBPyConnection, source: Source, layout: _Layout) -> dict[str, int]:
+    checked = [(c.name, layout.positions[c.name]) for c in source.stored_columns if c.name in layout.positions]
+    checked += list(layout.extras)
+    if not checked:
+        return {}
+    counts = ", ".join(
+        f"count(*) filter (where length(trim({cid})) >= 11 and regexp_matches({cid}, '{IDENTIFIER_SHAPED}'))"
+        for _, cid in checked
+    )
+    found = scratch.execute(f"select {counts} from {DELIVERED_TABLE}").fetchone()
+    return {name: n for (name, _), n in zip(checked, found, strict=True) if n}
+
+
+def _key_persons(scratch: duckdb.DuckDBPyConnection, source: Source, pseudonym_key: str | None) -> None:
+    """keyed = cells + person_key, id_type, id_column, id_problem (NULL problem = valid)."""
+    if not source.identifier_columns:
+        scratch.execute("create table keyed as select * from cells")
+        return
+    if pseudonym_key is None:
+        raise ValueError(f"{source.name} holds identifiers: a pseudonym key is required")
+    # fnr first: a Jobbsjansen row with both uses the fødselsnummer (duf is "empty when fnr is used").
+    id_types = {name: "duf" if name == "duf" else "fnr" for name in source.identifier_columns}
+    choice = " ".join(f"when {quote('_id_' + name)} is not null then {_literal(name)}" for name in source.identifier_columns)
+    value = "coalesce(" + ", ".join(quote("_id_" + name) for name in source.identifier_columns) + ")"
+    mappings = []
+    for name, id_type in id_types.items():
+        distinct = scratch.execute(
+            f"select distinct {quote('_id_' + name)} from cells where {quote('_id_' + name)} is not null"
+        ).fetchall()
+        keyed = key_identifiers((v for (v,) in distinct), id_type, pseudonym_key)
+        mappings.extend((name, v, k.person_key, k.problem) for v, k in keyed.items())
+    identifiers = pa.table(
+        {
+            "id_column": pa.array([m[0] for m in mappings], pa.string()),
+            "id_value": pa.array([m[1] for m in mappings], pa.string()),
+            "person_key": pa.array([m[2] for m in mappings], pa.string()),
+            "id_problem": pa.array([m[3] for m in mappings], pa.string()),
+        }
+    )
+    scratch.register("identifiers", identifiers)
+    missing = (
+        f"'empty: {source.identifier_columns[0]} is required'"
+        if len(source.identifier_columns) == 1
+        else f"'empty: neither {' nor '.join(source.identifier_columns)} is given'"
+    )
+    scratch.execute(
+        f"""
+        create table keyed as
+        select c.*, i.person_key, coalesce(i.id_column, {_literal(source.identifier_columns[0])}) as id_column,
+               case when i.id_column = 'duf' then 'duf' when i.id_column is not null then 'fnr' end as id_type,
+               case when i.id_column is null then {missing} else i.id_problem end as id_problem
+        from cells c
+        left join identifiers i on i.id_column = (case {choice} end) and i.id_value = {value}
+        """
+    )
+    scratch.unregister("identifiers")
+    scratch.execute("drop table cells")
+
+
+def _identifier_checks(checks: _Checks, source: Source) -> None:
+    if not source.identifier_columns:
+        return
+    checks.selects.append(
+        "select _row_number as row_number, id_column as column_name, 'invalid_identifier' as reason, "
+        "id_problem as detail from keyed where id_problem is not null"
+    )
+    if source.one_row_per_person:
+        checks.selects.append(
+            f"""
+            select _row_number as row_number, id_column as column_name, 'duplicate_person' as reason,
+                   'the same person is in rows ' || array_to_string(list_sort(rows)[1:10], ', ')
+                   || case when len(rows) > 10 then ', …' else '' end as detail
+            from (
+                select _row_number, id_column, list(_row_number) over (partition by person_key) as rows
+                from keyed where person_key is not null
+            ) where len(rows) > 1
+            """
+        )
+
+
+def _register_municipalities(
+    scratch: duckdb.DuckDBPyConnection, municipalities: Sequence[Municipality], cohort_year: int | None
+) -> None:
+    if cohort_year is None:
+        valid = municipalities
+    else:
+        first, last = dt.date(cohort_year, 1, 1), dt.date(cohort_year, 12, 31)
+        valid = [m for m in municipalities if m.valid_from <= last and (m.valid_to is None or m.valid_to >= first)]
+    table = pa.table(
+        {"code": pa.array([m.code for m in valid], pa.string()), "name": pa.array([m.name for m in valid], pa.string())}
+    )
+    scratch.register("municipalities_arrow", table)
+    scratch.execute("create table municipalities as select * from municipalities_arrow")
+    scratch.unregister("municipalities_arrow")
+
+
+def _raw_select(
+    source: Source, layout: _Layout, cohort_year: int | None, lineage: dict[str, str], file: LandingFile
+) -> str:
+    outputs = {c.raw_name: _normalised(c, quote(c.raw_name)) for c in source.stored_columns}
+    if source is SSB_STATBANK:
+        symbols = ", ".join(_literal(s) for s in SSB_MISSING_SYMBOLS)
+        region = quote("region")
+        outputs |= {
+            "tabell": _literal(PurePosixPath(file.relative_path).stem),
+            "kommunenummer": f"nullif(regexp_extract({region}, '^(?:K-)?([0-9]{{4}})\\s', 1), '')",
+            "region_navn": f"coalesce(nullif(regexp_replace({region}, '^(?:K-)?[0-9]+\\s+', ''), ''), {region})",
+            "value": f"case when _statbank_value in ({symbols}) then null else replace(_statbank_value, ',', '.') end",
+            "ssb_symbol": f"case when _statbank_value in ({symbols}) then _statbank_value end",
+        }
+    if source.identifier_columns:
+        outputs["person_key"] = "person_key"
+    if len(source.identifier_columns) > 1:
+        outputs["id_type"] = "id_type"
+    if source.partitioned:
+        outputs["cohort_year"] = f"{cohort_year}::integer"
+    outputs |= lineage
+    outputs["_row_number"] = "_row_number"
+    if layout.extras:
+        pairs = ", ".join(f"{_literal(name)}, _extra_{i}" for i, (name, _) in enumerate(layout.extras))
+        outputs["_extra_columns"] = f"json_object({pairs})::varchar"
+    else:
+        outputs["_extra_columns"] = "null::varchar"
+    ordered = [name for name, _ in raw_columns(source)]
+    assert set(ordered) == set(outputs), set(ordered) ^ set(outputs)
+    select = ", ".join(f"{outputs[name]} as {quote(name)}" for name in ordered)
+    return f"select {select} from keyed order by _row_number"
