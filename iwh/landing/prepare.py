@@ -120,6 +120,13 @@ def _has_values(scratch: duckdb.DuckDBPyConnection, column_id: str) -> bool:
     return found > 0
 
 
+def _label_key(value: str) -> str:
+    """A label as compared with a code list: case, surrounding and repeated spaces, dash type and
+    spaces around a slash are not significant (the same rule as dbt's label_key macro)."""
+    dashes = f"replace(replace({value}, '–', '-'), '—', '-')"
+    return rf"regexp_replace(regexp_replace(lower({dashes}), '\s+', ' ', 'g'), '\s*/\s*', '/', 'g')"
+
+
 def _normalised(column: Column, value: str) -> str:
     if column.kind is Kind.DECIMAL:
         return f"replace({value}, ',', '.')"
@@ -171,13 +178,15 @@ class _Checks:
             allowed = ", ".join(_literal(code) for code in sorted(column.codes))
             comparable = (
                 f"case when regexp_full_match({value}, '[0-9]{{1,9}}') "
-                f"then cast(cast({value} as bigint) as varchar) else lower({value}) end"
+                f"then cast(cast({value} as bigint) as varchar) else {_label_key(value)} end"
             )
             self.add(name, "code_outside_list", f"{value} is not null and {comparable} not in ({allowed})",
                      f"{_shown(value)} || ' is not one of {column.code_label}'")  # fmt: skip
         elif column.kind is Kind.MUNICIPALITY_CODE:
             self.add(name, "unknown_municipality",
-                     f"{value} is not null and {value} not in (select code from municipalities)",
+                     # Excel-edited CSVs lose the leading zero of 0301; the code is still unambiguous.
+                     f"{value} is not null and (case when regexp_full_match({value}, '[0-9]{{1,3}}') "
+                     f"then lpad({value}, 4, '0') else {value} end) not in (select code from municipalities)",
                      f"{_shown(value)} || ' is not a KLASS 131 municipality code valid in {self.cohort_year}'")  # fmt: skip
         elif column.kind is Kind.MUNICIPALITY_NAME:
             self.add(name, "unknown_municipality",
