@@ -7,12 +7,7 @@
 ] -%}
 
 with delivered as (
-    -- The digital-course measures v3_2_11 and v3_3_10 exist only from 2020: a raw table holding only
-    -- older files may lack them, and then they are absent columns, not an error.
     select * from {{ source('jobbsjansen', 'individrapportering') }}
-    union all by name
-    select null::varchar as v3_2_11, null::varchar as v3_3_10
-    where false
 ),
 
 not_quarantined as (
@@ -47,6 +42,8 @@ select
     cast(v2_3 as integer) as ankomstaar,
     v2_5 as opprinnelsesland,
     cast(v2_9 as integer) as utdanning,
+    -- An unticked box may be empty, and the digital courses v3_2_11 and v3_3_10 are empty before
+    -- 2020, when they were not asked: both mean not received.
     {%- for column in measure_columns %}
     coalesce(cast({{ column }} as integer), 0) as {{ column }},
     {%- endfor %}
