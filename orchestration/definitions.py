@@ -11,6 +11,7 @@ from orchestration.ingestion.sensors import landing_sensor
 from orchestration.jobs import build_warehouse_job
 from orchestration.progress import progress_logger
 from orchestration.publication.assets import build_publication_assets
+from orchestration.publication.sensors import rebuild_after_ingestion_sensor
 from orchestration.quality import assets as quality_assets
 from orchestration.resources import WarehouseResource
 from orchestration.transformation.assets import dbt_warehouse_assets
@@ -30,8 +31,8 @@ defs = Definitions(
         *build_publication_assets([key for assets_def in _built_assets for key in assets_def.keys]),
     ],
     asset_checks=[*quality_assets.checks],
-    jobs=[ingestion_assets.ingest_cohort_job, build_warehouse_job],
-    sensors=[landing_sensor],
+    jobs=[ingestion_assets.ingest_cohort_job, ingestion_assets.ingest_reference_job, build_warehouse_job],
+    sensors=[landing_sensor, rebuild_after_ingestion_sensor],
     schedules=[yearly_schedule],
     resources={
         "warehouse": WarehouseResource(),

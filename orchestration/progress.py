@@ -12,7 +12,7 @@ import time
 
 from dagster import Field, logger
 
-STEP_EVENTS = {"STEP_START": "…", "STEP_SUCCESS": "✓", "STEP_FAILURE": "✗"}
+STEP_EVENTS = {"STEP_START": "▶", "STEP_SUCCESS": "✓", "STEP_FAILURE": "✗"}
 
 
 class ProgressHandler(logging.Handler):
@@ -30,6 +30,7 @@ class ProgressHandler(logging.Handler):
             if kind in STEP_EVENTS:
                 if kind == "STEP_START":
                     self._started[step] = time.monotonic()
+                    self._write(f"  {STEP_EVENTS[kind]} {step}")
                     return
                 elapsed = time.monotonic() - self._started.pop(step, time.monotonic())
                 line = f"  {STEP_EVENTS[kind]} {step} ({elapsed:.1f} s)"

@@ -17,8 +17,8 @@ class WarehouseResource(ConfigurableResource):
     """The working DuckDB warehouse.
 
     A run holds the exclusive writer lock from start to end, so two runs (a sensor's and a
-    manual one, say) never write at once: the second waits for the first. Fields left empty
-    come from the environment.
+    manual one, say) never write at once: the second waits for the first. Sensors and
+    schedules only read settings and take no lock. Fields left empty come from the environment.
     """
 
     landing_dir: str | None = None
@@ -34,6 +34,9 @@ class WarehouseResource(ConfigurableResource):
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: InitResourceContext) -> Iterator["WarehouseResource"]:
+        if context.run_id is None:
+            yield self
+            return
         with writer_lock(self.settings()):
             yield self
 
