@@ -1,0 +1,5 @@
+import sys
+
+from iwh_synth.cli import main
+
+sys.exit(main())

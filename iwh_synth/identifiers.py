@@ -1,0 +1,144 @@
+"""Fake but well-formed national identifiers: fødselsnummer and DUF numbers.
+
+Every person gets an identifier no other person in the sample has. Fødselsnummer carry the
+person's birth date and sex (odd ninth digit = man) and valid mod-11 control digits; DUF
+numbers are registration year + serial + two mod-11 control digits (UDI's scheme).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+FNR_WEIGHTS_K1 = np.array([3, 7, 6, 1, 8, 9, 4, 5, 2])
+FNR_WEIGHTS_K2 = np.array([5, 4, 3, 2, 7, 6, 5, 4, 3, 2])
+# UDI's DUF check: weights applied to the serial digits followed by the year digits.
+DUF_WEIGHTS = np.array([4, 6, 3, 2, 7, 5, 4, 6, 3, 2])
+
+EPOCH = dt.date(1900, 1, 1)
+
+
+def fnr_is_valid(fnr: str) -> bool:
+    digits = np.array([int(c) for c in fnr])
+    if digits.size != 11:
+        return False
+    k1 = (11 - int(digits[:9] @ FNR_WEIGHTS_K1) % 11) % 11
+    k2 = (11 - int(digits[:10] @ FNR_WEIGHTS_K2) % 11) % 11
+    return k1 == digits[9] and k2 == digits[10]
+
+
+def duf_is_valid(duf: str) -> bool:
+    if len(duf) != 12 or not duf.isdigit():
+        return False
+    digits = np.array([int(c) for c in duf[4:10] + duf[:4]])
+    return f"{int(digits @ DUF_WEIGHTS) % 11:02d}" == duf[10:]
+
+
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """(n, width) array of the decimal digits of non-negative integers."""
+    powers = 10 ** np.arange(width - 1, -1, -1)
+    return (values[:, None] // powers) % 10
+
+
+class FnrAllocator:
+    """Hands out distinct valid fødselsnummer for given birth dates and sexes.
+
+    For each birth date the valid individual numbers (the three digits after the date) are
+    listed in a seeded random order, separately for women (even third digit) and men (odd);
+    the k-th person born on a date gets the k-th number, rotated by a per-date offset so
+    that different dates do not share the same first numbers. A full date spills over to
+    the next day of the same year.
+    """
+
+    def __init__(self, rng: np.random.Generator, first_birth_year: int, last_birth_year: int):
+        self.first_day = (dt.date(first_birth_year, 1, 1) - EPOCH).days
+        last_day = (dt.date(last_birth_year, 12, 31) - EPOCH).days
+        days = np.arange(self.first_day, last_day + 1)
+        dates = np.array([EPOCH + dt.timedelta(days=int(d)) for d in days])
+        years = np.array([d.year for d in dates])
+        self.day_of_year_start = np.array([(dt.date(y, 1, 1) - EPOCH).days for y in years]) - self.first_day
+        self.year_length = np.array([366 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 365 for y in years])
+        ddmmyy = np.array([d.day * 10000 + d.month * 100 + d.year % 100 for d in dates])
+        self.ddmmyy = ddmmyy
+
+        individual = np.arange(1000)
+        # Individual numbers 000-499 are used for 1900-1999, 500-999 for 2000-2039, and 900-999
+        # also for 1940-1999.
+        century_ok = np.where(
+            years[:, None] >= 2000,
+            individual[None, :] >= 500,
+            (individual[None, :] < 500) | ((individual[None, :] >= 900) & (years[:, None] >= 1940)),
+        )
+        # int16 keeps the (dates x 1000) work arrays small; every partial sum is below 400.
+        date_digits = _digits(ddmmyy, 6).astype(np.int16)
+        individual_digits = _digits(individual, 3).astype(np.int16)
+        k1_partial = date_digits @ FNR_WEIGHTS_K1[:6].astype(np.int16)
+        k1 = (11 - (k1_partial[:, None] + individual_digits @ FNR_WEIGHTS_K1[6:].astype(np.int16)) % 11) % 11
+        k2_partial = date_digits @ FNR_WEIGHTS_K2[:6].astype(np.int16)
+        k2_sum = k2_partial[:, None] + individual_digits @ FNR_WEIGHTS_K2[6:9].astype(np.int16) + k1 * np.int16(FNR_WEIGHTS_K2[9])
+        k2 = (11 - k2_sum % 11) % 11
+        valid = century_ok & (k1 < 10) & (k2 < 10)
+        self.control = (k1 * 10 + k2).astype(np.int16)
+
+        order = rng.permutation(1000)
+        self.numbers: dict[int, np.ndarray] = {}
+        self.capacity: dict[int, np.ndarray] = {}
+        self.next_slot: dict[int, np.ndarray] = {}
+        self.offset: dict[int, np.ndarray] = {}
+        for parity in (0, 1):
+            candidates = order[order % 2 == parity]
+            valid_in_order = valid[:, candidates]
+            # Valid candidates first, in the seeded order; invalid ones pushed to the end.
+            rank = np.argsort(~valid_in_order, axis=1, kind="stable")
+            self.numbers[parity] = candidates[rank].astype(np.int16)
+            self.capacity[parity] = valid_in_order.sum(axis=1)
+            self.next_slot[parity] = np.zeros(days.size, dtype=np.int64)
+            self.offset[parity] = rng.integers(0, 1 << 30, days.size)
+
+    def allocate(self, birth_day: np.ndarray, is_man: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Identifiers for persons born on `birth_day` (days since 1900-01-01).
+
+        Returns the fødselsnummer strings and the birth days actually used (a spill-over
+        moves a person to a later day of the same year).
+        """
+        day_index = birth_day.astype(np.int64) - self.first_day
+        fnr = np.empty(birth_day.size, dtype="<U11")
+        for parity in (0, 1):
+            who = np.flatnonzero(is_man.astype(int) == parity)
+            pending = who
+            while pending.size:
+                days_pending = day_index[pending]
+                order = np.argsort(days_pending, kind="stable")
+                pending, days_pending = pending[order], days_pending[order]
+                unique_days, first_pos, counts = np.unique(days_pending, return_index=True, return_counts=True)
+                rank = np.arange(pending.size) - np.repeat(first_pos, counts)
+                slot = self.next_slot[parity][days_pending] + rank
+                fits = slot < self.capacity[parity][days_pending]
+                placed = pending[fits]
+                placed_days = days_pending[fits]
+                rotated = (slot[fits] + self.offset[parity][placed_days]) % self.capacity[parity][placed_days]
+                individual = self.numbers[parity][placed_days, rotated].astype(np.int64)
+                control = self.control[placed_days, individual].astype(np.int64)
+                number = (self.ddmmyy[placed_days].astype(np.int64) * 1000 + individual) * 100 + control
+                fnr[placed] = np.char.zfill(number.astype(str), 11)
+                used = np.minimum(counts, np.maximum(self.capacity[parity][unique_days] - self.next_slot[parity][unique_days], 0))
+                self.next_slot[parity][unique_days] += used
+                pending = pending[~fits]
+                moved = day_index[pending] + 1
+                year_start = self.day_of_year_start[day_index[pending]]
+                year_length = self.year_length[day_index[pending]]
+                day_index[pending] = year_start + (moved - year_start) % year_length
+        return fnr, day_index + self.first_day
+
+
+def allocate_duf(rng: np.random.Generator, registration_year: np.ndarray) -> np.ndarray:
+    """Distinct DUF numbers: yyyy + 6-digit serial + 2 control digits."""
+    serial = np.empty(registration_year.size, dtype=np.int64)
+    for year in np.unique(registration_year):
+        who = np.flatnonzero(registration_year == year)
+        serial[who] = rng.choice(1_000_000, size=who.size, replace=False)
+    digits = np.concatenate([_digits(serial, 6), _digits(registration_year.astype(np.int64), 4)], axis=1)
+    control = (digits @ DUF_WEIGHTS) % 11
+    first_ten = registration_year.astype(np.int64) * 1_000_000 + serial
+    return np.char.add(np.char.zfill(first_ten.astype(str), 10), np.char.zfill(control.astype(str), 2))
