@@ -1,0 +1,254 @@
+"""Run the suites through GX checkpoints and turn the results into warehouse rows.
+
+One checkpoint per batch source and partition (``raw.nir_deltakere accepted rows 2019``),
+holding the validation definitions of every suite that reads that frame. The GX project
+is file-backed under ``IWH_HOME/gx`` so the validation store, and with it the Data Docs
+index, keeps every earlier run.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import great_expectations as gx
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+
+from expectations import explain
+from expectations.suites import SUITES, BatchSource, Suite, batch_sources
+
+DATASOURCE = "warehouse"
+DOCS_SITE = "quality"
+INDEX_ROWS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class ValidationRecord:
+    """One row of quality.validation_results."""
+
+    run_id: str
+    validated_at: dt.datetime
+    suite: str
+    dataset: str
+    partition: str
+    expectation: str
+    column_name: str | None
+    severity: str
+    success: bool
+    observed_value: str
+    threshold: str
+    element_count: int | None
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    details: str | None
+    data_docs_page: str | None
+
+
+def open_context(gx_root: Path, docs_dir: Path):
+    """A GX context whose suites and checkpoints live in memory (they are code, rebuilt every
+    run) and whose validation results persist under ``gx_root``, so the Data Docs site in
+    ``docs_dir`` lists every run. A file-backed project would re-read its YAML on every store
+    access, which costs more than the validations themselves."""
+    gx_root.mkdir(parents=True, exist_ok=True)
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    defaults = InMemoryStoreBackendDefaults()
+    defaults.stores[defaults.validation_results_store_name]["store_backend"] = {
+        "class_name": "TupleFilesystemStoreBackend",
+        "base_directory": str(gx_root / "validations"),
+    }
+    config = DataContextConfig(
+        store_backend_defaults=defaults,
+        data_docs_sites={
+            DOCS_SITE: {
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "show_how_to_buttons": False},
+            }
+        },
+        progress_bars=ProgressBarsConfig(globally=False),
+        analytics_enabled=False,
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _result_format(source: BatchSource) -> dict:
+    if source.carries_identifier:
+        return {"result_format": "SUMMARY", "partial_unexpected_count": 0}
+    return {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": INDEX_ROWS_SHOWN,
+        "unexpected_index_column_names": list(source.index_columns),
+    }
+
+
+def _batch_definition(context, source: BatchSource, partition: str):
+    datasource = context.data_sources.add_or_update_pandas(DATASOURCE) if DATASOURCE not in context.data_sources.all() \
+        else context.data_sources.get(DATASOURCE)
+    asset_name = f"{source.name} {partition}"
+    if asset_name in datasource.get_asset_names():
+        asset = datasource.get_asset(asset_name)
+    else:
+        asset = datasource.add_dataframe_asset(asset_name)
+    try:
+        return asset.get_batch_definition(partition)
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe(partition)
+
+
+def _register_suite(context, suite: Suite) -> gx.ExpectationSuite:
+    gx_suite = gx.ExpectationSuite(
+        name=suite.name,
+        expectations=[copy.deepcopy(expectation) for expectation in suite.build_expectations()],
+        meta={"dataset": suite.dataset, "description": suite.description},
+    )
+    return context.suites.add_or_update(gx_suite)
+
+
+def run_checkpoints(
+    con: duckdb.DuckDBPyConnection,
+    context,
+    run_id: str,
+    suites: Sequence[Suite] = SUITES,
+) -> list[ValidationRecord]:
+    """Validate every partition of every suite's dataset; return one record per expectation × partition."""
+    gx_suites = {suite.name: _register_suite(context, suite) for suite in suites}
+    run_time = dt.datetime.now(dt.timezone.utc)
+    gx_run_id = RunIdentifier(run_name=run_id, run_time=run_time)
+    records: list[ValidationRecord] = []
+    for source in batch_sources(suites):
+        source_suites = [suite for suite in suites if suite.source is source]
+        for batch in source.build(con):
+            batch_definition = _batch_definition(context, source, batch.partition)
+            definitions = [
+                context.validation_definitions.add_or_update(
+                    gx.ValidationDefinition(
+                        name=f"{suite.name} {batch.partition}", data=batch_definition, suite=gx_suites[suite.name]
+                    )
+                )
+                for suite in source_suites
+            ]
+            checkpoint = context.checkpoints.add_or_update(
+                gx.Checkpoint(
+                    name=f"{source.name} {batch.partition}",
+                    validation_definitions=definitions,
+                    result_format=_result_format(source),
+                )
+            )
+            result = checkpoint.run(
+                batch_parameters={"dataframe": batch.frame},
+                expectation_parameters=batch.parameters,
+                run_id=gx_run_id,
+            )
+            for identifier, suite_result in result.run_results.items():
+                suite = next(s for s in source_suites if s.name == suite_result.suite_name)
+                page = _docs_page(context, identifier)
+                for expectation_result in suite_result.results:
+                    records.append(
+                        _record(con, run_id, run_time, suite, batch.partition, batch.parameters, expectation_result, page)
+                    )
+    return records
+
+
+def _docs_page(context, identifier) -> str | None:
+    urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=DOCS_SITE, only_if_exists=False)
+    if not urls or not urls[0].get("site_url"):
+        return None
+    url = urls[0]["site_url"]
+    marker = "/validations/"
+    return "validations/" + url.split(marker, 1)[1] if marker in url else None
+
+
+def _resolve(value, parameters: dict):
+    if isinstance(value, dict) and "$PARAMETER" in value:
+        return parameters.get(value["$PARAMETER"])
+    return value
+
+
+def _number(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}".replace(",", " ") if isinstance(value, int) else f"{value:g}"
+
+
+def describe_threshold(kind: str, kwargs: dict, parameters: dict) -> str:
+    if kind == "expect_column_values_to_not_be_null":
+        return f"missing ≤ {1 - kwargs.get('mostly', 1):.0%}"
+    if kind == "expect_column_values_to_be_unique":
+        return "unique"
+    if kind == "expect_column_values_to_match_regex":
+        return f"matches {kwargs['regex']}"
+    if kind == "expect_column_values_to_be_in_set":
+        raw = kwargs["value_set"]
+        values = _resolve(raw, parameters) or []
+        if isinstance(raw, dict) and "$PARAMETER" in raw:
+            return f"in seed {raw['$PARAMETER']} ({len(values)} values)"
+        return "in {" + ", ".join(str(value) for value in values) + "}"
+    if kind == "expect_column_values_to_be_between":
+        low, high = _resolve(kwargs.get("min_value"), parameters), _resolve(kwargs.get("max_value"), parameters)
+        if low is not None and high is not None:
+            return f"= {_number(low)}" if low == high else f"between {_number(low)} and {_number(high)}"
+        return f"≥ {_number(low)}" if low is not None else f"≤ {_number(high)}"
+    return ", ".join(f"{key}={value}" for key, value in sorted(kwargs.items()) if key != "column")
+
+
+def describe_observed(kind: str, result: dict) -> str:
+    element_count = result.get("element_count")
+    unexpected_count = result.get("unexpected_count")
+    if element_count is None or unexpected_count is None:
+        return str(result.get("observed_value", ""))
+    if kind == "expect_column_values_to_not_be_null":
+        share = unexpected_count / element_count if element_count else 0.0
+        return f"missing {share:.1%} ({_number(unexpected_count)} of {_number(element_count)})"
+    if kind == "expect_column_values_to_be_unique":
+        return f"{_number(unexpected_count)} of {_number(element_count)} rows belong to a person delivered more than once"
+    share = (result.get("unexpected_percent") or 0.0) / 100
+    return f"{_number(unexpected_count)} of {_number(element_count)} values unexpected ({share:.2%})"
+
+
+def _record(con, run_id, run_time, suite: Suite, partition, parameters, expectation_result, page) -> ValidationRecord:
+    config = expectation_result.expectation_config
+    kind = config.type
+    kwargs = dict(config.kwargs)
+    result = expectation_result.result or {}
+    error = (expectation_result.exception_info or {}).get("exception_message")
+    if (expectation_result.exception_info or {}).get("raised_exception") is False:
+        error = None
+    if error is None:
+        for info in (expectation_result.exception_info or {}).values():
+            if isinstance(info, dict) and info.get("raised_exception"):
+                error = info.get("exception_message")
+                break
+    column = kwargs.get("column")
+    observed = f"error: {error}" if error else describe_observed(kind, result)
+    details = None
+    if not expectation_result.success and not error:
+        details = explain.details(con, suite, partition, kind, kwargs, parameters, result)
+    unexpected_percent = result.get("unexpected_percent")
+    return ValidationRecord(
+        run_id=run_id,
+        validated_at=run_time,
+        suite=suite.name,
+        dataset=suite.dataset,
+        partition=partition,
+        expectation=kind,
+        column_name=column,
+        severity=str(getattr(config, "severity", None).value if hasattr(config, "severity") and config.severity else "critical"),
+        success=bool(expectation_result.success),
+        observed_value=observed,
+        threshold=describe_threshold(kind, kwargs, parameters),
+        element_count=result.get("element_count"),
+        unexpected_count=result.get("unexpected_count"),
+        unexpected_percent=None if unexpected_percent is None or math.isnan(unexpected_percent) else unexpected_percent,
+        details=details,
+        data_docs_page=page,
+    )

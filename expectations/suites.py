@@ -1,0 +1,425 @@
+"""The expectation suites, versioned as code, with their thresholds.
+
+A suite belongs to one dataset and is validated once per partition (a cohort year, or a
+cohort year and programme); the frames it sees are built in ``expectations.batches``.
+Severity follows the warehouse rule: a failed *critical* expectation blocks the models and
+publication, a failed *warning* is reported and does not block.
+
+Thresholds and why:
+
+- Completeness per cohort year and programme. Register fields that every exit has (sex,
+  age, municipality, region) warn above 1 % missing and fail above 5 %: more than that
+  means a broken delivery, not sloppy registration. Derived durations (botid, varighet)
+  need two dates: warn above 2 %, fail above 10 %. The outcome is missing by design for
+  the excluded end reasons (death, moved, ...): warn above 10 %, fail above 25 %.
+  spor and the Norwegian level are the report's known gaps (36 % missing in the
+  introduction programme, 9 % in Jobbsjansen, models.md): the introduction programme warns
+  above 40 % and fails above 60 %; Jobbsjansen, whose form asks for both, warns above 20 %
+  and fails above 40 %. Absence: warn above 20 %, fail above 50 %.
+- Completeness per municipality-year (introduction programme, units with at least 20
+  exits, where a share is stable enough to judge a municipality's registration
+  practice): spor and Norwegian level warn above 40 % and fail above 60 % missing.
+- Validity: codes inside their lists (the dbt seeds are the lists, so an analyst who
+  extends a seed extends the check), end dates inside the cohort year, and ranges that
+  no real exit can fall outside (critical) next to the programmes' usual ranges (warning).
+- Uniqueness: a person appears once per cohort file of a source (critical).
+- Volume: a cohort's delivered rows below 60 % of the previous year's fail (a lost
+  file part or a wrong extract: the programmes never shrank that fast between two years);
+  outside 80–150 % warns.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import great_expectations.expectations as gxe
+from great_expectations.expectations.expectation import Expectation
+
+from expectations import batches
+
+CRITICAL = "critical"
+WARNING = "warning"
+
+REGIONS = (
+    "Afrika sør for Sahara",
+    "Nord-Afrika",
+    "Europa",
+    "Latin-Amerika og Karibia",
+    "Sør-Asia",
+    "Sørøst-Asia",
+    "Vest-Asia",
+    "Asia for øvrig",
+    "Nord-Amerika",
+    "Statsløs",
+)
+NORSK_TIERS = ("Under A1", "A1", "A2", "B1", "B2")
+TILTAK_GROUPS = (
+    "norskopplaering",
+    "samfunnskunnskap",
+    "sprakpraksis",
+    "yrkesrettet_kurs",
+    "ordinaert_arbeid",
+    "arbeidspraksis_skjermet",
+    "arbeidspraksis_ordinaer",
+    "amo_kurs",
+    "sosialt_nettverk",
+    "helsefremmende",
+    "barn_familie",
+    "kultur_fritid",
+    "realkompetanse",
+    "grunnskolefag",
+    "fag_vgo",
+)
+
+
+@dataclass(frozen=True)
+class MissingLimits:
+    """Largest shares of missing values before a warning and before a failure."""
+
+    warn_above: float
+    fail_above: float
+
+
+PROGRAMME_COMPLETENESS: dict[str, dict[str, MissingLimits]] = {
+    "intro": {
+        "kjonn_mann": MissingLimits(0.01, 0.05),
+        "alder": MissingLimits(0.01, 0.05),
+        "kommunenummer": MissingLimits(0.01, 0.05),
+        "region": MissingLimits(0.01, 0.05),
+        "botid": MissingLimits(0.02, 0.10),
+        "varighet_mnd": MissingLimits(0.02, 0.10),
+        "maloppnaelse": MissingLimits(0.10, 0.25),
+        "spor": MissingLimits(0.40, 0.60),
+        "norsk_score": MissingLimits(0.40, 0.60),
+        "fravaer_hoy": MissingLimits(0.20, 0.50),
+    },
+    "jobbsjansen": {
+        "kjonn_mann": MissingLimits(0.01, 0.05),
+        "alder": MissingLimits(0.01, 0.05),
+        "kommunenummer": MissingLimits(0.01, 0.05),
+        "region": MissingLimits(0.01, 0.05),
+        "botid": MissingLimits(0.02, 0.10),
+        "varighet_mnd": MissingLimits(0.02, 0.10),
+        "maloppnaelse": MissingLimits(0.10, 0.25),
+        "spor": MissingLimits(0.20, 0.40),
+        "norsk_score": MissingLimits(0.20, 0.40),
+        "fravaer_hoy": MissingLimits(0.20, 0.50),
+    },
+}
+
+MUNICIPALITY_MIN_EXITS = 20
+MUNICIPALITY_COMPLETENESS = {
+    "spor": MissingLimits(0.40, 0.60),
+    "norsk_score": MissingLimits(0.40, 0.60),
+}
+
+VOLUME_FAIL_BELOW = 0.60
+VOLUME_WARN_OUTSIDE = (0.80, 1.50)
+
+
+@dataclass(frozen=True)
+class BatchSource:
+    """Where a dataset's frames come from: one frame per partition, validated by one checkpoint.
+
+    ``index_columns`` are the lineage columns GX lists beside an unexpected value (file and
+    row, or a municipality); ``carries_identifier`` marks frames that hold person keys, whose
+    results keep counts only, in the warehouse and in Data Docs alike.
+    """
+
+    name: str
+    dataset: str
+    build: Callable[[duckdb.DuckDBPyConnection], Iterator[batches.Batch]]
+    index_columns: Sequence[str] = ()
+    carries_identifier: bool = False
+    delivered_columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    source: BatchSource
+    build_expectations: Callable[[], list[Expectation]]
+
+    @property
+    def dataset(self) -> str:
+        return self.source.dataset
+
+    @property
+    def check_name(self) -> str:
+        return self.name.replace(".", "__")
+
+
+def _share(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def _completeness(limits_by_column: dict[str, MissingLimits], scope: str) -> list[Expectation]:
+    expectations: list[Expectation] = []
+    for column, limits in limits_by_column.items():
+        expectations.append(
+            gxe.ExpectColumnValuesToNotBeNull(
+                column=column,
+                mostly=round(1 - limits.warn_above, 4),
+                severity=WARNING,
+                notes=f"Warning: more than {_share(limits.warn_above)} of {scope} lack {column}.",
+            )
+        )
+        expectations.append(
+            gxe.ExpectColumnValuesToNotBeNull(
+                column=column,
+                mostly=round(1 - limits.fail_above, 4),
+                severity=CRITICAL,
+                notes=f"Critical: more than {_share(limits.fail_above)} of {scope} lack {column}.",
+            )
+        )
+    return expectations
+
+
+def _municipality_completeness() -> list[Expectation]:
+    expectations: list[Expectation] = []
+    for variable, limits in MUNICIPALITY_COMPLETENESS.items():
+        column = f"{variable}_missing_share"
+        for severity, limit in ((WARNING, limits.warn_above), (CRITICAL, limits.fail_above)):
+            expectations.append(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=column,
+                    min_value=0,
+                    max_value=limit,
+                    severity=severity,
+                    notes=(
+                        f"{severity.capitalize()}: a municipality-year with at least {MUNICIPALITY_MIN_EXITS} "
+                        f"exits from the introduction programme lacks {variable} for more than {_share(limit)}."
+                    ),
+                )
+            )
+    return expectations
+
+
+def _participant_exit_validity() -> list[Expectation]:
+    in_set = gxe.ExpectColumnValuesToBeInSet
+    between = gxe.ExpectColumnValuesToBeBetween
+    return [
+        gxe.ExpectColumnValuesToMatchRegex(column="kommunenummer", regex=r"^\d{4}$", severity=CRITICAL),
+        in_set(column="kjonn_mann", value_set=[0, 1], severity=CRITICAL),
+        between(column="alder", min_value=16, max_value=80, severity=CRITICAL,
+                notes="Critical: no participant can be younger than 16 or older than 80 at exit."),
+        between(column="alder", min_value=18, max_value=67, severity=WARNING,
+                notes="Warning: both programmes are for adults of working age (18–67)."),
+        between(column="botid", min_value=0, max_value=60, severity=CRITICAL,
+                notes="Critical: years since settlement cannot be negative or exceed a working life."),
+        between(column="varighet_mnd", min_value=0, max_value=120, severity=CRITICAL,
+                notes="Critical: a participation cannot end before it starts or last ten years."),
+        between(column="varighet_mnd", min_value=0, max_value=60, severity=WARNING,
+                notes="Warning: participations longer than five years are unusual in both programmes."),
+        between(column="fravaer_andel", min_value=0, severity=CRITICAL),
+        in_set(column="fravaer_hoy", value_set=[0, 1], severity=CRITICAL),
+        in_set(column="spor", value_set=[1, 2, 3], severity=CRITICAL),
+        between(column="norsk_score", min_value=0, max_value=4, severity=CRITICAL),
+        in_set(column="norsk_tier", value_set=list(NORSK_TIERS), severity=CRITICAL),
+        in_set(column="region", value_set=list(REGIONS), severity=CRITICAL),
+        in_set(column="maloppnaelse", value_set=[0, 1], severity=CRITICAL),
+        in_set(column="maloppnaelse_3", value_set=[1, 2, 3], severity=CRITICAL),
+        *(in_set(column=f"tiltak_{group}", value_set=[0, 1], severity=CRITICAL) for group in TILTAK_GROUPS),
+    ]
+
+
+def _unique_person() -> list[Expectation]:
+    return [
+        gxe.ExpectColumnValuesToBeUnique(
+            column="person_key",
+            severity=CRITICAL,
+            notes="Critical: the same person twice in one cohort file of one source (landing-zone.md, Bad input).",
+        )
+    ]
+
+
+def _volume() -> list[Expectation]:
+    low, high = VOLUME_WARN_OUTSIDE
+    return [
+        gxe.ExpectColumnValuesToBeBetween(
+            column="ratio_to_previous_year",
+            min_value=VOLUME_FAIL_BELOW,
+            severity=CRITICAL,
+            notes=f"Critical: a cohort delivers fewer than {_share(VOLUME_FAIL_BELOW)} of the previous year's rows.",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="ratio_to_previous_year",
+            min_value=low,
+            max_value=high,
+            severity=WARNING,
+            notes=f"Warning: a cohort delivers less than {_share(low)} or more than {_share(high)} of the "
+            "previous year's rows.",
+        ),
+    ]
+
+
+def _end_in_cohort_year(column: str) -> Expectation:
+    return gxe.ExpectColumnValuesToBeBetween(
+        column=column,
+        min_value={"$PARAMETER": "cohort_year"},
+        max_value={"$PARAMETER": "cohort_year"},
+        severity=CRITICAL,
+        notes="Critical: a cohort file holds the participations that ended in its year.",
+    )
+
+
+def _known_label(column: str, code_list: str) -> Expectation:
+    return gxe.ExpectColumnValuesToBeInSet(
+        column=column,
+        value_set={"$PARAMETER": code_list},
+        severity=CRITICAL,
+        notes=f"Critical: every label must map through the dbt seed {code_list}; an unknown label would "
+        "silently become a missing value.",
+    )
+
+
+LINEAGE = ("source_file", "source_row")
+
+NIR_PERSONS = BatchSource(
+    name="raw.nir_deltakere persons",
+    dataset="raw.nir_deltakere",
+    build=batches.raw_persons("raw.nir_deltakere"),
+    carries_identifier=True,
+    delivered_columns={"person_key": "Fodselsnummer"},
+)
+JOBBSJANSEN_PERSONS = BatchSource(
+    name="raw.jobbsjansen_individrapportering persons",
+    dataset="raw.jobbsjansen_individrapportering",
+    build=batches.raw_persons("raw.jobbsjansen_individrapportering"),
+    carries_identifier=True,
+    delivered_columns={"person_key": "fnr/duf"},
+)
+NIR_ROWS = BatchSource(
+    name="raw.nir_deltakere accepted rows",
+    dataset="raw.nir_deltakere",
+    build=batches.nir_deltakere,
+    index_columns=LINEAGE,
+    delivered_columns={
+        "avsluttet_aar": "AvsluttetDato",
+        "avslutningsaarsak": "Avslutningsaarsak",
+        "statsborgerskapforste": "StatsborgerskapForste",
+    },
+)
+NIR_MEASURES = BatchSource(
+    name="raw.nir_tiltak accepted rows",
+    dataset="raw.nir_tiltak",
+    build=batches.nir_tiltak,
+    index_columns=LINEAGE,
+    delivered_columns={"tiltak": "Tiltak"},
+)
+JOBBSJANSEN_LEAVERS = BatchSource(
+    name="raw.jobbsjansen_individrapportering accepted leavers",
+    dataset="raw.jobbsjansen_individrapportering",
+    build=batches.jobbsjansen_leavers,
+    index_columns=LINEAGE,
+    delivered_columns={"v4_1": "v4_1", "v1_8": "v1_8", "v2_5": "v2_5"},
+)
+PARTICIPANT_EXITS = {
+    programme: BatchSource(
+        name=f"marts.participant_exits {programme}",
+        dataset="marts.participant_exits",
+        build=batches.participant_exits(programme),
+        index_columns=LINEAGE,
+    )
+    for programme in PROGRAMME_COMPLETENESS
+}
+MUNICIPALITY_YEARS = BatchSource(
+    name="marts.participant_exits intro by municipality",
+    dataset="marts.participant_exits",
+    build=batches.municipality_completeness(MUNICIPALITY_MIN_EXITS),
+    index_columns=("kommunenummer", "kommunenavn", "exits"),
+)
+VOLUMES = BatchSource(
+    name="raw cohort sources volume",
+    dataset="raw (cohort sources)",
+    build=batches.volume,
+    index_columns=("source", "rows_delivered", "rows_previous_year"),
+)
+
+SUITES: tuple[Suite, ...] = (
+    Suite(
+        name="raw_nir_deltakere.uniqueness",
+        description="Each person once per NIR cohort file (all delivered rows, quarantined ones included).",
+        source=NIR_PERSONS,
+        build_expectations=_unique_person,
+    ),
+    Suite(
+        name="raw_jobbsjansen_individrapportering.uniqueness",
+        description="Each person once per Jobbsjansen reporting file (all delivered rows, quarantined ones included).",
+        source=JOBBSJANSEN_PERSONS,
+        build_expectations=_unique_person,
+    ),
+    Suite(
+        name="raw_nir_deltakere.validity",
+        description="Accepted NIR rows: end date inside the cohort year; end reason and citizenship in the code lists.",
+        source=NIR_ROWS,
+        build_expectations=lambda: [
+            gxe.ExpectColumnValuesToNotBeNull(column="avsluttet_aar", severity=CRITICAL),
+            _end_in_cohort_year("avsluttet_aar"),
+            _known_label("avslutningsaarsak", "nir_avslutningsaarsaker"),
+            _known_label("statsborgerskapforste", "land_regioner"),
+        ],
+    ),
+    Suite(
+        name="raw_nir_tiltak.validity",
+        description="Accepted NIR measure rows: every measure label in the code list.",
+        source=NIR_MEASURES,
+        build_expectations=lambda: [_known_label("tiltak", "nir_tiltak")],
+    ),
+    Suite(
+        name="raw_jobbsjansen_individrapportering.validity",
+        description="Accepted Jobbsjansen leavers: exit reason, exit month and country of origin in their lists.",
+        source=JOBBSJANSEN_LEAVERS,
+        build_expectations=lambda: [
+            _known_label("v4_1", "jobbsjansen_avslutningsaarsaker"),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="v1_8", value_set=[str(month) for month in range(1, 13)], severity=CRITICAL
+            ),
+            _known_label("v2_5", "land_regioner"),
+        ],
+    ),
+    *(
+        Suite(
+            name=f"participant_exits_{programme}.completeness",
+            description=f"Share of missing values per variable among the {programme} exits of a cohort year.",
+            source=PARTICIPANT_EXITS[programme],
+            build_expectations=functools.partial(_completeness, limits, f"the {programme} exits of the cohort"),
+        )
+        for programme, limits in PROGRAMME_COMPLETENESS.items()
+    ),
+    *(
+        Suite(
+            name=f"participant_exits_{programme}.validity",
+            description=f"Codes and ranges of the harmonised variables among the {programme} exits of a cohort year.",
+            source=PARTICIPANT_EXITS[programme],
+            build_expectations=_participant_exit_validity,
+        )
+        for programme in PROGRAMME_COMPLETENESS
+    ),
+    Suite(
+        name="municipality_year_intro.completeness",
+        description=(
+            "Introduction programme: share missing spor and Norwegian level per municipality-year with at least "
+            f"{MUNICIPALITY_MIN_EXITS} exits."
+        ),
+        source=MUNICIPALITY_YEARS,
+        build_expectations=_municipality_completeness,
+    ),
+    Suite(
+        name="raw_volume.previous_year",
+        description="Delivered rows per person-level source against the previous cohort year.",
+        source=VOLUMES,
+        build_expectations=_volume,
+    ),
+)
+
+
+def batch_sources(suites: Sequence[Suite] = SUITES) -> list[BatchSource]:
+    seen: dict[str, BatchSource] = {}
+    for suite in suites:
+        seen.setdefault(suite.source.name, suite.source)
+    return list(seen.values())
