@@ -148,17 +148,23 @@ def evaluate(data: GroupedData, beta: np.ndarray, sigma: float, nodes: int, mode
     G, K = data.n_groups, nodes
     node_positions = b_hat[:, None] + math.sqrt(2.0) * s[:, None] * z[None, :]  # (G, K)
 
+    # η at node k is base + spread·z_k, so the y·η part of h sums per group without a row pass.
+    base = offset + sigma * b_hat[gi]
+    spread = (sigma * math.sqrt(2.0)) * s[gi]
+    y_base, y_spread = data.group_sum(y * base), data.group_sum(y * spread)
+    y_total = data.group_sum(y)
     h_nodes = np.empty((G, K))
     residual_sums = np.empty((G, K))  # Σ_i (y - m p) at each node
     cache_probabilities = data.X.shape[0] * K <= _NODE_CACHE_LIMIT
     cached = []
     for k in range(K):
-        eta = offset + sigma * node_positions[gi, k]
-        log1pexp, p = _logistic_parts(eta)
+        log1pexp, p = _logistic_parts(base + spread * z[k])
+        p *= m
         if cache_probabilities:
             cached.append(p)
-        h_nodes[:, k] = data.group_sum(y * eta - m * log1pexp) - 0.5 * node_positions[:, k] ** 2
-        residual_sums[:, k] = data.group_sum(y - m * p)
+        log1pexp *= m
+        h_nodes[:, k] = y_base + z[k] * y_spread - data.group_sum(log1pexp) - 0.5 * node_positions[:, k] ** 2
+        residual_sums[:, k] = y_total - data.group_sum(p)
     h_nodes -= 0.5 * math.log(2.0 * math.pi)
 
     weighted = log_w[None, :] + h_nodes
@@ -172,7 +178,7 @@ def evaluate(data: GroupedData, beta: np.ndarray, sigma: float, nodes: int, mode
     d_mode = (node_share * h_prime_nodes).sum(axis=1)  # ∂ℓ/∂b̂
     d_scale = 1.0 / s + (node_share * h_prime_nodes * (math.sqrt(2.0) * z[None, :])).sum(axis=1)  # ∂ℓ/∂s
 
-    p_hat = _logistic_parts(offset + sigma * b_hat[gi])[1]
+    p_hat = _logistic_parts(base)[1]
     q_hat = m * p_hat * (1.0 - p_hat)
     third = q_hat * (1.0 - 2.0 * p_hat)
     S1 = data.group_sum(y - m * p_hat)
@@ -182,10 +188,13 @@ def evaluate(data: GroupedData, beta: np.ndarray, sigma: float, nodes: int, mode
     # β: db̂/dβ = -σ Σ q x / H;  dH/dβ = σ² Σ q(1-2p) x + σ³ S3 db̂/dβ;  ds/dβ = -s³/2 · dH/dβ.
     half_s3_dscale = 0.5 * s**3 * d_scale
     through_mode = d_mode - half_s3_dscale * sigma**3 * S3
-    row_weight = np.zeros_like(y)
+    # Σ_k π_k (y - m p_k) = y - Σ_k π_k m p_k, since the shares sum to one.
+    share_by_node = np.ascontiguousarray(node_share.T)
+    expected_successes = np.zeros_like(y)
     for k in range(K):
-        p = cached[k] if cache_probabilities else _logistic_parts(offset + sigma * node_positions[gi, k])[1]
-        row_weight += node_share[gi, k] * (y - m * p)
+        mp = cached[k] if cache_probabilities else m * _logistic_parts(base + spread * z[k])[1]
+        expected_successes += share_by_node[k][gi] * mp
+    row_weight = y - expected_successes
     row_weight -= (through_mode * sigma / H)[gi] * q_hat
     row_weight -= (half_s3_dscale * sigma**2)[gi] * third
     grad_beta = X.T @ row_weight
@@ -368,12 +377,21 @@ def fit(
     beta0 = _logistic_start(data.X, data.successes, data.trials)
     start = np.append(beta0, 1.0)
 
+    # Successive evaluations start their mode search from the previous modes (the parameters
+    # move little between calls); the call sequence is fixed, so results stay reproducible.
+    previous_modes: list[np.ndarray | None] = [None]
+
+    def evaluate_at(params) -> _Evaluation:
+        ev = evaluate(data, params[:p], float(params[p]), nodes, mode_start=previous_modes[0])
+        previous_modes[0] = ev.modes
+        return ev
+
     def negative(params):
-        ev = evaluate(data, params[:p], float(params[p]), nodes)
+        ev = evaluate_at(params)
         return -ev.loglik, -ev.gradient
 
     def gradient_at(params):
-        return evaluate(data, params[:p], float(params[p]), nodes).gradient
+        return evaluate_at(params).gradient
 
     bounds = [(None, None)] * p + [(0.0, None)]
     result = optimize.minimize(
@@ -430,7 +448,7 @@ def fit(
         messages.append("observed information is not positive definite")
 
     beta, sigma = params[:p], float(params[p])
-    final = evaluate(data, beta, sigma, nodes)
+    final = evaluate_at(params)
     return GlmmResult(
         term_names=term_names,
         beta=beta,

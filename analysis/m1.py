@@ -15,6 +15,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import special, stats
 
+from analysis.design import ModelNotEstimable, complete_cases, estimable_columns, vif_table
 from analysis.specification import (
     CONSTANT,
     M1_COLUMNS,
@@ -53,14 +54,6 @@ class M1Fit:
     @property
     def converged(self) -> bool:
         return bool(self.result.mle_retvals["converged"])
-
-
-def complete_cases(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Rows the dbt layer marks as complete cases that also have every model column present."""
-    keep = frame[[OUTCOME] + columns].notna().all(axis=1)
-    if "complete_case" in frame.columns:
-        keep &= frame["complete_case"].fillna(False).astype(bool)
-    return frame.loc[keep].copy()
 
 
 def _region_terms_present(region: pd.Series) -> tuple[str, list[str]]:
@@ -106,19 +99,15 @@ def fit_m1(frame: pd.DataFrame, model: str = "m1", women_only: bool = False) -> 
     if women_only:
         sample = sample.loc[sample["kjonn_mann"] == 0]
     if sample.empty:
-        raise ValueError(f"{model}: no complete cases")
+        raise ModelNotEstimable(f"{model}: no complete cases")
     reference, region_terms = _region_terms_present(sample["region"])
     candidate_terms = [CONSTANT] + M1_NUMERIC + region_terms + TILTAK
-    candidate = design_matrix(sample, candidate_terms)
-    # A term with no variation in the sample (kjonn_mann for women, a measure nobody received)
-    # cannot be estimated; it is dropped and named in model_fit.
-    constant_columns = [t for t in candidate_terms if t != CONSTANT and candidate[t].nunique() < 2]
-    terms = [t for t in candidate_terms if t not in constant_columns]
-    X = candidate[terms]
+    terms, dropped = estimable_columns(design_matrix(sample, candidate_terms))
+    X = design_matrix(sample, terms)
     result = _fit_logit(sample[OUTCOME].to_numpy(dtype=float), X)
     sample["predicted"] = result.predict(X)
     return M1Fit(model=model, result=result, terms=terms, reference_region=reference, sample=sample,
-                 dropped_terms=constant_columns)
+                 dropped_terms=dropped)
 
 
 def predict_m1(fit: M1Fit, frame: pd.DataFrame) -> pd.Series:
@@ -169,35 +158,6 @@ def fit_row(fit: M1Fit) -> dict:
         "reference_region": fit.reference_region,
         "dropped_terms": ";".join(fit.dropped_terms) or None,
     }
-
-
-def vif_table(model: str, X: pd.DataFrame, blocks: dict[str, list[str]]) -> pd.DataFrame:
-    """Variance inflation of every design column and, for multi-column terms, of the whole term.
-
-    With R the correlation matrix of the non-constant columns, a column's VIF is the diagonal of
-    R⁻¹ (identical to statsmodels' ``variance_inflation_factor`` on the design with its constant,
-    which a test checks, but one inversion instead of one regression per column); a block's is
-    the generalised VIF of Fox & Monette (1992), det(R_bb)·det(R_oo)/det(R), also given as
-    GVIF^(1/(2·df)) so terms of different df can be compared.
-    """
-    columns = [c for c in X.columns if c != CONSTANT]
-    correlation = np.corrcoef(X[columns].to_numpy(dtype=float), rowvar=False)
-    rows = [
-        {"model": model, "term": column, "df": 1, "vif": float(value)}
-        for column, value in zip(columns, np.diag(np.linalg.inv(correlation)))
-    ]
-    _, logdet_all = np.linalg.slogdet(correlation)
-    for block, block_columns in blocks.items():
-        inside = [columns.index(c) for c in block_columns if c in columns]
-        if len(inside) < 2:
-            continue
-        outside = [j for j in range(len(columns)) if j not in inside]
-        _, logdet_in = np.linalg.slogdet(correlation[np.ix_(inside, inside)])
-        _, logdet_out = np.linalg.slogdet(correlation[np.ix_(outside, outside)])
-        rows.append({"model": model, "term": block, "df": len(inside), "vif": float(np.exp(logdet_in + logdet_out - logdet_all))})
-    table = pd.DataFrame(rows)
-    table["gvif_adjusted"] = table["vif"] ** (1.0 / (2.0 * table["df"]))
-    return table
 
 
 def m1_vif(fit: M1Fit) -> pd.DataFrame:

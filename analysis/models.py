@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis import m1, multilevel
-from analysis.specification import M2, M3
+from analysis.design import ModelNotEstimable
+from analysis.specification import M2, M3, MODEL_NAMES
 
 DEFAULT_NODES = 10
 
@@ -35,11 +36,22 @@ TABLE_COLUMNS = {
 }
 
 
+# Columns that mix integers with "not applicable" (M1 has no groups or nodes) stay integers.
+INTEGER_COLUMNS = {
+    "model_fit": {"n": "Int64", "n_groups": "Int64", "iterations": "Int64", "nodes": "Int64"},
+    "predicted_vs_actual": {"n": "Int64", "level_order": "Int64"},
+}
+
+
 @dataclass
 class FittedModels:
-    m1: m1.M1Fit
-    m1_women: m1.M1Fit
+    individual: dict[str, m1.M1Fit]  # m1, m1_women
     multilevel: dict[str, multilevel.MultilevelFit]  # m2, m2_women, m3, m3_women
+    not_estimable: dict[str, str]  # model → why its sample cannot identify it
+
+    @property
+    def m1(self) -> m1.M1Fit | None:
+        return self.individual.get("m1")
 
 
 def select_outcome_variant(analysis_dataset: pd.DataFrame, outcome_variant: str) -> pd.DataFrame:
@@ -54,49 +66,59 @@ def select_outcome_variant(analysis_dataset: pd.DataFrame, outcome_variant: str)
 
 
 def fit_models(analysis_dataset: pd.DataFrame, outcome_variant: str, nodes: int = DEFAULT_NODES) -> FittedModels:
+    """Every model; one whose sample cannot identify it (say, women in too few projects in a small
+    delivery) is recorded as not estimable instead of stopping the others."""
     frame = select_outcome_variant(analysis_dataset, outcome_variant)
-    fits = {}
+    fitted = FittedModels(individual={}, multilevel={}, not_estimable={})
+    for name, women_only in (("m1", False), ("m1_women", True)):
+        try:
+            fitted.individual[name] = m1.fit_m1(frame, name, women_only=women_only)
+        except ModelNotEstimable as reason:
+            fitted.not_estimable[name] = str(reason)
     for spec in (M2, M3):
         for women_only in (False, True):
-            fit = multilevel.fit_multilevel(frame, spec, women_only=women_only, nodes=nodes)
-            fits[fit.model] = fit
-    return FittedModels(
-        m1=m1.fit_m1(frame, "m1"),
-        m1_women=m1.fit_m1(frame, "m1_women", women_only=True),
-        multilevel=fits,
-    )
+            name = spec.name + ("_women" if women_only else "")
+            try:
+                fitted.multilevel[name] = multilevel.fit_multilevel(frame, spec, women_only=women_only, nodes=nodes)
+            except ModelNotEstimable as reason:
+                fitted.not_estimable[name] = str(reason)
+    return fitted
 
 
 def tables(fitted: FittedModels, run_id: str, outcome_variant: str, archetypes: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
-    individual = [fitted.m1, fitted.m1_women]
+    individual = list(fitted.individual.values())
     multi = list(fitted.multilevel.values())
+    fit_rows = [m1.fit_row(f) for f in individual] + [multilevel.fit_row(f) for f in multi]
+    fit_rows += [{"model": name, "converged": False, "message": reason} for name, reason in fitted.not_estimable.items()]
+    order = {name: i for i, name in enumerate(MODEL_NAMES)}
+    fit_rows.sort(key=lambda row: order[row["model"]])
     standardisation = []
     for fit in multi:
         table = fit.data.standardisation.copy()
         table.insert(0, "model", fit.model)
         standardisation.append(table)
     built = {
-        "model_coefficients": pd.concat(
-            [m1.coefficient_table(f) for f in individual] + [multilevel.coefficient_table(f) for f in multi], ignore_index=True
-        ),
-        "model_fit": pd.DataFrame([m1.fit_row(f) for f in individual] + [multilevel.fit_row(f) for f in multi]),
-        "vif": pd.concat([m1.m1_vif(f) for f in individual] + [multilevel.multilevel_vif(f) for f in multi], ignore_index=True),
-        "lr_tests": pd.concat(
-            [m1.lr_tests(f) for f in individual] + [pd.DataFrame([multilevel.random_intercept_lr_test(f) for f in multi])],
-            ignore_index=True,
-        ),
-        "archetype_predictions": m1.archetype_predictions(fitted.m1, archetypes),
-        "predicted_vs_actual": m1.predicted_vs_actual(fitted.m1),
-        "random_effects": pd.concat([multilevel.random_effects_table(f) for f in multi], ignore_index=True),
-        "model_standardisation": pd.concat(standardisation, ignore_index=True),
+        "model_coefficients": _concat([m1.coefficient_table(f) for f in individual] + [multilevel.coefficient_table(f) for f in multi]),
+        "model_fit": pd.DataFrame(fit_rows),
+        "vif": _concat([m1.m1_vif(f) for f in individual] + [multilevel.multilevel_vif(f) for f in multi]),
+        "lr_tests": _concat([m1.lr_tests(f) for f in individual] + [pd.DataFrame([multilevel.random_intercept_lr_test(f) for f in multi])]),
+        "archetype_predictions": m1.archetype_predictions(fitted.m1, archetypes) if fitted.m1 else pd.DataFrame(),
+        "predicted_vs_actual": m1.predicted_vs_actual(fitted.m1) if fitted.m1 else pd.DataFrame(),
+        "random_effects": _concat([multilevel.random_effects_table(f) for f in multi]),
+        "model_standardisation": _concat(standardisation),
     }
     out = {}
     for name, table in built.items():
-        table = table.reindex(columns=TABLE_COLUMNS[name])
+        table = table.reindex(columns=TABLE_COLUMNS[name]).astype(INTEGER_COLUMNS.get(name, {}))
         table["run_id"] = run_id
         table["outcome_variant"] = outcome_variant
         out[name] = table
     return out
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def fit_all(

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis import glmm
-from analysis.m1 import complete_cases, vif_table
+from analysis.design import ModelNotEstimable, complete_cases, estimable_columns, vif_table
 from analysis.specification import (
     CONSTANT,
     MIN_UNIT_PARTICIPANTS_EXCLUSIVE,
@@ -70,8 +70,11 @@ def prepare(frame: pd.DataFrame, spec: MultilevelSpec, women_only: bool = False)
     unit_size = unit.map(unit.value_counts())
     keep = unit_size > MIN_UNIT_PARTICIPANTS_EXCLUSIVE
     sample, unit = sample.loc[keep].copy(), unit.loc[keep]
-    if sample.empty:
-        raise ValueError(f"{model}: no level-2 unit has more than {MIN_UNIT_PARTICIPANTS_EXCLUSIVE} complete cases")
+    if unit.nunique() < 2:
+        raise ModelNotEstimable(
+            f"{model}: {unit.nunique()} level-2 unit(s) with more than {MIN_UNIT_PARTICIPANTS_EXCLUSIVE} complete cases; "
+            "a random intercept needs at least 2"
+        )
 
     standardised = ["alder", *spec.context_columns]
     means = sample[standardised].mean()
@@ -86,10 +89,8 @@ def prepare(frame: pd.DataFrame, spec: MultilevelSpec, women_only: bool = False)
     design["fravaer_hoy"] = sample["fravaer_hoy"].astype(float)
     for column in spec.context_columns:
         design[column + STANDARDISED_SUFFIX] = (sample[column] - means[column]) / sds[column]
-    # A column without variation (kjonn_mann among women; a context variable constant in a tiny
-    # sample) is not estimable next to the constant.
-    dropped = [c for c in design.columns if c != CONSTANT and design[c].nunique() < 2]
-    design = design.drop(columns=dropped)
+    kept, dropped = estimable_columns(design)
+    design = design[kept]
     standardisation = pd.DataFrame({"variable": standardised, "mean": means.to_numpy(), "sd": sds.to_numpy()})
     return MultilevelData(model=model, spec=spec, sample=sample, design=design, unit=unit,
                           standardisation=standardisation, dropped_terms=dropped)
