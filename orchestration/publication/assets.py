@@ -1,6 +1,5 @@
 """Publication: exports for R/Stata/SPSS users, then the atomic swap of the analysts' snapshot."""
 
-from __future__ import annotations
 
 from collections.abc import Sequence
 
