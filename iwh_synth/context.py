@@ -32,10 +32,6 @@ class UnitContext:
     sentralitet: np.ndarray
 
 
-def _weighted(values: np.ndarray, weights: np.ndarray, members: list[list[int]]) -> np.ndarray:
-    return np.array([np.average(values[group], weights=weights[group]) for group in members])
-
-
 def unit_context(geography: Geography, year: int) -> UnitContext:
     units: YearUnits = geography.units[year]
     traits = geography.traits
@@ -43,13 +39,13 @@ def unit_context(geography: Geography, year: int) -> UnitContext:
     rng = np.random.default_rng([CONTEXT_SEED, year])
     n = units.codes.size
     # Per-municipality structure plus a small year-to-year wobble, as real series have.
-    immigrant = _weighted(traits.immigrant_share, weights, units.members)
+    immigrant = units.weighted_mean(traits.immigrant_share, weights)
     immigrant = immigrant + IMMIGRANT_SHARE_TREND_PER_YEAR * (year - 2019) + rng.normal(0.0, 0.15, n)
-    migration = _weighted(traits.net_migration, weights, units.members) + rng.normal(0.0, 2.5, n)
-    industries = _weighted(traits.selected_industries, weights, units.members) + rng.normal(0.0, 0.4, n)
-    employed = _weighted(traits.employed_share, weights, units.members) + rng.normal(0.0, 0.5, n)
-    disability = _weighted(traits.disability_share, weights, units.members) + rng.normal(0.0, 0.2, n)
-    unemployment = _weighted(traits.unemployment, weights, units.members) + UNEMPLOYMENT_SHIFT[year] + rng.normal(0.0, 0.2, n)
+    migration = units.weighted_mean(traits.net_migration, weights) + rng.normal(0.0, 2.5, n)
+    industries = units.weighted_mean(traits.selected_industries, weights) + rng.normal(0.0, 0.4, n)
+    employed = units.weighted_mean(traits.employed_share, weights) + rng.normal(0.0, 0.5, n)
+    disability = units.weighted_mean(traits.disability_share, weights) + rng.normal(0.0, 0.2, n)
+    unemployment = units.weighted_mean(traits.unemployment, weights) + UNEMPLOYMENT_SHIFT[year] + rng.normal(0.0, 0.2, n)
     centrality = np.array([int(traits.centrality[carrier]) for carrier in units.carrier])
     return UnitContext(
         folkemengde=units.population.astype(np.int64),

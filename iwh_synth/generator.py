@@ -57,6 +57,10 @@ NIR_2019_COLUMNS = [
 ]
 JOBBSJANSEN_NUMERIC_COLUMNS = {"v1_4", "v1_5", "v1_7", "v1_8", "v2_1", "v2_2", "v2_3", "v2_9", "v4_1", "v4_3", "v5_1", "v5_2", "v5_3"}
 INTRO_PARTICIPANTS_PER_EXIT = (1.25, 1.75)
+# Share of (mostly small) municipalities asked to settle few or no refugees in the year;
+# settlement fell sharply after 2017, which is why far fewer municipalities had exits in 2020.
+SETTLEMENT_PAUSE_SHARE = {2017: 0.03, 2018: 0.03, 2019: 0.03, 2020: 0.35}
+PAUSED_VOLUME_FACTOR = 0.1
 JOBBSJANSEN_SALARY_MEDIAN_1000KR = 41.1
 LAYOUT_DIRECTORIES = ("jobbsjansen", "nir", "regnskap", "ssb")
 TRUTH_FILES = ("truth.json", "truth_persons.parquet")
@@ -187,6 +191,9 @@ def _intro_chunk_counts(rng: np.random.Generator, geography: Geography, year: in
     units = geography.units[year]
     volume = np.array([geography.traits.intro_volume[group].sum() for group in units.members])
     volume = volume * np.exp(rng.normal(0.0, 0.25, volume.size))
+    smallness = np.clip(1.0 - np.log10(units.population / 3000) / 2, 0.0, 1.0)
+    paused = rng.random(volume.size) < 2 * SETTLEMENT_PAUSE_SHARE[year] * smallness
+    volume[paused] *= PAUSED_VOLUME_FACTOR
     total = int(round(INTRO_EXITS[year] * scale))
     chunks = max(1, math.ceil(total / CHUNK_ROWS))
     sizes = np.full(chunks, total // chunks)
@@ -211,8 +218,11 @@ def _environments(seed, model: TruthModel, geography: Geography, projects: list[
     accounts_rng = _rng(seed, "accounts")
     effects_rng = _rng(seed, "effects")
     base_count = len(geography.base)
-    programme_effect = effects_rng.normal(0.0, model.project_sd, base_count) if model.project_sd else np.zeros(base_count)
-    project_effect = effects_rng.normal(0.0, model.project_sd, len(projects)) if model.project_sd else np.zeros(len(projects))
+    programme_effect = _centred(effects_rng.normal(0.0, model.project_sd, base_count)) if model.project_sd else np.zeros(base_count)
+    project_effect = (
+        _centred(effects_rng.normal(0.0, model.project_sd, len(projects))) + model.jobbsjansen_project_mean
+        if model.project_sd else np.zeros(len(projects))
+    )
     project_salary_level = np.exp(np.log(JOBBSJANSEN_SALARY_MEDIAN_1000KR) + accounts_rng.normal(0.0, 0.3, len(projects)))
 
     environments, kostra, project_accounts = {}, {}, {}
@@ -228,11 +238,11 @@ def _environments(seed, model: TruthModel, geography: Geography, projects: list[
         kostra[year] = (units, exits > 0, salary_tenths, participants)
 
         municipality_effect = (
-            effects_rng.normal(0.0, math.sqrt(model.municipality_year_variance), n_units)
+            _centred(effects_rng.normal(0.0, math.sqrt(model.municipality_year_variance), n_units))
             if model.municipality_year_variance else np.zeros(n_units)
         )
         programme_year_effect = (
-            effects_rng.normal(0.0, math.sqrt(model.project_year_variance), n_units)
+            _centred(effects_rng.normal(0.0, math.sqrt(model.project_year_variance), n_units))
             if model.project_year_variance else np.zeros(n_units)
         )
         environment = YearEnvironment(
@@ -263,6 +273,11 @@ def _environments(seed, model: TruthModel, geography: Geography, projects: list[
         project_accounts[year] = year_accounts
         environments[year] = environment
     return environments, kostra, project_accounts
+
+
+def _centred(effects: np.ndarray) -> np.ndarray:
+    """Planted effects with mean exactly zero, so the sample's overall shares do not drift with the draw."""
+    return effects - effects.mean()
 
 
 def _write_jobbsjansen_year(seed, year, out_dir, rows, participations, projects, geography, environment, model, countries, identifiers, truth_writer, with_edge_cases) -> int:

@@ -79,6 +79,12 @@ class YearUnits:
     population: np.ndarray  # int
     carrier: np.ndarray  # index of the base municipality whose practices the unit carries on
     members: list[list[int]]  # base municipalities that make up the unit
+    unit_of_base: np.ndarray  # for each base municipality, the unit it belongs to this year
+
+    def weighted_mean(self, values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Per unit, the weighted mean of a per-base-municipality value over its members."""
+        size = self.codes.size
+        return np.bincount(self.unit_of_base, values * weights, size) / np.bincount(self.unit_of_base, weights, size)
 
 
 class Geography:
@@ -92,8 +98,9 @@ class Geography:
         log_size = np.log10(population_2019)
         # Larger towns grow, small places shrink slightly; a per-municipality jitter on top.
         self.growth_per_year = 0.002 + 0.004 * (log_size - 4.0) + rng.normal(0.0, 0.003, n)
-        self.traits = _draw_base_traits(rng, log_size)
+        self.traits = _draw_base_traits(rng, population_2019)
         self.units = {year: self._units_for(year, population_2019) for year in range(FIRST_YEAR, LAST_YEAR + 1)}
+        self._last_valid_year = {code: year for year, units in self.units.items() for code in units.codes}
 
     def base_population(self, year: int) -> np.ndarray:
         population_2019 = np.array([m.population_2019 for m in self.base], dtype=float)
@@ -107,6 +114,9 @@ class Geography:
         codes = sorted(by_code)
         members = [by_code[code] for code in codes]
         carrier = np.array([max(group, key=lambda i: population_2019[i]) for group in members])
+        unit_of_base = np.empty(len(self.base), dtype=np.int64)
+        for unit, group in enumerate(members):
+            unit_of_base[group] = unit
         return YearUnits(
             year=year,
             codes=np.array(codes),
@@ -114,10 +124,11 @@ class Geography:
             population=np.array([int(population[group].sum()) for group in members]),
             carrier=carrier,
             members=members,
+            unit_of_base=unit_of_base,
         )
 
     def last_valid_year(self, code: str) -> int:
-        return max(year for year, units in self.units.items() if code in set(units.codes))
+        return self._last_valid_year[code]
 
     def klass_rows(self, appearing: set[tuple[str, str]]) -> list[tuple[str, str, str, str]]:
         """KLASS 131 rows (code, name, validFrom, validTo) for every code/name that appears."""
@@ -152,18 +163,19 @@ class BaseTraits:
     intro_salary_per_participant: np.ndarray  # 1 000 NOK, the municipality's level
 
 
-def _draw_base_traits(rng: np.random.Generator, log_size: np.ndarray) -> BaseTraits:
-    n = log_size.size
-    centred = log_size - 3.9
+def _draw_base_traits(rng: np.random.Generator, population: np.ndarray) -> BaseTraits:
+    n = population.size
+    centred = np.log10(population) - 3.9
     return BaseTraits(
-        immigrant_share=np.clip(5.3 + 2.6 * centred + rng.normal(0.0, 1.6, n), 1.5, 34.0),
-        net_migration=np.clip(0.4 + 2.4 * centred + rng.normal(0.0, 5.0, n), -25.0, 25.0),
+        immigrant_share=np.clip(6.1 + 2.6 * centred + rng.normal(0.0, 1.6, n), 1.5, 34.0),
+        net_migration=np.clip(1.6 + 2.4 * centred + rng.normal(0.0, 5.0, n), -25.0, 25.0),
         selected_industries=np.clip(45.8 + 0.9 * centred + rng.normal(0.0, 3.8, n), 32.0, 60.0),
         employed_share=np.clip(77.0 + 0.8 * centred + rng.normal(0.0, 2.6, n), 65.0, 86.0),
         disability_share=np.clip(11.8 - 1.4 * centred + rng.normal(0.0, 2.0, n), 4.0, 22.0),
         unemployment=np.clip(2.3 + 0.2 * centred + rng.normal(0.0, 0.6, n), 0.6, 6.0),
         centrality=np.clip(np.round(4.2 - 1.6 * centred + rng.normal(0.0, 0.6, n)), 1, 6).astype(int),
-        intro_volume=np.exp(0.72 * np.log(10.0) * centred + rng.normal(0.0, 0.45, n)),
+        # Refugees are settled all over the country, but the cities take more than their share.
+        intro_volume=np.exp(rng.normal(0.0, 0.45, n)) * ((population / 8000) ** 0.40 + (population / 100000) ** 1.2),
         spor_registration=rng.normal(0.0, 1.5, n),
         test_registration=rng.normal(0.0, 0.5, n),
         intro_salary_per_participant=np.exp(np.log(38.5) + rng.normal(0.0, 0.3, n)),

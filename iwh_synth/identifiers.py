@@ -35,6 +35,17 @@ def duf_is_valid(duf: str) -> bool:
     return f"{int(digits @ DUF_WEIGHTS) % 11:02d}" == duf[10:]
 
 
+# (11 - sum mod 11) mod 11 for every weighted digit sum that can occur; 10 means "no valid digit".
+_CHECK_DIGIT = ((11 - np.arange(1024) % 11) % 11).astype(np.int16)
+
+
+def _control_digits(first_nine: np.ndarray) -> np.ndarray:
+    digits = _digits(first_nine, 9)
+    k1 = _CHECK_DIGIT[digits @ FNR_WEIGHTS_K1]
+    k2 = _CHECK_DIGIT[digits @ FNR_WEIGHTS_K2[:9] + k1 * FNR_WEIGHTS_K2[9]]
+    return k1.astype(np.int64) * 10 + k2
+
+
 def _digits(values: np.ndarray, width: int) -> np.ndarray:
     """(n, width) array of the decimal digits of non-negative integers."""
     powers = 10 ** np.arange(width - 1, -1, -1)
@@ -62,37 +73,31 @@ class FnrAllocator:
         ddmmyy = np.array([d.day * 10000 + d.month * 100 + d.year % 100 for d in dates])
         self.ddmmyy = ddmmyy
 
-        individual = np.arange(1000)
-        # Individual numbers 000-499 are used for 1900-1999, 500-999 for 2000-2039, and 900-999
-        # also for 1940-1999.
-        century_ok = np.where(
-            years[:, None] >= 2000,
-            individual[None, :] >= 500,
-            (individual[None, :] < 500) | ((individual[None, :] >= 900) & (years[:, None] >= 1940)),
-        )
-        # int16 keeps the (dates x 1000) work arrays small; every partial sum is below 400.
-        date_digits = _digits(ddmmyy, 6).astype(np.int16)
-        individual_digits = _digits(individual, 3).astype(np.int16)
-        k1_partial = date_digits @ FNR_WEIGHTS_K1[:6].astype(np.int16)
-        k1 = (11 - (k1_partial[:, None] + individual_digits @ FNR_WEIGHTS_K1[6:].astype(np.int16)) % 11) % 11
-        k2_partial = date_digits @ FNR_WEIGHTS_K2[:6].astype(np.int16)
-        k2_sum = k2_partial[:, None] + individual_digits @ FNR_WEIGHTS_K2[6:9].astype(np.int16) + k1 * np.int16(FNR_WEIGHTS_K2[9])
-        k2 = (11 - k2_sum % 11) % 11
-        valid = century_ok & (k1 < 10) & (k2 < 10)
-        self.control = (k1 * 10 + k2).astype(np.int16)
-
+        # Candidates in a seeded order, so the k-th person born on a date gets a random-looking
+        # number; the validity matrix is built in that order and needs no reordering.
         order = rng.permutation(1000)
+        after_2000 = years >= 2000
+        date_digits = _digits(ddmmyy, 6).astype(np.int16)
+        k1_date = date_digits @ FNR_WEIGHTS_K1[:6].astype(np.int16)
+        k2_date = date_digits @ FNR_WEIGHTS_K2[:6].astype(np.int16)
         self.numbers: dict[int, np.ndarray] = {}
+        self.start: dict[int, np.ndarray] = {}
         self.capacity: dict[int, np.ndarray] = {}
         self.next_slot: dict[int, np.ndarray] = {}
         self.offset: dict[int, np.ndarray] = {}
         for parity in (0, 1):
             candidates = order[order % 2 == parity]
-            valid_in_order = valid[:, candidates]
-            # Valid candidates first, in the seeded order; invalid ones pushed to the end.
-            rank = np.argsort(~valid_in_order, axis=1, kind="stable")
-            self.numbers[parity] = candidates[rank].astype(np.int16)
-            self.capacity[parity] = valid_in_order.sum(axis=1)
+            candidate_digits = _digits(candidates, 3).astype(np.int16)
+            # Individual numbers 000-499 are used for 1900-1999, 500-999 for 2000-2039, and
+            # 900-999 also for 1940-1999 (all birth years here are after 1940).
+            century_ok = np.where(after_2000[:, None], candidates[None, :] >= 500, (candidates[None, :] < 500) | (candidates[None, :] >= 900))
+            k1 = _CHECK_DIGIT[k1_date[:, None] + candidate_digits @ FNR_WEIGHTS_K1[6:].astype(np.int16)]
+            k2 = _CHECK_DIGIT[k2_date[:, None] + candidate_digits @ FNR_WEIGHTS_K2[6:9].astype(np.int16) + k1 * np.int16(FNR_WEIGHTS_K2[9])]
+            valid = century_ok & (k1 < 10) & (k2 < 10)
+            _, column = np.nonzero(valid)
+            self.numbers[parity] = candidates[column].astype(np.int16)
+            self.capacity[parity] = valid.sum(axis=1)
+            self.start[parity] = np.concatenate([[0], np.cumsum(self.capacity[parity])[:-1]])
             self.next_slot[parity] = np.zeros(days.size, dtype=np.int64)
             self.offset[parity] = rng.integers(0, 1 << 30, days.size)
 
@@ -118,9 +123,9 @@ class FnrAllocator:
                 placed = pending[fits]
                 placed_days = days_pending[fits]
                 rotated = (slot[fits] + self.offset[parity][placed_days]) % self.capacity[parity][placed_days]
-                individual = self.numbers[parity][placed_days, rotated].astype(np.int64)
-                control = self.control[placed_days, individual].astype(np.int64)
-                number = (self.ddmmyy[placed_days].astype(np.int64) * 1000 + individual) * 100 + control
+                individual = self.numbers[parity][self.start[parity][placed_days] + rotated].astype(np.int64)
+                first_nine = self.ddmmyy[placed_days].astype(np.int64) * 1000 + individual
+                number = first_nine * 100 + _control_digits(first_nine)
                 fnr[placed] = np.char.zfill(number.astype(str), 11)
                 used = np.minimum(counts, np.maximum(self.capacity[parity][unique_days] - self.next_slot[parity][unique_days], 0))
                 self.next_slot[parity][unique_days] += used

@@ -47,7 +47,7 @@ SKRIFTLIG = 3
 MAN_SHARE = 0.65
 # Spor 1/2/3 by sex; together about 33 % / 52 % / 15 % (report figure 11).
 SPOR_PROBABILITIES = {False: np.array([0.40, 0.47, 0.13]), True: np.array([0.29, 0.55, 0.16])}
-ABILITY_BY_SPOR = np.array([0.0, 1.30, 2.00, 2.65])
+ABILITY_BY_SPOR = np.array([0.0, 1.40, 2.15, 2.85])
 TEST_PRESENT = np.array([0.75, 0.80, 0.80, 0.75])
 # Logit shifts of leaving spor/tests unregistered by region (report table 15).
 MISSING_BY_REGION = {
@@ -112,7 +112,7 @@ def draw_intro_chunk(
     end_day = year_start + rng.integers(0, days_in_year, n)
     mixture = rng.random(n)
     target_months = np.where(
-        mixture < 0.30, rng.normal(24, 1.5, n), np.where(mixture < 0.45, rng.normal(36, 1.5, n), rng.uniform(6, 36, n))
+        mixture < 0.30, rng.normal(24, 1.5, n), np.where(mixture < 0.45, rng.normal(36, 1.5, n), rng.uniform(4, 34, n))
     )
     target_months = np.clip(np.rint(target_months), 3, 40).astype(np.int64)
     end_y, end_m, end_d = calendar.split(end_day)
@@ -126,7 +126,7 @@ def draw_intro_chunk(
                 start_day_of_month[i] = 15 + shift
     start_month_index = end_y * 12 + (end_m - 1) - target_months
     start_day = calendar.day_number(start_month_index // 12, start_month_index % 12 + 1, start_day_of_month)
-    decision_day = start_day - rng.integers(10, 120, n)
+    decision_day = start_day - rng.integers(10, 90, n)
     varighet = calendar.whole_months(start_day, end_day)
     botid = (end_day - decision_day) / 365.25
 
@@ -135,10 +135,10 @@ def draw_intro_chunk(
         who = np.flatnonzero(is_man == man)
         spor_latent[who] = categorical(rng, SPOR_PROBABILITIES[man], who.size) + 1
 
-    ability = ABILITY_BY_SPOR[spor_latent] + 0.10 * (botid - 2.2) - 0.15 * (~is_man) + rng.normal(0.0, 0.55, n)
+    ability = ABILITY_BY_SPOR[spor_latent] + 0.10 * (botid - 2.2) - 0.30 * (~is_man) + rng.normal(0.0, 0.65, n)
     levels = test_levels(rng, ability, 4, 0.45)
     norsk_missing = rng.random(n) < expit(
-        -1.75 + 0.15 * is_man + 0.5 * region_missing_shift + environment.test_registration[unit_index] - 0.5 * (ability - 2.0)
+        -2.0 + 0.15 * is_man + 0.5 * region_missing_shift + environment.test_registration[unit_index] - 0.5 * (ability - 2.0)
     )
     present = (rng.random((n, 4)) < TEST_PRESENT) & ~norsk_missing[:, None]
     none_present = ~present.any(axis=1) & ~norsk_missing
@@ -154,7 +154,7 @@ def draw_intro_chunk(
     norsk_tier = tier_of(norsk_score, skriftlig)
     norsk_latent = np.where(norsk_missing, levels.mean(axis=1), norsk_score)
 
-    spor_missing = rng.random(n) < expit(-1.3 + 0.2 * is_man + region_missing_shift + environment.spor_registration[unit_index])
+    spor_missing = rng.random(n) < expit(-1.95 + 0.2 * is_man + region_missing_shift + environment.spor_registration[unit_index])
     first_empty = ~spor_missing & (rng.random(n) < 0.10)
     if "spor_from_siste" in edge:
         spor_missing[edge["spor_from_siste"]] = False

@@ -53,10 +53,12 @@ TEXT_CODES_UNTIL = 2018
 SCHEME_LABELS = {True: ("Del C", "Område 1"), False: ("Del A", "Ordning A")}
 
 WOMAN_SHARE = 0.99
-SPOR_PROBABILITIES = np.array([0.10, 0.31, 0.59])
-ABILITY_BY_SPOR = np.array([0.0, 1.95, 2.55, 3.10])
-SPOR_MISSING_SHARE = 0.05
-NORSK_MISSING_SHARE = 0.042
+SPOR_PROBABILITIES = np.array([0.11, 0.30, 0.59])
+ABILITY_BY_SPOR = np.array([0.0, 1.85, 2.45, 3.00])
+# Education is left unsure/empty and the Norwegian level unassessed more often for those
+# with the least schooling (about 5 % and 4 % overall).
+SPOR_MISSING_BY_SPOR = np.array([0.0, 0.13, 0.06, 0.03])
+NORSK_MISSING_LOGIT = -3.4
 TEST_TAKEN = np.array([0.55, 0.35, 0.10])  # v5_2: Ja, Nei, Vet ikke
 HIGH_ABSENCE_SHARE = 0.30
 HIGH_ABSENCE_CATEGORY_WEIGHTS = np.array([45.0, 25.0, 20.0, 10.0])  # v5_1 = 2..5
@@ -178,7 +180,8 @@ def draw_participations(rng: np.random.Generator, projects: list[Project], years
 
     duration = np.clip(np.rint(1 + rng.gamma(2.2, 6.0, n)), 1, 48).astype(np.int64)
     start = exit_month - duration
-    project_start = np.array([projects[i].first_year * 12 for i in project])
+    # Projects already running when the period starts took participants from earlier years.
+    project_start = np.array([(p.first_year if p.first_year > first_year else first_year - 3) * 12 for p in (projects[i] for i in project)])
     late = start < project_start
     # A participation cannot begin before its project did.
     start[late] = project_start[late] + (rng.random(int(late.sum())) * (exit_month[late] - project_start[late])).astype(np.int64)
@@ -188,7 +191,7 @@ def draw_participations(rng: np.random.Generator, projects: list[Project], years
     for level, (codes, weights) in EDUCATION_CODES_BY_SPOR.items():
         who = np.flatnonzero(spor == level)
         education[who] = codes[categorical(rng, weights, who.size)]
-    spor_hidden = rng.random(n) < SPOR_MISSING_SHARE
+    spor_hidden = rng.random(n) < SPOR_MISSING_BY_SPOR[spor]
     education[spor_hidden] = np.where(rng.random(int(spor_hidden.sum())) < 0.7, EDUCATION_UNSURE, 0)
 
     alder = np.clip(np.rint(22 + rng.gamma(4.0, 3.75, n)), 20, 64).astype(np.int64)
@@ -267,7 +270,7 @@ def draw_year_report(
     absence = np.where(absence_unknown, ABSENCE_UNKNOWN, absence)
 
     ability = p.ability[rows]
-    norsk_hidden = rng.random(n) < NORSK_MISSING_SHARE
+    norsk_hidden = rng.random(n) < expit(NORSK_MISSING_LOGIT - 0.8 * (ability - 2.6))
     test_taken = np.where(norsk_hidden, 2 + (rng.random(n) < 0.4), categorical(rng, TEST_TAKEN, n) + 1)
     levels = test_levels(rng, ability, 4, 0.45)
     present = (test_taken == 1)[:, None] & (rng.random((n, 4)) < 0.85)

@@ -144,6 +144,7 @@ def truth_document(model: TruthModel, seed: int, scale: float, years: list[int],
             level: {"variance": round(value, 10), "icc": round(value / (value + math.pi**2 / 3), 6)}
             for level, value in variance.items() if value
         },
+        "project_effect_mean": {"jobbsjansen": model.jobbsjansen_project_mean, "intro": 0.0} if model.project_sd else {},
         "unit_key_format": {
             "kommune_aar": "<kommunenummer>-<year>",
             "prosjekt": "prosjekt_id: Jobbsjansen v1_1 or 'Oslo - <v1_2>', intro 'intro-<kommunenummer>'",

@@ -9,12 +9,10 @@ properties a fixed creation date.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import zipfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 UTF8_BOM = b"\xef\xbb\xbf"
 ZIP_TIMESTAMP = (2021, 1, 1, 0, 0, 0)
@@ -83,13 +81,14 @@ class DelimitedWriter:
         self.handle.write((";".join(header) + line_terminator).encode(encoding))
 
     def write(self, frame: dict[str, np.ndarray]) -> None:
-        table = pd.DataFrame({column: frame[column] for column in self.columns})
-        if table.empty:
+        """Append rows given as text columns; no value may contain the separator or a line break."""
+        lines = np.asarray(frame[self.columns[0]], dtype=object)
+        if lines.size == 0:
             return
-        buffer = io.StringIO()
-        table.to_csv(buffer, sep=";", header=False, index=False, lineterminator=self.line_terminator)
-        self.handle.write(buffer.getvalue().encode(self.encoding))
-        self.rows += len(table)
+        for column in self.columns[1:]:
+            lines = lines + ";" + np.asarray(frame[column], dtype=object)
+        self.handle.write((self.line_terminator.join(lines) + self.line_terminator).encode(self.encoding))
+        self.rows += lines.size
 
     def write_lines(self, lines: list[str]) -> None:
         self.handle.write("".join(line + self.line_terminator for line in lines).encode(self.encoding))
