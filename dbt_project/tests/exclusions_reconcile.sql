@@ -1,4 +1,4 @@
-{{ config(meta={'critical': true}) }}
+{{ config(meta={'critical': true, 'dagster': {'ref': {'name': 'exclusions'}}}) }}
 -- The auditors' denominator: for every programme, cohort year and delivered file, delivered rows =
 -- modelled rows + every excluded row by reason, and the exits in the middle agree with both sides
 -- and with marts.participant_exits. Returns the files where any of that fails.

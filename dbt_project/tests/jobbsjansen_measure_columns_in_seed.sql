@@ -1,4 +1,4 @@
-{{ config(meta={'critical': true}) }}
+{{ config(meta={'critical': true, 'dagster': {'ref': {'name': 'stg_jobbsjansen__individrapportering'}}}) }}
 -- Every Jobbsjansen measure column staging passes on has a group in the seed jobbsjansen_tiltak,
 -- and every seed row names a column staging has: a measure is never dropped without a trace.
 with staged as (

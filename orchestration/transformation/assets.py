@@ -1,0 +1,34 @@
+"""dbt models and seeds as Dagster assets; dbt tests as asset checks; dbt docs as a report."""
+
+
+import tempfile
+from pathlib import Path
+
+from dagster import AssetExecutionContext
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from orchestration.resources import WarehouseResource
+from orchestration.transformation.project import apply_dbt_environment, copy_static_docs, ensure_manifest
+from orchestration.transformation.translator import WarehouseDbtTranslator
+
+# dbt's recommendation: unit tests check the SQL on fixed rows, so they run in development and CI
+# (tests/test_dbt_harmonisation.py), not on every production build.
+BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    dagster_dbt_translator=WarehouseDbtTranslator(),
+    name="dbt_warehouse",
+)
+def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """`dbt build` of seeds, staging, intermediate and marts (harmonisation.md), its tests as asset
+    checks; then the dbt docs site for analysts under IWH_HOME/reports/dbt_docs/."""
+    settings = warehouse.settings()
+    apply_dbt_environment(settings)
+    yield from dbt.cli(BUILD_ARGS, context=context).stream()
+
+    with tempfile.TemporaryDirectory(prefix="iwh-dbt-docs-") as target:
+        dbt.cli(["docs", "generate", "--static"], target_path=Path(target), raise_on_error=True).wait()
+        docs = copy_static_docs(Path(target), settings)
+    context.log.info(f"dbt docs written to {docs}")

@@ -1,0 +1,93 @@
+"""Where the dbt project is, how dbt is invoked, and keeping its manifest current.
+
+Everything that starts dbt goes through `dbt_environment()` so dbt writes to the same working
+warehouse as the rest of the pipeline and never phones home.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from iwh.settings import Settings
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+# The venv's own dbt, so the pipeline works without an activated venv.
+DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
+# Written by dbt itself, never inputs of the manifest.
+_GENERATED_DIRS = frozenset({"target", "logs", "dbt_packages"})
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """The variables dbt needs: profiles.yml reads the warehouse path from IWH_WAREHOUSE_PATH."""
+    return {
+        "IWH_WAREHOUSE_PATH": str(settings.warehouse_path),
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def apply_dbt_environment(settings: Settings) -> None:
+    """Set dbt's variables in this process, whose environment DbtCliResource passes on to dbt."""
+    os.environ.update(dbt_environment(settings))
+
+
+def _newest_source_mtime() -> float:
+    newest = 0.0
+    for root, dirs, files in os.walk(DBT_PROJECT_DIR):
+        dirs[:] = [d for d in dirs if d not in _GENERATED_DIRS]
+        for name in files:
+            newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
+    return newest
+
+
+def manifest_is_stale() -> bool:
+    return not MANIFEST_PATH.exists() or MANIFEST_PATH.stat().st_mtime < _newest_source_mtime()
+
+
+def ensure_manifest() -> Path:
+    """Return target/manifest.json, running `dbt parse` first when it is missing or older than any
+    file of the dbt project, so a fresh clone (or an edited model) needs no manual step.
+
+    Several processes may import the definitions at once (`dagster dev` starts more than one), so
+    parsing holds a lock and the manifest is swapped in atomically.
+    """
+    if not manifest_is_stale():
+        return MANIFEST_PATH
+    MANIFEST_PATH.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = MANIFEST_PATH.parent / ".parse.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest_is_stale():
+            _parse()
+    return MANIFEST_PATH
+
+
+def _parse() -> None:
+    env = {**os.environ, **dbt_environment(Settings.from_env())}
+    with tempfile.TemporaryDirectory(dir=MANIFEST_PATH.parent, prefix="parse-") as target:
+        completed = subprocess.run(
+            [str(DBT_EXECUTABLE), "parse", "--project-dir", str(DBT_PROJECT_DIR),
+             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", target, "--log-path", target],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(f"dbt parse failed for {DBT_PROJECT_DIR}:\n{completed.stdout[-4000:]}{completed.stderr[-2000:]}")
+        os.replace(Path(target) / "manifest.json", MANIFEST_PATH)
+
+
+def copy_static_docs(target_path: Path, settings: Settings) -> Path:
+    """Publish `dbt docs generate --static`'s single-file site under IWH_HOME/reports/dbt_docs/."""
+    docs_dir = settings.reports_dir / "dbt_docs"
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    destination = docs_dir / "index.html"
+    shutil.copyfile(target_path / "static_index.html", destination)
+    return destination
