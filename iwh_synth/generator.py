@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iwh.settings import DEMO_PSEUDONYM_KEY, SYNTHETIC_MARKER
+from iwh.settings import DEMO_PSEUDONYM_KEY, SYNTHETIC_MARKER, SettingsError
 from iwh_synth import calendar
 from iwh_synth.catalogue import load_countries
 from iwh_synth.context import unit_context
@@ -66,7 +66,7 @@ LAYOUT_DIRECTORIES = ("jobbsjansen", "nir", "regnskap", "ssb")
 TRUTH_FILES = ("truth.json", "truth_persons.parquet")
 
 
-class SampleError(RuntimeError):
+class SampleError(SettingsError):
     """The sample cannot be written (printed without a traceback by the CLI)."""
 
 
@@ -151,6 +151,12 @@ def generate(
         "files": sorted(str(path.relative_to(out_dir)) for path in out_dir.rglob("*") if path.is_file()),
     }
     summary["seconds"] = round(time.perf_counter() - started, 2)
+    counts = summary["counts"]
+    summary["lines"] = [
+        f"{year}: Jobbsjansen {counts['jobbsjansen'][year]['rows']} reported ({counts['jobbsjansen'][year]['leavers']} leavers), "
+        f"introduction programme {counts['nir_deltakere'][year]} exits ({counts['nir_tiltak'][year]} measures)"
+        for year in years
+    ] + [f"truth model {model.name}, seed {seed}, scale {scale:g}, {summary['seconds']:.1f} s"]
     say(f"sample written to {out_dir} in {summary['seconds']:.1f} s")
     return summary
 

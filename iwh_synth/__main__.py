@@ -1,5 +1,0 @@
-import sys
-
-from iwh_synth.cli import main
-
-sys.exit(main())
