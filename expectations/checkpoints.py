@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import great_expectations as gx
 from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.expectations.metadata_types import FailureSeverity
 from great_expectations.data_context.types.base import (
     DataContextConfig,
     InMemoryStoreBackendDefaults,
@@ -25,7 +26,7 @@ from great_expectations.data_context.types.base import (
 )
 
 from expectations import explain
-from expectations.suites import SUITES, BatchSource, Suite, batch_sources
+from expectations.suites import CRITICAL, SUITES, BatchSource, Suite, batch_sources
 
 DATASOURCE = "warehouse"
 DOCS_SITE = "quality"
@@ -114,17 +115,28 @@ def _register_suite(context, suite: Suite) -> gx.ExpectationSuite:
     return context.suites.add_or_update(gx_suite)
 
 
+@dataclass(frozen=True)
+class CheckpointRun:
+    records: list[ValidationRecord]
+    result_identifiers: list
+
+    @property
+    def critical_failures(self) -> list[ValidationRecord]:
+        return [record for record in self.records if not record.success and record.severity == CRITICAL]
+
+
 def run_checkpoints(
     con: duckdb.DuckDBPyConnection,
     context,
     run_id: str,
     suites: Sequence[Suite] = SUITES,
-) -> list[ValidationRecord]:
-    """Validate every partition of every suite's dataset; return one record per expectation × partition."""
+) -> CheckpointRun:
+    """Validate every partition of every suite's dataset: one record per expectation × partition."""
     gx_suites = {suite.name: _register_suite(context, suite) for suite in suites}
     run_time = dt.datetime.now(dt.timezone.utc)
     gx_run_id = RunIdentifier(run_name=run_id, run_time=run_time)
     records: list[ValidationRecord] = []
+    identifiers = []
     for source in batch_sources(suites):
         source_suites = [suite for suite in suites if suite.source is source]
         for batch in source.build(con):
@@ -150,13 +162,14 @@ def run_checkpoints(
                 run_id=gx_run_id,
             )
             for identifier, suite_result in result.run_results.items():
+                identifiers.append(identifier)
                 suite = next(s for s in source_suites if s.name == suite_result.suite_name)
                 page = _docs_page(context, identifier)
                 for expectation_result in suite_result.results:
                     records.append(
                         _record(con, run_id, run_time, suite, batch.partition, batch.parameters, expectation_result, page)
                     )
-    return records
+    return CheckpointRun(records=records, result_identifiers=identifiers)
 
 
 def _docs_page(context, identifier) -> str | None:
@@ -180,7 +193,7 @@ def _number(value) -> str:
     return f"{value:,}".replace(",", " ") if isinstance(value, int) else f"{value:g}"
 
 
-def describe_threshold(kind: str, kwargs: dict, parameters: dict) -> str:
+def describe_threshold(kind: str, kwargs: dict, meta: dict, parameters: dict) -> str:
     if kind == "expect_column_values_to_not_be_null":
         return f"missing ≤ {1 - kwargs.get('mostly', 1):.0%}"
     if kind == "expect_column_values_to_be_unique":
@@ -188,10 +201,9 @@ def describe_threshold(kind: str, kwargs: dict, parameters: dict) -> str:
     if kind == "expect_column_values_to_match_regex":
         return f"matches {kwargs['regex']}"
     if kind == "expect_column_values_to_be_in_set":
-        raw = kwargs["value_set"]
-        values = _resolve(raw, parameters) or []
-        if isinstance(raw, dict) and "$PARAMETER" in raw:
-            return f"in seed {raw['$PARAMETER']} ({len(values)} values)"
+        values = _resolve(kwargs["value_set"], parameters) or []
+        if "code_list" in meta:
+            return f"in seed {meta['code_list']} ({len(values)} values)"
         return "in {" + ", ".join(str(value) for value in values) + "}"
     if kind == "expect_column_values_to_be_between":
         low, high = _resolve(kwargs.get("min_value"), parameters), _resolve(kwargs.get("max_value"), parameters)
@@ -215,24 +227,30 @@ def describe_observed(kind: str, result: dict) -> str:
     return f"{_number(unexpected_count)} of {_number(element_count)} values unexpected ({share:.2%})"
 
 
+def _exception_message(exception_info: dict) -> str | None:
+    """GX reports an expectation that raised either flat or keyed by the metric that raised."""
+    if exception_info.get("raised_exception"):
+        return exception_info.get("exception_message") or "the expectation raised an exception"
+    for info in exception_info.values():
+        if isinstance(info, dict) and (info.get("raised_exception") or info.get("exception_traceback")):
+            return info.get("exception_message") or "a metric raised an exception"
+    return None
+
+
 def _record(con, run_id, run_time, suite: Suite, partition, parameters, expectation_result, page) -> ValidationRecord:
     config = expectation_result.expectation_config
     kind = config.type
     kwargs = dict(config.kwargs)
+    meta = dict(config.meta or {})
     result = expectation_result.result or {}
-    error = (expectation_result.exception_info or {}).get("exception_message")
-    if (expectation_result.exception_info or {}).get("raised_exception") is False:
-        error = None
-    if error is None:
-        for info in (expectation_result.exception_info or {}).values():
-            if isinstance(info, dict) and info.get("raised_exception"):
-                error = info.get("exception_message")
-                break
+    error = _exception_message(expectation_result.exception_info or {})
     column = kwargs.get("column")
     observed = f"error: {error}" if error else describe_observed(kind, result)
     details = None
     if not expectation_result.success and not error:
-        details = explain.details(con, suite, partition, kind, kwargs, parameters, result)
+        details = explain.details(con, suite, partition, kind, kwargs, meta, parameters, result)
+        if suite.source.describes_units and details:
+            observed = details.replace("\n", "; ")
     unexpected_percent = result.get("unexpected_percent")
     return ValidationRecord(
         run_id=run_id,
@@ -242,10 +260,10 @@ def _record(con, run_id, run_time, suite: Suite, partition, parameters, expectat
         partition=partition,
         expectation=kind,
         column_name=column,
-        severity=str(getattr(config, "severity", None).value if hasattr(config, "severity") and config.severity else "critical"),
+        severity=FailureSeverity(config.severity).value,
         success=bool(expectation_result.success),
         observed_value=observed,
-        threshold=describe_threshold(kind, kwargs, parameters),
+        threshold=describe_threshold(kind, kwargs, meta, parameters),
         element_count=result.get("element_count"),
         unexpected_count=result.get("unexpected_count"),
         unexpected_percent=None if unexpected_percent is None or math.isnan(unexpected_percent) else unexpected_percent,

@@ -20,6 +20,7 @@ def details(
     partition: str,
     kind: str,
     kwargs: dict,
+    meta: dict,
     parameters: dict,
     result: dict,
 ) -> str | None:
@@ -37,7 +38,7 @@ def details(
         delivered = source.delivered_columns.get(column, column)
         lines = [
             f"{entry['source_file']} row {entry['source_row']}, column {delivered}: "
-            f"{_problem(kind, kwargs, parameters, entry.get(column))}"
+            f"{_problem(kind, kwargs, meta, parameters, entry.get(column))}"
             for entry in result.get("partial_unexpected_index_list") or []
         ]
     unexpected = result.get("unexpected_count") or 0
@@ -46,11 +47,10 @@ def details(
     return "\n".join(lines) or None
 
 
-def _problem(kind: str, kwargs: dict, parameters: dict, value) -> str:
+def _problem(kind: str, kwargs: dict, meta: dict, parameters: dict, value) -> str:
     if kind == "expect_column_values_to_be_in_set":
-        value_set = kwargs["value_set"]
-        if isinstance(value_set, dict) and "$PARAMETER" in value_set:
-            return f"unknown label '{value}' (not in seed {value_set['$PARAMETER']})"
+        if "code_list" in meta:
+            return f"unknown label '{value}' (not in seed {meta['code_list']})"
         return f"value '{value}' outside the code list"
     if kind == "expect_column_values_to_be_between":
         low, high = (_resolved(kwargs.get(key), parameters) for key in ("min_value", "max_value"))

@@ -136,6 +136,12 @@ class BatchSource:
     carries_identifier: bool = False
     delivered_columns: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def describes_units(self) -> bool:
+        """Each row is a unit (a municipality-year, a source's cohort), not a delivered row:
+        the failing units themselves are the observed value."""
+        return bool(self.index_columns) and self.index_columns[0] in ("kommunenummer", "source")
+
 
 @dataclass(frozen=True)
 class Suite:
@@ -272,6 +278,7 @@ def _known_label(column: str, code_list: str) -> Expectation:
         column=column,
         value_set={"$PARAMETER": code_list},
         severity=CRITICAL,
+        meta={"code_list": code_list},
         notes=f"Critical: every label must map through the dbt seed {code_list}; an unknown label would "
         "silently become a missing value.",
     )

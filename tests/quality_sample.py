@@ -120,7 +120,7 @@ def _participant_exits(nir: pd.DataFrame, jobbsjansen: pd.DataFrame) -> pd.DataF
             "varighet_mnd": 27,
             "fravaer_andel": 0.05,
             "fravaer_hoy": [index % 2 for index in range(len(nir))],
-            "spor": nir["sporforste"].astype(int),
+            "spor": pd.to_numeric(nir["sporforste"]).astype("Int64"),
             "norsk_score": 2.0,
             "norsk_tier": "A2",
             "avslutningsaarsak": nir["avslutningsaarsak"],
@@ -208,7 +208,8 @@ def build(path: Path, degrade=None) -> Path:
         con.execute(
             """
             create table marts.exclusions as
-            select 1 as step, 'delivered' as reason, programme, cohort_year, count(*) as n_rows
+            select programme, cohort_year, source_file, 1 as step_order, 'delivered' as step,
+                   null::varchar as reason, count(*) as n_rows, 'report_text' as outcome_variant
             from marts.participant_exits group by all
             """
         )
