@@ -45,7 +45,7 @@ def run_stage(stage: str) -> bool:
     from iwh.landing import discover
     from iwh.settings import Settings
     from orchestration.definitions import defs
-    from orchestration.runner import PARTITIONS_NAME, prepare_instance
+    from orchestration.runner import PARTITIONS_NAME, RUN_CONFIG, prepare_instance
 
     settings = Settings.from_env()
     instance = prepare_instance(settings)
@@ -55,12 +55,12 @@ def run_stage(stage: str) -> bool:
         instance.add_dynamic_partitions(PARTITIONS_NAME, [y for y in years if y not in known])
         job = defs.get_job_def("ingest_cohort_job")
         return all(
-            job.execute_in_process(instance=instance, partition_key=year, raise_on_error=False).success
+            job.execute_in_process(instance=instance, partition_key=year, run_config=RUN_CONFIG, raise_on_error=False).success
             for year in years
         )
     job = defs.get_job_def("build_warehouse_job")
     return job.execute_in_process(
-        instance=instance, asset_selection=stage_selection(stage), raise_on_error=False
+        instance=instance, asset_selection=stage_selection(stage), run_config=RUN_CONFIG, raise_on_error=False
     ).success
 
 

@@ -10,7 +10,7 @@ import logging
 import sys
 import time
 
-from dagster import Field, logger
+from dagster import logger
 
 STEP_EVENTS = {"STEP_START": "▶", "STEP_SUCCESS": "✓", "STEP_FAILURE": "✗"}
 
@@ -51,11 +51,9 @@ class ProgressHandler(logging.Handler):
         self.stream.flush()
 
 
-@logger(
-    config_schema={"log_level": Field(str, is_required=False, default_value="INFO")},
-    description="One line per finished step and failed check; warnings and errors from assets.",
-)
+@logger(description="One line per started and finished step and per failed check; warnings and errors from assets.")
 def progress_logger(init_context) -> logging.Logger:
-    log = logging.Logger("iwh.progress", level=init_context.logger_config["log_level"])
+    # Dagster logs its structured events at DEBUG; the handler picks the few an operator needs.
+    log = logging.Logger("iwh.progress", level=logging.DEBUG)
     log.addHandler(ProgressHandler())
     return log

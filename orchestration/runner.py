@@ -19,6 +19,8 @@ from iwh.settings import Settings, SettingsError
 from iwh.warehouse import connect, ensure_private_dir, writer_lock
 
 PARTITIONS_NAME = "cohort_year"
+# Selecting the job's own `console` logger (orchestration.progress) replaces Dagster's verbose default.
+RUN_CONFIG = {"loggers": {"console": {}}}
 
 INSTANCE_YAML = """\
 # Written by iwh. No network here, and a warehouse of personal data must not phone home.
@@ -108,6 +110,7 @@ def run_pipeline(
         result = ingest_job.execute_in_process(
             instance=instance,
             partition_key=str(year),
+            run_config=RUN_CONFIG,
             raise_on_error=False,
             tags={"iwh/run_group": run_group},
         )
@@ -121,7 +124,7 @@ def run_pipeline(
 
     echo("building the warehouse (reference data, dbt, expectations, models, reports, publication)")
     result = defs.get_job_def("build_warehouse_job").execute_in_process(
-        instance=instance, raise_on_error=False, tags={"iwh/run_group": run_group}
+        instance=instance, run_config=RUN_CONFIG, raise_on_error=False, tags={"iwh/run_group": run_group}
     )
     if result.success:
         outcome.published = True
