@@ -32,6 +32,9 @@ LOGISTIC_VARIANCE = math.pi**2 / 3
 MAX_NODES = 25
 Z_95 = stats.norm.ppf(0.975)
 
+MAX_NEWTON_STEPS = 20
+NEWTON_DECREMENT_TOL = 1e-10
+
 # Past this many row×node values, node-wise probabilities are recomputed rather than cached.
 _NODE_CACHE_LIMIT = 4_000_000
 
@@ -365,8 +368,10 @@ def fit(
     """Maximum-likelihood fit of the random-intercept logistic model.
 
     Quasi-Newton (L-BFGS-B, σ ≥ 0) from the ordinary logistic fit, then Newton steps on the
-    numerical Hessian of the analytic gradient until the gradient norm is below ``gradient_tol``;
-    that Hessian also gives the observed information for the standard errors of β and σ.
+    numerical Hessian of the analytic gradient until the gradient norm is below ``gradient_tol``
+    (or a Newton step would gain less than 1e-10 in log-likelihood: with millions of rows the
+    gradient's floating-point noise can exceed an absolute tolerance); that Hessian also gives the
+    observed information for the standard errors of β and σ.
     Every step is deterministic: the same data give the same numbers.
     """
     data, labels = GroupedData.from_arrays(X, successes, groups, trials)
@@ -403,47 +408,52 @@ def fit(
     at_boundary = params[p] < 1e-6
 
     if at_boundary:
-        # σ = 0 is a local maximum in σ (the likelihood is even in σ); polish β alone.
+        # σ = 0 is a stationary point in σ (the likelihood is even in σ); polish β alone.
         params[p] = 0.0
-        free = slice(0, p)
-    else:
-        free = slice(0, p + 1)
-    gradient = gradient_at(params)
-    for _ in range(20):
-        if np.linalg.norm(gradient[free]) < gradient_tol:
+    free = slice(0, p) if at_boundary else slice(0, p + 1)
+
+    def free_gradient(q):
+        full = params.copy()
+        full[free] = q
+        return gradient_at(full)[free]
+
+    # Newton on the free parameters; the Hessian at the last point is the observed information.
+    for _ in range(MAX_NEWTON_STEPS):
+        gradient = gradient_at(params)[free]
+        hessian = _numerical_hessian(free_gradient, params[free])
+        try:
+            step = -np.linalg.solve(hessian, gradient)
+        except np.linalg.LinAlgError:
             break
-        hessian = _numerical_hessian(lambda q: gradient_at(np.concatenate([q, params[free.stop:]]))[free], params[free])
-        step = -np.linalg.solve(hessian, gradient[free])
-        base = negative(params)[0]
-        scale = 1.0
-        while scale > 1e-4:
+        # Newton decrement: the log-likelihood a full step would still gain.
+        decrement = -0.5 * float(gradient @ step)
+        if np.linalg.norm(gradient) < gradient_tol or 0.0 <= decrement < NEWTON_DECREMENT_TOL:
+            break
+        current = negative(params)[0]
+        for halving in range(15):
             trial = params.copy()
-            trial[free] += scale * step
-            if trial[p] >= 0 and negative(trial)[0] <= base + 1e-10:
+            trial[free] += 0.5**halving * step
+            if trial[p] >= 0 and negative(trial)[0] < current:
                 break
-            scale /= 2
+        else:
+            break  # no step improves the likelihood: as far as floating point goes
         params = trial
         iterations += 1
-        gradient = gradient_at(params)
 
-    gradient_norm = float(np.linalg.norm(gradient[free]))
-    converged = gradient_norm < gradient_tol
+    gradient_norm = float(np.linalg.norm(gradient))
+    converged = gradient_norm < gradient_tol or 0.0 <= decrement < NEWTON_DECREMENT_TOL
     if not converged:
         messages.append(f"gradient norm {gradient_norm:.3g} above tolerance {gradient_tol:g}")
     if at_boundary:
         messages.append("σ estimated at the boundary 0; its standard error is not defined")
 
-    hessian = _numerical_hessian(gradient_at, params)
     covariance = np.full((p + 1, p + 1), np.nan)
     try:
-        if at_boundary:
-            covariance[:p, :p] = np.linalg.inv(-hessian[:p, :p])
-        else:
-            covariance = np.linalg.inv(-hessian)
+        covariance[free, free] = np.linalg.inv(-hessian)
     except np.linalg.LinAlgError:
         converged = False
         messages.append("observed information is singular")
-    if np.any(np.diag(covariance)[:p] <= 0):
+    if not np.all(np.diag(covariance)[:p] > 0):
         converged = False
         messages.append("observed information is not positive definite")
 

@@ -15,6 +15,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import special, stats
 
+from analysis.glmm import logistic_loglik
 from analysis.design import ModelNotEstimable, complete_cases, estimable_columns, vif_table
 from analysis.specification import (
     CONSTANT,
@@ -185,9 +186,11 @@ def lr_tests(fit: M1Fit) -> pd.DataFrame:
     loglik_cache: dict[tuple[str, ...], float] = {tuple(terms): float(fit.result.llf)}
 
     def loglik(kept: list[str]) -> float:
+        # Only the maximised log-likelihood of each restricted model is needed: plain IRLS gives
+        # it without statsmodels' per-model set-up (a rank check and Hessians on the full design).
         key = tuple(kept)
         if key not in loglik_cache:
-            loglik_cache[key] = float(_fit_logit(y, X_all[kept]).llf)
+            loglik_cache[key] = logistic_loglik(X_all[kept].to_numpy(), y)
         return loglik_cache[key]
 
     def row(comparison, block, restricted, full):
