@@ -206,12 +206,14 @@ def between_unit_variance(contribution: np.ndarray, sampling_var: np.ndarray) ->
     return 0.0 if negative_loglik(0.0) <= found.fun else float(found.x)
 
 
+GROUP_KEYS = ["unit_type", "programme", "period_type", "cohort_year"]
+
+
 def _shrink(cells: pd.DataFrame) -> pd.DataFrame:
     """Empirical-Bayes posterior mean and interval per row, τ² estimated within each group."""
     cells = cells.copy()
     cells["tau2"] = np.nan
-    group_keys = ["unit_type", "programme", "period_type", "cohort_year"]
-    for _, index in cells.groupby(group_keys, sort=True, dropna=False).groups.items():
+    for _, index in cells.groupby(GROUP_KEYS, sort=True, dropna=False).groups.items():
         group = cells.loc[index]
         estimable = group.loc[group["n"] >= MIN_PUBLISHED_CELL]
         if len(estimable) >= MIN_UNITS_FOR_SHRINKAGE:
@@ -311,8 +313,8 @@ def _families(parts: dict[tuple[str, str], dict[int, int]]) -> dict[tuple[str, s
     return {node: number[root(node)] for node in list(parent)}
 
 
-def indicators(fit: M1Fit) -> pd.DataFrame:
-    """analysis.contribution_indicators without the run tags: every unit, pooled and per year."""
+def _indicator_rows(fit: M1Fit) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The indicator rows (before run tags) and the variance components per group (τ², ω²)."""
     frame, gradient = participant_predictions(fit)
     covariance = fit.result.cov_params().to_numpy()
     national = pd.concat(
@@ -328,12 +330,11 @@ def indicators(fit: M1Fit) -> pd.DataFrame:
         yearly = _cells(frame, gradient, covariance, unit_type, by_year=True)
         pooled = _cells(frame, gradient, covariance, unit_type, by_year=False)
         omega2 = year_shock_variance(yearly)
-        year_share_squared = (
-            yearly.assign(share=yearly["n"] / yearly.groupby("unit_id")["n"].transform("sum"))
-            .assign(share2=lambda t: t["share"] ** 2)
-            .groupby("unit_id", sort=True)["share2"].sum()
-        )
+        year_share = yearly["n"] / yearly.groupby("unit_id")["n"].transform("sum")
+        year_share_squared = (year_share**2).groupby(yearly["unit_id"]).sum()
+        pooled["omega2"] = omega2
         pooled["year_shock_var"] = omega2 * pooled["unit_id"].map(year_share_squared).to_numpy()
+        yearly["omega2"] = omega2
         yearly["year_shock_var"] = 0.0
         pooled = pooled.merge(_year_heterogeneity(yearly), on="unit_id", how="left")
         tables += [pooled, yearly]
@@ -341,6 +342,7 @@ def indicators(fit: M1Fit) -> pd.DataFrame:
     cells["variance"] = cells["binomial_var"] + cells["model_var"] + cells["year_shock_var"]
     cells = _shrink(cells)
     cells = cells.merge(national, on=["period_type", "cohort_year"], how="left")
+    components = cells.groupby(GROUP_KEYS, sort=True, dropna=False)[["tau2", "omega2"]].first().reset_index()
 
     se = np.sqrt(cells["variance"])
     low, high = cells["contribution"] - Z_INTERVAL * se, cells["contribution"] + Z_INTERVAL * se
@@ -381,6 +383,95 @@ def indicators(fit: M1Fit) -> pd.DataFrame:
     out["suppression_reason"] = _suppress(out, frame)
     out["suppressed"] = out["suppression_reason"].notna()
     for column in DESCRIBING_COLUMNS:
-        out[column] = out[column].astype(object).where(~out["suppressed"], None) if out[column].dtype == object else out[column].mask(out["suppressed"])
+        if out[column].dtype == object:
+            out[column] = out[column].where(~out["suppressed"], None)
+        else:
+            out[column] = out[column].mask(out["suppressed"])
     out = out.sort_values(["unit_type", "unit_id", "period_type", "cohort_year"], kind="stable", na_position="first")
-    return out.reset_index(drop=True)[INDICATOR_COLUMNS]
+    return out.reset_index(drop=True)[INDICATOR_COLUMNS], components
+
+
+def percentile_table(indicators: pd.DataFrame) -> pd.DataFrame:
+    """Report table 6: percentiles of pooled contribution and actual result per unit type and
+    programme, over the published units (linear interpolation between units)."""
+    pooled = indicators.loc[(indicators["period_type"] == POOLED) & ~indicators["suppressed"]]
+    rows = []
+    for (unit_type, programme), units in pooled.groupby(["unit_type", "programme"], sort=True):
+        for percentile in PERCENTILES:
+            rows.append({
+                "unit_type": unit_type,
+                "programme": programme,
+                "percentile": percentile,
+                "contribution_pp": float(np.percentile(units["contribution_pp"].astype(float), percentile)),
+                "actual_pct": float(np.percentile(units["actual_pct"].astype(float), percentile)),
+                "n_units": len(units),
+            })
+    return pd.DataFrame(rows, columns=["unit_type", "programme", "percentile", "contribution_pp", "actual_pct", "n_units"])
+
+
+def summary_table(indicators: pd.DataFrame, components: pd.DataFrame) -> pd.DataFrame:
+    """Per unit type, programme and period: units shown and withheld, shares above / in line /
+    below and per quadrant (of the units shown), τ and ω in pp. Projects also get a row over both
+    programmes (the report's 41 % / 15 % / 45 % is over all projects)."""
+    both = indicators.loc[indicators["unit_type"] == "project"].assign(programme=ALL_PROGRAMMES)
+    frame = pd.concat([indicators, both], ignore_index=True)
+    rows = []
+    for keys, units in frame.groupby(GROUP_KEYS, sort=True, dropna=False):
+        shown = units.loc[~units["suppressed"]]
+        row = dict(zip(GROUP_KEYS, keys))
+        row["n_units"] = len(shown)
+        row["n_units_suppressed"] = int(units["suppressed"].sum())
+        for label in CLASSIFICATIONS:
+            row[f"share_{label}"] = float((shown["classification"] == label).mean()) if len(shown) else np.nan
+        for label in QUADRANTS:
+            row[f"share_{label}"] = float((shown["quadrant"] == label).mean()) if len(shown) else np.nan
+        rows.append(row)
+    table = pd.DataFrame(rows).merge(components, on=GROUP_KEYS, how="left")
+    table["between_unit_sd_pp"] = 100 * np.sqrt(table.pop("tau2"))
+    omega2 = table.pop("omega2")
+    table["year_shock_sd_pp"] = (100 * np.sqrt(omega2)).where(table["period_type"] == POOLED)
+    table["cohort_year"] = table["cohort_year"].astype("Int64")
+    return table
+
+
+def stability_table(indicators: pd.DataFrame) -> pd.DataFrame:
+    """Consecutive cohort years: how well a unit's contribution one year predicts the next, over the
+    units published in both years."""
+    yearly = indicators.loc[(indicators["period_type"] == YEAR) & ~indicators["suppressed"]]
+    rows = []
+    for (unit_type, programme), units in yearly.groupby(["unit_type", "programme"], sort=True):
+        wide = units.pivot(index="unit_id", columns="cohort_year", values=["contribution_pp", "classification"])
+        years = sorted(units["cohort_year"].unique())
+        for first, second in zip(years, years[1:]):
+            both = wide.loc[wide[("contribution_pp", first)].notna() & wide[("contribution_pp", second)].notna()]
+            a = both[("contribution_pp", first)].astype(float)
+            b = both[("contribution_pp", second)].astype(float)
+            enough = len(both) >= MIN_UNITS_FOR_SHRINKAGE
+            rows.append({
+                "unit_type": unit_type,
+                "programme": programme,
+                "first_year": int(first),
+                "second_year": int(second),
+                "n_units": len(both),
+                "pearson": float(stats.pearsonr(a, b)[0]) if enough else np.nan,
+                "spearman": float(stats.spearmanr(a, b)[0]) if enough else np.nan,
+                "same_classification_share": float((both[("classification", first)] == both[("classification", second)]).mean())
+                if len(both) else np.nan,
+            })
+    return pd.DataFrame(rows, columns=["unit_type", "programme", "first_year", "second_year", "n_units", "pearson",
+                                       "spearman", "same_classification_share"])
+
+
+def contribution_tables(fit: M1Fit, run_id: str, outcome_variant: str) -> ContributionTables:
+    """The analysis.contribution_* tables of one run, each row tagged with the run and outcome variant."""
+    indicators, components = _indicator_rows(fit)
+    tables = ContributionTables(
+        indicators=indicators,
+        percentiles=percentile_table(indicators),
+        summary=summary_table(indicators, components),
+        stability=stability_table(indicators),
+    )
+    for table in tables.as_dict().values():
+        table["run_id"] = run_id
+        table["outcome_variant"] = outcome_variant
+    return tables

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis.contribution import INTERVAL_LEVEL, POOLED, YEAR  # noqa: E402
+from analysis.contribution import INTERVAL_LEVEL, POOLED, YEAR, Z_INTERVAL  # noqa: E402
 from analysis.specification import REGION_TERMS  # noqa: E402
 
 PROGRAMME_LABELS = {"jobbsjansen": "Jobbsjansen", "intro": "Introduksjonsprogrammet", "all": "Both programmes"}
@@ -203,8 +203,7 @@ def funnel_plot(pooled_projects: pd.DataFrame) -> plt.Figure:
                    alpha=0.75, edgecolor="white", linewidth=0.4, label=PROGRAMME_LABELS[programme])
     share = float(pooled_projects["national_mean_pct"].iloc[0]) / 100
     sizes = np.geomspace(5, max(10.0, float(pooled_projects["n"].max())), 200)
-    z = float(pd.Series([INTERVAL_LEVEL]).map(lambda level: __import__("scipy.stats").stats.norm.ppf(0.5 + level / 2)).iloc[0])
-    limit = 100 * z * np.sqrt(share * (1 - share) / sizes)
+    limit = 100 * Z_INTERVAL * np.sqrt(share * (1 - share) / sizes)
     ax.plot(sizes, limit, color="#444444", linewidth=0.8, linestyle="--", label=f"{INTERVAL_LEVEL:.0%} binomial limits")
     ax.plot(sizes, -limit, color="#444444", linewidth=0.8, linestyle="--")
     ax.axhline(0.0, color="#444444", linewidth=0.6)
@@ -292,3 +291,196 @@ def missingness_by_characteristic_plot(missingness: pd.DataFrame) -> plt.Figure:
     ax.set_xlabel("Share with spor or Norwegian level missing, %")
     ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
     return fig
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 62rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2.4rem; border-bottom: 1px solid #ddd; } h3 { font-size: 1.05rem; }
+table { border-collapse: collapse; font-size: 0.82rem; margin: 0.8rem 0 1.2rem; }
+th, td { border-bottom: 1px solid #e2e2e2; padding: 0.2rem 0.55rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f4f4f4; }
+figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85rem; color: #444; }
+.note { font-size: 0.85rem; color: #555; }
+nav a { margin-right: 0.8rem; }
+"""
+
+
+def _coefficient_section(coefficients: pd.DataFrame, model: str) -> str:
+    rows = coefficients.loc[coefficients["model"] == model].assign(label=lambda t: t["term"].map(_label))
+    if rows.empty:
+        return f"<p class='note'>{html.escape(MODEL_TITLES[model])}: not estimable on this sample (see the fit table).</p>"
+    return f"<h3>{html.escape(MODEL_TITLES[model])}</h3>" + html_table(
+        rows,
+        {"label": "Term", "estimate": "Log-odds", "std_error": "SE", "odds_ratio": "Odds ratio", "ci_low": "95 % low",
+         "ci_high": "95 % high", "p_value": "p"},
+        {"p_value": 4},
+    )
+
+
+def _contribution_section(builder: ReportBuilder, tables: Mapping[str, pd.DataFrame]) -> str:
+    indicators = tables["contribution_indicators"]
+    published = indicators.loc[~indicators["suppressed"].astype(bool)]
+    pooled_projects = published.loc[(published["unit_type"] == "project") & (published["period_type"] == POOLED)]
+    yearly_projects = published.loc[(published["unit_type"] == "project") & (published["period_type"] == YEAR)]
+    summary = tables["contribution_summary"]
+    parts = [
+        "<h2 id='contribution'>Contribution indicators</h2>",
+        "<p>For every project (a Jobbsjansen project, or a municipality's introduction programme) the expected "
+        "goal achievement is the mean of M1's predicted probabilities over its modelled participants; the "
+        "contribution is actual minus expected, in percentage points, over all cohort years pooled. "
+        f"Intervals are {INTERVAL_LEVEL:.0%}: binomial noise of the unit's outcomes around expected, M1's "
+        "estimation error and, for pooled values, the year-to-year shocks estimated from all units. A unit is "
+        "above (below) expectation when its whole interval is above (below) zero. Units with fewer than 5 "
+        "participants are not shown.</p>",
+    ]
+    if pooled_projects.empty:
+        return "".join(parts) + "<p class='note'>No project has 5 or more modelled participants.</p>"
+    parts.append(builder.save(
+        quadrant_plot(pooled_projects), "fig21_contribution_quadrants", "Contribution and actual result (report figure 21)",
+        "Each dot is a project with at least 5 modelled participants, sized by participants. Top left: better than "
+        "expected with results below the national mean; bottom right: worse than expected with results above it.",
+    ))
+    parts.append(builder.save(
+        funnel_plot(pooled_projects), "contribution_funnel", "Contribution against project size",
+        "Dashed: the range within which a project of that size lands by binomial noise alone; small projects "
+        "scatter most, which is why the shrunken indicator pulls them toward zero.",
+    ))
+    parts.append("<h3>Spread of contributions (report table 6)</h3>")
+    percentiles = tables["contribution_percentiles"]
+    wide = percentiles.loc[percentiles["unit_type"] == "project"].pivot_table(
+        index="percentile", columns="programme", values=["contribution_pp", "actual_pct"]
+    )
+    wide.columns = [f"{value}_{programme}" for value, programme in wide.columns]
+    wide = wide.reset_index()
+    columns = {"percentile": "Percentile"}
+    for programme in ("intro", "jobbsjansen"):
+        if f"contribution_pp_{programme}" in wide:
+            columns[f"contribution_pp_{programme}"] = f"{PROGRAMME_LABELS[programme]}: contribution (pp)"
+            columns[f"actual_pct_{programme}"] = f"{PROGRAMME_LABELS[programme]}: actual (%)"
+    parts.append(html_table(wide, columns, {c: 0 for c in columns}))
+    parts.append("<h3>Classification and quadrants</h3>")
+    parts.append(html_table(
+        summary.loc[summary["period_type"] == POOLED].assign(
+            programme=lambda t: t["programme"].map(PROGRAMME_LABELS),
+        ),
+        {"unit_type": "Unit", "programme": "Programme", "n_units": "Units shown", "n_units_suppressed": "Units <5",
+         "share_above": "Above", "share_in_line": "In line", "share_below": "Below",
+         "share_positive_above_mean": "+ / above mean", "share_positive_below_mean": "+ / below mean",
+         "share_negative_above_mean": "− / above mean", "share_negative_below_mean": "− / below mean",
+         "between_unit_sd_pp": "τ (pp)", "year_shock_sd_pp": "ω (pp)"},
+        {"share_above": 2, "share_in_line": 2, "share_below": 2, "between_unit_sd_pp": 1, "year_shock_sd_pp": 1},
+    ))
+    parts.append(
+        "<p class='note'>Shares are of the units shown. τ: spread of the units' contributions beyond their sampling "
+        "noise (the prior of the shrunken indicator); ω: spread of a unit's yearly contributions around its own "
+        "mean beyond binomial noise.</p>"
+    )
+    parts.append("<h3>Year-to-year stability</h3>")
+    stability = tables["contribution_stability"]
+    parts.append(html_table(
+        stability.assign(programme=lambda t: t["programme"].map(PROGRAMME_LABELS)),
+        {"unit_type": "Unit", "programme": "Programme", "first_year": "Year", "second_year": "Next year",
+         "n_units": "Units in both", "pearson": "Pearson r", "spearman": "Spearman ρ",
+         "same_classification_share": "Same classification"},
+    ))
+    if not yearly_projects.empty:
+        parts.append(builder.save(
+            stability_plot(yearly_projects), "contribution_stability", "Year-to-year stability of project contributions",
+            "Each dot is a project's contribution in one cohort year against the next; projects with fewer than 5 "
+            "participants in either year are left out.",
+        ))
+    return "".join(parts)
+
+
+def _predicted_vs_actual_section(builder: ReportBuilder, predicted_vs_actual: pd.DataFrame) -> str:
+    parts = [
+        "<h2 id='predicted'>Predicted and actual goal achievement</h2>",
+        "<p>M1's mean predicted probability and the actual share by programme within levels of each characteristic. "
+        "Cells with fewer than 5 participants are left out of the charts and shown as &lt;5 in the table.</p>",
+    ]
+    table = predicted_vs_actual.loc[predicted_vs_actual["model"] == "m1"]
+    for characteristic, (title, reference) in CHARACTERISTIC_TITLES.items():
+        if not (table["characteristic"] == characteristic).any():
+            continue
+        parts.append(builder.save(
+            predicted_vs_actual_plot(table, characteristic), f"predicted_vs_actual_{characteristic}",
+            f"{title} (report {reference})", "Grey: predicted by M1; colour: actual.",
+        ))
+    parts.append("<details><summary>All cells</summary>" + html_table(
+        table.sort_values(["characteristic", "programme", "level_order"]),
+        {"characteristic": "Characteristic", "programme": "Programme", "level": "Level", "n": "n",
+         "predicted": "Predicted", "actual": "Actual"},
+        {"predicted": 3, "actual": 3}, suppressed_column="suppressed",
+    ) + "</details>")
+    return "".join(parts)
+
+
+def _missingness_section(builder: ReportBuilder, missingness: pd.DataFrame | None) -> str:
+    parts = ["<h2 id='missingness'>Missing values</h2>"]
+    if missingness is None or missingness.empty:
+        return "".join(parts) + "<p class='note'>quality.missingness was not available to this run.</p>"
+    parts.append(builder.save(
+        missingness_plot(missingness), "missingness_by_variable", "Share missing per variable",
+        "All ended participations, all cohort years; from quality.missingness.",
+    ))
+    parts.append(builder.save(
+        missingness_by_characteristic_plot(missingness), "missingness_by_characteristic",
+        "Spor or Norwegian level missing, by characteristic (report table 15)",
+        "Participations with a determinable outcome, both programmes; cells of fewer than 5 persons left out.",
+    ))
+    return "".join(parts)
+
+
+def write_report(out_dir: Path, tables: Mapping[str, pd.DataFrame], missingness: pd.DataFrame | None,
+                 run_id: str, outcome_variant: str) -> list[Path]:
+    """Write index.html and its figures to ``out_dir``; returns the files written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    builder = ReportBuilder(out_dir)
+    fit = tables["model_fit"]
+    coefficients = tables["model_coefficients"]
+    body = [
+        "<h1>Goal achievement in Jobbsjansen and the introduction programme: models and contribution indicators</h1>",
+        f"<p class='note'>Run <code>{html.escape(run_id)}</code>; outcome variant <code>{html.escape(outcome_variant)}</code>. "
+        "Only aggregates: no person-level rows, and no cell describing fewer than 5 persons.</p>",
+        "<nav><a href='#m1'>M1</a><a href='#predicted'>Predicted vs actual</a><a href='#contribution'>Contribution</a>"
+        "<a href='#multilevel'>M2 and M3</a><a href='#missingness'>Missing values</a></nav>",
+        "<h2 id='m1'>M1: individual logistic model</h2>",
+        builder.save(
+            forest_plot(coefficients), "fig20_odds_ratios", "Odds ratios of goal achievement, M1 (report figure 20)",
+            "Reference: woman, region Europa, no measure of the kind. A point right of 1 means higher odds of goal achievement.",
+        ),
+        "<h3>Model fit</h3>",
+        html_table(
+            fit.assign(model=lambda t: t["model"].map(MODEL_TITLES)),
+            {"model": "Model", "n": "n", "n_groups": "Units", "log_likelihood": "Log likelihood", "aic": "AIC",
+             "pseudo_r2": "Pseudo R²", "sigma2_u": "σ²ᵤ", "icc": "ICC", "converged": "Converged", "method": "Method"},
+            {"log_likelihood": 2, "aic": 1, "pseudo_r2": 3, "sigma2_u": 3, "icc": 3},
+        ),
+        _coefficient_section(coefficients, "m1"),
+        "<details><summary>M1 for women only (report table 19)</summary>" + _coefficient_section(coefficients, "m1_women") + "</details>",
+        "<h3>Variance inflation (report table 18)</h3>",
+        html_table(tables["vif"].loc[tables["vif"]["model"] == "m1"].assign(term=lambda t: t["term"].map(_label)),
+                   {"term": "Term", "df": "df", "vif": "VIF", "gvif_adjusted": "GVIF^(1/2df)"}),
+        "<h3>Likelihood-ratio tests</h3>",
+        html_table(tables["lr_tests"], {"model": "Model", "comparison": "Comparison", "block": "Block", "df": "df",
+                                        "lr_statistic": "LR", "p_value": "p"}, {"p_value": 4}),
+        "<h3>Archetypes</h3>",
+        html_table(tables["archetype_predictions"],
+                   {"description": "Archetype", "ordning": "Jobbsjansen", "predicted_probability": "Predicted",
+                    "ci_low": "95 % low", "ci_high": "95 % high", "report_probability": "Report"},
+                   {"predicted_probability": 3, "ci_low": 3, "ci_high": 3, "report_probability": 2}),
+        _predicted_vs_actual_section(builder, tables["predicted_vs_actual"]),
+        _contribution_section(builder, tables),
+        "<h2 id='multilevel'>M2 and M3: multilevel models</h2>",
+        *[_coefficient_section(coefficients, model) for model in ("m2", "m3", "m2_women", "m3_women")],
+        _missingness_section(builder, missingness),
+    ]
+    page = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Analysis report</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"
+    )
+    index = out_dir / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return [index] + [out_dir / name for figure in builder.figures for name in figure.files()]

@@ -61,3 +61,15 @@ def test_only_rows_of_the_requested_outcome_variant_are_modelled(dataset):
     assert selected["maloppnaelse"].mean() == pytest.approx(1 - dataset["maloppnaelse"].mean())
     with pytest.raises(ValueError, match="no rows with outcome_variant 'unknown'"):
         models.select_outcome_variant(both, "unknown")
+
+
+def test_nullable_warehouse_dtypes_give_the_same_fit(dataset):
+    # DuckDB hands pandas nullable integers, booleans and strings; the numbers must not change.
+    from analysis import m1, multilevel
+    from analysis.specification import M2
+
+    nullable = dataset.convert_dtypes()
+    assert str(nullable["spor"].dtype) == "Int64" and str(nullable["complete_case"].dtype) == "boolean"
+    pd.testing.assert_series_equal(m1.fit_m1(nullable).params, m1.fit_m1(dataset).params, rtol=1e-10)
+    prepared, plain = multilevel.prepare(nullable, M2), multilevel.prepare(dataset, M2)
+    pd.testing.assert_frame_equal(prepared.design.astype(float), plain.design, rtol=1e-12)
