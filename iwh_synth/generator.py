@@ -59,9 +59,9 @@ JOBBSJANSEN_NUMERIC_COLUMNS = {"v1_4", "v1_5", "v1_7", "v1_8", "v2_1", "v2_2", "
 INTRO_PARTICIPANTS_PER_EXIT = (1.25, 1.75)
 # Share of (mostly small) municipalities asked to settle few or no refugees in the year;
 # settlement fell sharply after 2017, which is why far fewer municipalities had exits in 2020.
-SETTLEMENT_PAUSE_SHARE = {2017: 0.03, 2018: 0.03, 2019: 0.03, 2020: 0.35}
+SETTLEMENT_PAUSE_SHARE = {2017: 0.0, 2018: 0.0, 2019: 0.0, 2020: 0.32}
 PAUSED_VOLUME_FACTOR = 0.1
-JOBBSJANSEN_SALARY_MEDIAN_1000KR = 41.1
+JOBBSJANSEN_SALARY_MEDIAN_1000KR = 40.0
 LAYOUT_DIRECTORIES = ("jobbsjansen", "nir", "regnskap", "ssb")
 TRUTH_FILES = ("truth.json", "truth_persons.parquet")
 
@@ -229,7 +229,7 @@ def _environments(seed, model: TruthModel, geography: Geography, projects: list[
         _centred(effects_rng.normal(0.0, model.project_sd, len(projects))) + model.jobbsjansen_project_mean
         if model.project_sd else np.zeros(len(projects))
     )
-    project_salary_level = np.exp(np.log(JOBBSJANSEN_SALARY_MEDIAN_1000KR) + accounts_rng.normal(0.0, 0.3, len(projects)))
+    project_salary_level = np.exp(np.log(JOBBSJANSEN_SALARY_MEDIAN_1000KR) + accounts_rng.normal(0.0, 0.25, len(projects)))
 
     environments, kostra, project_accounts = {}, {}, {}
     for year in years:

@@ -175,7 +175,7 @@ def _draw_base_traits(rng: np.random.Generator, population: np.ndarray) -> BaseT
         unemployment=np.clip(2.3 + 0.2 * centred + rng.normal(0.0, 0.6, n), 0.6, 6.0),
         centrality=np.clip(np.round(4.2 - 1.6 * centred + rng.normal(0.0, 0.6, n)), 1, 6).astype(int),
         # Refugees are settled all over the country, but the cities take more than their share.
-        intro_volume=np.exp(rng.normal(0.0, 0.45, n)) * ((population / 8000) ** 0.40 + (population / 100000) ** 1.2),
+        intro_volume=np.exp(rng.normal(0.0, 0.3, n)) * ((population / 8000) ** 0.5 + (population / 100000) ** 1.2),
         spor_registration=rng.normal(0.0, 1.5, n),
         test_registration=rng.normal(0.0, 0.5, n),
         intro_salary_per_participant=np.exp(np.log(38.5) + rng.normal(0.0, 0.3, n)),

@@ -178,7 +178,7 @@ def draw_participations(rng: np.random.Generator, projects: list[Project], years
     utfaset = np.concatenate(utfaset_parts)
     n = project.size
 
-    duration = np.clip(np.rint(1 + rng.gamma(2.2, 6.0, n)), 1, 48).astype(np.int64)
+    duration = np.clip(np.rint(1 + rng.gamma(2.0, 5.3, n)), 1, 48).astype(np.int64)
     start = exit_month - duration
     # Projects already running when the period starts took participants from earlier years.
     project_start = np.array([(p.first_year if p.first_year > first_year else first_year - 3) * 12 for p in (projects[i] for i in project)])
