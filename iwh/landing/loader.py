@@ -52,7 +52,7 @@ def _utc_now() -> dt.datetime:
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     query = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
-    return con.execute(query, [schema, table]).fetchone()[0] > 0
+    return con.execute(query, [schema, table]).fetchall()[0][0] > 0
 
 
 def _stored_hashes(con: duckdb.DuckDBPyConnection, source: Source) -> dict[int | None, set[tuple[str, str]]]:

@@ -24,11 +24,13 @@ from iwh.landing.readers import DELIVERED_TABLE, read_delivery
 from iwh.landing.schema import QUARANTINE_COLUMNS, quote, raw_columns
 
 DATE_FORMATS = "['%d.%m.%Y', '%Y-%m-%d']"
+DECIMAL_PATTERN = "[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)"
 # Identifier-shaped numbers anywhere outside the identifier columns (a shifted column, a
 # free-text comment) are removed before a cell is stored: nothing in the contract has 11+ digits.
 IDENTIFIER_SHAPED = "[0-9]{6}[ -]?[0-9]{5,6}"
 IDENTIFIER_REMOVED = "<identifier removed>"
 DETAIL_VALUE_CHARS = 40
+PARALLEL_FROM_BYTES = 8 << 20
 STATBANK_VALUE_HEADER = re.compile(r"\s*\d+\s*:")
 
 
@@ -66,8 +68,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _cell(column_id: str) -> str:
-    value = f"nullif(trim({column_id}), '')"
+def _scrubbed(value: str) -> str:
     return (
         f"case when length({value}) >= 11 and regexp_matches({value}, '{IDENTIFIER_SHAPED}') "
         f"then regexp_replace({value}, '{IDENTIFIER_SHAPED}', '{IDENTIFIER_REMOVED}', 'g') else {value} end"
@@ -116,7 +117,7 @@ def _map_header(source: Source, header: Sequence[str], relative_path: str, scrat
 def _has_values(scratch: duckdb.DuckDBPyConnection, column_id: str) -> bool:
     found = scratch.execute(
         f"select count(*) from {DELIVERED_TABLE} where nullif(trim({column_id}), '') is not null"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     return found > 0
 
 
@@ -136,44 +137,42 @@ def _normalised(column: Column, value: str) -> str:
 
 
 class _Checks:
-    """Row-level checks as SQL: each yields (row, column, reason, detail) for failing rows."""
+    """Row-level checks as SQL, evaluated in one pass over the rows.
 
-    def __init__(self, source: Source, cohort_year: int | None):
+    Each check is a CASE giving a struct (column_name, reason, detail) for a failing row; the
+    list of them is unnested into quarantine rows.
+    """
+
+    def __init__(self, source: Source, cohort_year: int | None, municipalities: Sequence[Municipality]):
         self.source = source
         self.cohort_year = cohort_year
-        self.selects: list[str] = []
+        self.municipality_codes = ", ".join(sorted({_literal(m.code) for m in municipalities})) or "null"
+        self.municipality_names = ", ".join(sorted({_literal(m.name.lower()) for m in municipalities})) or "null"
+        self.problems: list[str] = []
 
-    def add(self, column: str, reason: str, condition: str, detail: str) -> None:
-        self.selects.append(
-            f"select _row_number as row_number, {_literal(column)} as column_name, "
-            f"{_literal(reason)} as reason, {detail} as detail from keyed where {condition}"
+    def add(self, column_sql: str, reason: str, condition: str, detail: str) -> None:
+        self.problems.append(
+            f"case when {condition} then "
+            f"{{'column_name': {column_sql}, 'reason': {_literal(reason)}, 'detail': {detail}}} end"
         )
 
     def column(self, column: Column, value: str) -> None:
-        name = column.name
+        name = _literal(column.name)
         if column.kind is Kind.INTEGER:
             self.add(name, "invalid_number", f"{value} is not null and not regexp_full_match({value}, '[+-]?[0-9]+')",
                      f"{_shown(value)} || ' is not a whole number'")  # fmt: skip
         elif column.kind is Kind.DECIMAL:
-            self.add(
-                name,
-                "invalid_number",
-                f"{value} is not null and not regexp_full_match({value}, '[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)')",
-                f"{_shown(value)} || ' is not a number'",
-            )
+            self.add(name, "invalid_number", f"{value} is not null and not regexp_full_match({value}, '{DECIMAL_PATTERN}')",
+                     f"{_shown(value)} || ' is not a number'")  # fmt: skip
         elif column.kind is Kind.DATE:
             parsed = f"try_strptime({value}, {DATE_FORMATS})"
             self.add(name, "invalid_date", f"{value} is not null and {parsed} is null",
                      f"{_shown(value)} || ' is not a date (dd.mm.yyyy or yyyy-mm-dd)'")  # fmt: skip
             if column.value_required:
-                self.add(name, "invalid_date", f"{value} is null", f"'empty: {name} is required'")
-            if name == self.source.cohort_date_column:
-                self.add(
-                    name,
-                    "date_outside_cohort",
-                    f"year({parsed}) <> {self.cohort_year}",
-                    f"strftime({parsed}, '%Y-%m-%d') || ' is outside cohort year {self.cohort_year}'",
-                )
+                self.add(name, "invalid_date", f"{value} is null", f"'empty: {column.name} is required'")
+            if column.name == self.source.cohort_date_column:
+                self.add(name, "date_outside_cohort", f"year({parsed}) <> {self.cohort_year}",
+                         f"strftime({parsed}, '%Y-%m-%d') || ' is outside cohort year {self.cohort_year}'")  # fmt: skip
         elif column.kind is Kind.CODE:
             allowed = ", ".join(_literal(code) for code in sorted(column.codes))
             comparable = (
@@ -183,18 +182,38 @@ class _Checks:
             self.add(name, "code_outside_list", f"{value} is not null and {comparable} not in ({allowed})",
                      f"{_shown(value)} || ' is not one of {column.code_label}'")  # fmt: skip
         elif column.kind is Kind.MUNICIPALITY_CODE:
-            self.add(name, "unknown_municipality",
-                     # Excel-edited CSVs lose the leading zero of 0301; the code is still unambiguous.
-                     f"{value} is not null and (case when regexp_full_match({value}, '[0-9]{{1,3}}') "
-                     f"then lpad({value}, 4, '0') else {value} end) not in (select code from municipalities)",
+            # Excel-edited CSVs lose the leading zero of 0301; the code is still unambiguous.
+            code = f"case when regexp_full_match({value}, '[0-9]{{1,3}}') then lpad({value}, 4, '0') else {value} end"
+            self.add(name, "unknown_municipality", f"{value} is not null and {code} not in ({self.municipality_codes})",
                      f"{_shown(value)} || ' is not a KLASS 131 municipality code valid in {self.cohort_year}'")  # fmt: skip
         elif column.kind is Kind.MUNICIPALITY_NAME:
             self.add(name, "unknown_municipality",
-                     f"{value} is not null and lower({value}) not in (select lower(name) from municipalities)",
+                     f"{value} is not null and lower({value}) not in ({self.municipality_names})",
                      f"{_shown(value)} || ' is not a KLASS 131 municipality name valid in {self.cohort_year}'")  # fmt: skip
 
     def sql(self) -> str:
-        return " union all ".join(self.selects) if self.selects else ""
+        problems = ", ".join(self.problems) if self.problems else ""
+        per_row = (
+            f"select _row_number as row_number, problem.column_name, problem.reason, problem.detail from "
+            f"(select _row_number, unnest(list_filter([{problems}], lambda p: p is not null)) as problem from keyed)"
+        )
+        if not self.problems:
+            per_row = "select null::integer as row_number, null as column_name, null as reason, null as detail where false"
+        if self.source.one_row_per_person:
+            return f"{per_row} union all {DUPLICATE_PERSONS}"
+        return per_row
+
+
+# Every row of a person who appears more than once: which one is right cannot be known.
+DUPLICATE_PERSONS = """
+    select _row_number as row_number, id_column as column_name, 'duplicate_person' as reason,
+           'the same person is in rows ' || array_to_string(list_sort(rows)[1:10], ', ')
+           || case when len(rows) > 10 then ', …' else '' end as detail
+    from (
+        select _row_number, id_column, list(_row_number) over (partition by person_key) as rows
+        from keyed where person_key is not null
+    ) where len(rows) > 1
+"""
 
 
 def prepare_file(
@@ -207,6 +226,9 @@ def prepare_file(
 ) -> PreparedFile:
     """Read, validate and pseudonymise one file. Raises DeliveryError on file-level problems."""
     scratch = duckdb.connect(":memory:")
+    if file.size < PARALLEL_FROM_BYTES:
+        # Thread start-up costs more than it saves on a small file.
+        scratch.execute("set threads = 1")
     try:
         return _prepare(scratch, source, file, cohort_year, pseudonym_key, municipalities, loaded_at)
     finally:
@@ -226,59 +248,39 @@ def _prepare(
     delivered = read_delivery(file.path, file.relative_path, scratch, widths)
     layout = _map_header(source, delivered.header, file.relative_path, scratch)
 
-    # cells: one trimmed, identifier-scrubbed text value per contract column (NULL when absent);
-    # identifier columns are kept unscrubbed under _id_<name> only inside this scratch database.
-    cell_columns = ["_row_number"]
-    for column in source.columns:
-        column_id = layout.positions.get(column.name)
-        if column.kind is Kind.IDENTIFIER:
-            expr = f"nullif(trim({column_id}), '')" if column_id else "null::varchar"
-            cell_columns.append(f"{expr} as {quote('_id_' + column.name)}")
-        else:
-            cell_columns.append(f"{_cell(column_id) if column_id else 'null::varchar'} as {quote(column.raw_name)}")
-    if layout.statbank_value:
-        cell_columns.append(f"{_cell(layout.statbank_value)} as _statbank_value")
-    for index, (_, column_id) in enumerate(layout.extras):
-        cell_columns.append(f"{_cell(column_id)} as _extra_{index}")
-    scratch.execute(f"create table cells as select {', '.join(cell_columns)} from {DELIVERED_TABLE}")
-    scrubbed = _scrubbed_counts(scratch, source, layout)
-    scratch.execute(f"drop table {DELIVERED_TABLE}")
-
+    scrubbed = _store_cells(scratch, source, layout)
     _key_persons(scratch, source, pseudonym_key)
-    _register_municipalities(scratch, municipalities, cohort_year)
 
-    checks = _Checks(source, cohort_year)
+    checks = _Checks(source, cohort_year, _valid_in(municipalities, cohort_year))
     for column in source.stored_columns:
         checks.column(column, quote(column.raw_name))
     if layout.statbank_value:
         symbols = ", ".join(_literal(s) for s in SSB_MISSING_SYMBOLS)
         checks.add(
-            "value",
+            "'value'",
             "invalid_number",
             f"_statbank_value is not null and _statbank_value not in ({symbols}) and "
-            "not regexp_full_match(_statbank_value, '[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)')",
+            f"not regexp_full_match(_statbank_value, '{DECIMAL_PATTERN}')",
             f"{_shown('_statbank_value')} || ' is neither a number nor an SSB symbol (. .. ... :)'",
         )
-    _identifier_checks(checks, source)
+    if source.identifier_columns:
+        checks.add("id_column", "invalid_identifier", "id_problem is not null", "id_problem")
 
     lineage = {
         "_source_file": _literal(file.relative_path),
         "_file_sha256": _literal(file.sha256),
         "_loaded_at": f"{_literal(loaded_at.isoformat(sep=' '))}::timestamp",
     }
-    quarantine_sql = checks.sql()
-    if quarantine_sql:
-        quarantine = scratch.sql(
-            f"""
-            select {_literal(source.name)} as source, {cohort_year if cohort_year is not None else 'null'}::integer as cohort_year,
-                   {lineage['_source_file']} as source_file, {lineage['_file_sha256']} as file_sha256,
-                   row_number, column_name, reason, detail, {lineage['_loaded_at']} as loaded_at
-            from ({quarantine_sql}) order by row_number, column_name, reason
-            """
-        ).to_arrow_table()
-    else:
-        quarantine = pa.Table.from_pylist([], schema=_quarantine_schema())
-
+    scratch.execute(
+        f"""
+        create table quarantine as
+        select {_literal(source.name)} as source, {"null" if cohort_year is None else cohort_year}::integer as cohort_year,
+               {lineage['_source_file']} as source_file, {lineage['_file_sha256']} as file_sha256,
+               row_number::integer as row_number, column_name, reason, detail, {lineage['_loaded_at']} as loaded_at
+        from ({checks.sql()}) order by row_number, column_name, reason
+        """
+    )
+    quarantine = scratch.table("quarantine").to_arrow_table()
     rows = scratch.sql(_raw_select(source, layout, cohort_year, lineage, file)).to_arrow_table()
     reasons = quarantine.column("reason").to_pylist()
     return PreparedFile(
@@ -294,22 +296,73 @@ def _prepare(
     )
 
 
+def _store_cells(scratch: duckdb.DuckDBPyConnection, source: Source, layout: _Layout) -> dict[str, int]:
+    """cells: one trimmed, identifier-scrubbed text value per contract column (NULL when absent).
+
+    Identifier columns are kept unscrubbed as _id_<name>, only inside this scratch database.
+    Returns, per column, how many cells had an identifier-shaped number removed.
+    """
+    used = sorted({*layout.positions.values(), *(cid for _, cid in layout.extras), *filter(None, [layout.statbank_value])})
+    trimmed = ", ".join(f"nullif(trim({cid}), '') as {cid}" for cid in used)
+    scratch.execute(f"create table trimmed as select _row_number, {trimmed} from {DELIVERED_TABLE}")
+    scratch.execute(f"drop table {DELIVERED_TABLE}")
+    identifier_ids = {layout.positions.get(c.name) for c in source.columns if c.kind is Kind.IDENTIFIER}
+    scrub_candidates = _long_columns(scratch, [cid for cid in used if cid not in identifier_ids])
+
+    def scrubbed(column_id: str) -> str:
+        return _scrubbed(column_id) if column_id in scrub_candidates else column_id
+
+    cell_columns = ["_row_number"]
+    names = {}
+    for column in source.columns:
+        column_id = layout.positions.get(column.name)
+        if column.kind is Kind.IDENTIFIER:
+            cell_columns.append(f"{column_id or 'null::varchar'} as {quote('_id_' + column.name)}")
+        else:
+            cell_columns.append(f"{scrubbed(column_id) if column_id else 'null::varchar'} as {quote(column.raw_name)}")
+            names[column_id] = column.name
+    if layout.statbank_value:
+        cell_columns.append(f"{scrubbed(layout.statbank_value)} as _statbank_value")
+        names[layout.statbank_value] = "value"
+    for index, (name, column_id) in enumerate(layout.extras):
+        cell_columns.append(f"{scrubbed(column_id)} as _extra_{index}")
+        names[column_id] = name
+    scratch.execute(f"create table cells as select {', '.join(cell_columns)} from trimmed")
+    counts = {}
+    if scrub_candidates:
+        found = scratch.execute(
+            "select "
+            + ", ".join(
+                f"count(*) filter (where length({cid}) >= 11 and regexp_matches({cid}, '{IDENTIFIER_SHAPED}'))"
+                for cid in scrub_candidates
+            )
+            + " from trimmed"
+        ).fetchall()[0]
+        counts = {names[cid]: n for cid, n in zip(scrub_candidates, found, strict=True) if n}
+    scratch.execute("drop table trimmed")
+    return counts
+
+
+def _long_columns(scratch: duckdb.DuckDBPyConnection, column_ids: Sequence[str]) -> list[str]:
+    """Columns holding a value long enough to hide an identifier; only these need the regex."""
+    if not column_ids:
+        return []
+    lengths = scratch.execute(
+        "select " + ", ".join(f"coalesce(max(length({cid})), 0)" for cid in column_ids) + " from trimmed"
+    ).fetchall()[0]
+    return [cid for cid, longest in zip(column_ids, lengths, strict=True) if longest >= 11]
+
+
+def _valid_in(municipalities: Sequence[Municipality], cohort_year: int | None) -> list[Municipality]:
+    if cohort_year is None:
+        return list(municipalities)
+    first, last = dt.date(cohort_year, 1, 1), dt.date(cohort_year, 12, 31)
+    return [m for m in municipalities if m.valid_from <= last and (m.valid_to is None or m.valid_to >= first)]
+
+
 def _quarantine_schema() -> pa.Schema:
     types = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "TIMESTAMP": pa.timestamp("us")}
     return pa.schema([(name, types[sql_type]) for name, sql_type in QUARANTINE_COLUMNS])
-
-
-def _scrubbed_counts(scratch: duckdb.DuckDBPyConnection, source: Source, layout: _Layout) -> dict[str, int]:
-    checked = [(c.name, layout.positions[c.name]) for c in source.stored_columns if c.name in layout.positions]
-    checked += list(layout.extras)
-    if not checked:
-        return {}
-    counts = ", ".join(
-        f"count(*) filter (where length(trim({cid})) >= 11 and regexp_matches({cid}, '{IDENTIFIER_SHAPED}'))"
-        for _, cid in checked
-    )
-    found = scratch.execute(f"select {counts} from {DELIVERED_TABLE}").fetchone()
-    return {name: n for (name, _), n in zip(checked, found, strict=True) if n}
 
 
 def _key_persons(scratch: duckdb.DuckDBPyConnection, source: Source, pseudonym_key: str | None) -> None:
@@ -356,43 +409,6 @@ def _key_persons(scratch: duckdb.DuckDBPyConnection, source: Source, pseudonym_k
     )
     scratch.unregister("identifiers")
     scratch.execute("drop table cells")
-
-
-def _identifier_checks(checks: _Checks, source: Source) -> None:
-    if not source.identifier_columns:
-        return
-    checks.selects.append(
-        "select _row_number as row_number, id_column as column_name, 'invalid_identifier' as reason, "
-        "id_problem as detail from keyed where id_problem is not null"
-    )
-    if source.one_row_per_person:
-        checks.selects.append(
-            f"""
-            select _row_number as row_number, id_column as column_name, 'duplicate_person' as reason,
-                   'the same person is in rows ' || array_to_string(list_sort(rows)[1:10], ', ')
-                   || case when len(rows) > 10 then ', …' else '' end as detail
-            from (
-                select _row_number, id_column, list(_row_number) over (partition by person_key) as rows
-                from keyed where person_key is not null
-            ) where len(rows) > 1
-            """
-        )
-
-
-def _register_municipalities(
-    scratch: duckdb.DuckDBPyConnection, municipalities: Sequence[Municipality], cohort_year: int | None
-) -> None:
-    if cohort_year is None:
-        valid = municipalities
-    else:
-        first, last = dt.date(cohort_year, 1, 1), dt.date(cohort_year, 12, 31)
-        valid = [m for m in municipalities if m.valid_from <= last and (m.valid_to is None or m.valid_to >= first)]
-    table = pa.table(
-        {"code": pa.array([m.code for m in valid], pa.string()), "name": pa.array([m.name for m in valid], pa.string())}
-    )
-    scratch.register("municipalities_arrow", table)
-    scratch.execute("create table municipalities as select * from municipalities_arrow")
-    scratch.unregister("municipalities_arrow")
 
 
 def _raw_select(

@@ -72,6 +72,11 @@ def _read_csv(data: bytes, relative_path: str, scratch: duckdb.DuckDBPyConnectio
     while data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
         bom_count += 1
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise DeliveryError(
+            relative_path, "NUL bytes: this is not a CSV text file (binary, or UTF-16?)", row=data.count(b"\n", 0, nul) + 1
+        )
     separator = _detect_separator(data, relative_path)
     text, encoding = _decode(data, relative_path, separator)
     if bom_count:
@@ -105,12 +110,6 @@ def _detect_separator(data: bytes, relative_path: str) -> str:
 
 
 def _decode(data: bytes, relative_path: str, separator: str) -> tuple[str, str]:
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        row, column = _locate(data, nul, separator)
-        raise DeliveryError(
-            relative_path, "NUL bytes: this is not a CSV text file (binary, or UTF-16?)", row=row, column=column
-        )
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as utf8_error:
@@ -165,10 +164,10 @@ def _parse_with_duckdb(
             """,
             [str(normalised), separator],
         )
-    rejected = scratch.execute("select count(*) from delivered_rejects").fetchone()[0]
+    rejected = scratch.execute("select count(*) from delivered_rejects").fetchall()[0][0]
     scratch.execute("drop table if exists delivered_rejects")
     scratch.execute("drop table if exists delivered_reject_scans")
-    scanned = scratch.execute("select count(*) from delivered_scan").fetchone()[0]
+    scanned = scratch.execute("select count(*) from delivered_scan").fetchall()[0][0]
     # A quoted cell spanning lines makes physical lines and rows differ; only the exact parser
     # can then tell the spreadsheet row numbers (and it words the message of a rejected row).
     if rejected or scanned != text.count("\n"):
@@ -181,7 +180,7 @@ def _parse_with_duckdb(
     scratch.execute("drop table delivered_scan")
     all_empty = " and ".join(f"nullif(trim({c}), '') is null" for c in column_ids(len(header)))
     scratch.execute(f"delete from {DELIVERED_TABLE} where {all_empty}")
-    return scratch.execute(f"select count(*) from {DELIVERED_TABLE}").fetchone()[0]
+    return scratch.execute(f"select count(*) from {DELIVERED_TABLE}").fetchall()[0][0]
 
 
 def _parse_exactly(
@@ -209,7 +208,7 @@ def _parse_exactly(
             row_numbers.append(row)
     except csv.Error:
         raise DeliveryError(
-            relative_path, "malformed quoting: a quoted value is never closed (truncated file?)", row=row + 1
+            relative_path, "malformed quoting: text after a closing quote, or a quote that is never closed", row=row + 1
         ) from None
     _store(scratch, header, records, row_numbers)
     return len(records)
