@@ -42,7 +42,7 @@ yearly binomial and model variance); ``stability_table`` correlates consecutive 
 
 Small cells (warehouse.md): rows describing fewer than 5 participants keep the unit's identity
 but every number is NULL and ``suppressed`` is true. Secondary suppression keeps such a cell
-from being recovered by subtraction — see ``_suppress``.
+from being recovered by subtraction — see ``suppression_reasons``.
 """
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ def _shrink(cells: pd.DataFrame) -> pd.DataFrame:
     return cells
 
 
-def _suppress(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.Series:
+def suppression_reasons(rows: pd.DataFrame, participants: pd.DataFrame) -> pd.Series:
     """Suppression reason per row (None = published).
 
     ``small``: fewer than 5 participants.
@@ -236,11 +236,14 @@ def _suppress(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.Series:
     ``complementary_year``: a unit's pooled row minus its published years reveals the sum of its
     suppressed years. Projects and municipalities that share participants form a family whose
     members suppress the same years (else one member's years minus another's could isolate a
-    part), and years are added — smallest first — until every project part summed over the
-    suppressed years has 0 or at least 5 persons.
+    part), and years are added — smallest first — until every project part that a published
+    pooled row contains has, summed over the suppressed years, 0 or at least 5 persons.
+
+    ``rows`` needs unit_type, unit_id, cohort_year (NA on pooled rows) and n; ``participants``
+    one row per modelled participant with prosjekt_id, kommunenummer and cohort_year.
     """
-    known = frame["prosjekt_id"].notna() & frame["kommunenummer"].notna()
-    part_sizes = frame.loc[known].groupby(["kommunenummer", "prosjekt_id", "cohort_year"], sort=True).size()
+    known = participants["prosjekt_id"].notna() & participants["kommunenummer"].notna()
+    part_sizes = participants.loc[known].groupby(["kommunenummer", "prosjekt_id", "cohort_year"], sort=True).size()
     parts: dict[tuple[str, str], dict[int, int]] = {}
     for (kommunenummer, prosjekt_id, year), size in part_sizes.items():
         parts.setdefault((kommunenummer, prosjekt_id), {})[int(year)] = int(size)
@@ -267,22 +270,28 @@ def _suppress(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.Series:
         dtype=object,
     )
 
+    published_pooled = {(unit_type, unit_id) for (unit_type, unit_id, year), why in zip(keys, reason)
+                        if year is None and why is None}
     family = _families(parts)
-    family_parts: dict[int, list[dict[int, int]]] = {}
-    for (kommunenummer, _), sizes in parts.items():
-        family_parts.setdefault(family[("municipality", kommunenummer)], []).append(sizes)
+    # A part's sum over the suppressed years can be recovered only through a published pooled
+    # row that contains it: its project's, or its municipality's.
+    exposed_parts: dict[int, list[dict[int, int]]] = {}
+    family_size: dict[int, dict[int, int]] = {}
+    for (kommunenummer, prosjekt_id), sizes in parts.items():
+        family_id = family[("municipality", kommunenummer)]
+        totals = family_size.setdefault(family_id, {})
+        for year, size in sizes.items():
+            totals[year] = totals.get(year, 0) + size
+        if ("project", prosjekt_id) in published_pooled or ("municipality", kommunenummer) in published_pooled:
+            exposed_parts.setdefault(family_id, []).append(sizes)
     suppressed_years: dict[int, set[int]] = {}
     for (unit_type, unit_id, year), why in zip(keys, reason):
         if year is not None and why is not None:
             suppressed_years.setdefault(family[(unit_type, unit_id)], set()).add(year)
     for family_id, years in suppressed_years.items():
-        members = family_parts[family_id]
-        family_size: dict[int, int] = {}
-        for sizes in members:
-            for year, size in sizes.items():
-                family_size[year] = family_size.get(year, 0) + size
-        while any(is_small(sum(size for year, size in sizes.items() if year in years)) for sizes in members):
-            candidates = sorted((size, year) for year, size in family_size.items() if year not in years)
+        exposed = exposed_parts.get(family_id, [])
+        while any(is_small(sum(size for year, size in sizes.items() if year in years)) for sizes in exposed):
+            candidates = sorted((size, year) for year, size in family_size[family_id].items() if year not in years)
             if not candidates:
                 break
             years.add(candidates[0][1])
@@ -380,7 +389,7 @@ def _indicator_rows(fit: M1Fit) -> tuple[pd.DataFrame, pd.DataFrame]:
             "year_heterogeneity_p": cells["year_heterogeneity_p"],
         }
     )
-    out["suppression_reason"] = _suppress(out, frame)
+    out["suppression_reason"] = suppression_reasons(out, frame)
     out["suppressed"] = out["suppression_reason"].notna()
     for column in DESCRIBING_COLUMNS:
         if out[column].dtype == object:

@@ -18,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -159,6 +160,11 @@ def forest_plot(coefficients: pd.DataFrame) -> plt.Figure:
     )
     ax.axvline(1.0, color="#444444", linewidth=0.8, linestyle="--")
     ax.set_xscale("log")
+    low, high = float(table["ci_low"].min()), float(table["ci_high"].max())
+    ticks = [t for t in (0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10) if low / 1.5 <= t <= high * 1.5]
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_yticks(y, [_label(term) for term in table["term"]], fontsize=8)
     ax.set_xlabel("Odds ratio (log scale), 95 % confidence interval")
     ax.set_ylim(-0.7, len(table) - 0.3)
@@ -218,14 +224,18 @@ def funnel_plot(pooled_projects: pd.DataFrame) -> plt.Figure:
 def predicted_vs_actual_plot(table: pd.DataFrame, characteristic: str) -> plt.Figure:
     """Report figures 22–28: mean predicted probability and actual share by programme within the
     levels of one characteristic (suppressed cells left out)."""
-    rows = table.loc[(table["characteristic"] == characteristic) & ~table["suppressed"].astype(bool)]
-    levels = rows[["level", "level_order"]].drop_duplicates().sort_values("level_order")["level"].tolist()
+    cells = table.loc[table["characteristic"] == characteristic]
+    rows = cells.loc[~cells["suppressed"].astype(bool)]
+    levels = cells[["level", "level_order"]].drop_duplicates().sort_values("level_order")["level"].tolist()
     fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4), sharey=True)
     for ax, programme in zip(axes, ("jobbsjansen", "intro")):
         part = rows.loc[rows["programme"] == programme].set_index("level").reindex(levels)
         x = np.arange(len(levels))
         ax.bar(x - 0.2, 100 * part["predicted"].astype(float), width=0.4, color=PREDICTED_COLOUR, label="Predicted (M1)")
         ax.bar(x + 0.2, 100 * part["actual"].astype(float), width=0.4, color=PROGRAMME_COLOURS[programme], label="Actual")
+        withheld = cells.loc[(cells["programme"] == programme) & cells["suppressed"].astype(bool), "level"]
+        for position in [levels.index(level) for level in withheld]:
+            ax.text(position, 2, SUPPRESSED, ha="center", va="bottom", fontsize=8, color="#555555")
         ax.set_xticks(x, levels, fontsize=8, rotation=20 if max(map(len, levels), default=0) > 6 else 0)
         ax.set_title(PROGRAMME_LABELS[programme], fontsize=9)
         ax.set_ylim(0, 100)
@@ -406,7 +416,7 @@ def _predicted_vs_actual_section(builder: ReportBuilder, predicted_vs_actual: pd
             continue
         parts.append(builder.save(
             predicted_vs_actual_plot(table, characteristic), f"predicted_vs_actual_{characteristic}",
-            f"{title} (report {reference})", "Grey: predicted by M1; colour: actual.",
+            f"{title} (report {reference})", "Grey: predicted by M1; colour: actual; <5: fewer than 5 participants, not shown.",
         ))
     parts.append("<details><summary>All cells</summary>" + html_table(
         table.sort_values(["characteristic", "programme", "level_order"]),

@@ -1,3 +1,150 @@
-"""Placeholder until the analysis area lands."""
+"""The analysis area in Dagster: fit the models on marts.analysis_dataset, write analysis.*, build the report.
 
-assets: list = []
+``analysis_models`` is one step for every analysis.* table: the models are fitted once and every
+table comes from the same fit. It depends on the mart, whose blocking ``critical_expectations``
+check skips it when a critical expectation failed, and on quality.validation_results so the
+checkpoints run first. ``analysis_report`` reads back what was written — the published tables,
+never person-level rows — and quality.missingness for its charts.
+"""
+
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
+
+from analysis import contribution, models, report
+from expectations.sql import table_exists
+from orchestration.quality.assets import GATED_KEY, MISSINGNESS_KEY, VALIDATION_RESULTS_KEY
+from orchestration.resources import WarehouseResource
+
+GROUP = "analysis"
+SCHEMA = "analysis"
+ANALYSIS_DATASET = "marts.analysis_dataset"
+REPORT_KEY = AssetKey(["reports", "analysis_report"])
+REPORT_SUBDIR = "analysis"
+
+TABLE_DESCRIPTIONS = {
+    "model_coefficients": "Every model's terms: estimate, SE, z, p, odds ratio and 95 % interval.",
+    "model_fit": "Per model: n, units, log likelihood, AIC, pseudo R², σ²ᵤ, ICC, convergence.",
+    "vif": "Variance inflation per term (GVIF for multi-column terms).",
+    "lr_tests": "Likelihood-ratio tests of blocks of variables and of the random intercept.",
+    "archetype_predictions": "M1's predicted probability for the report's archetypes.",
+    "predicted_vs_actual": "Mean predicted and actual goal achievement by programme within subgroups (figures 22–28).",
+    "random_effects": "Empirical-Bayes intercept of every M2/M3 unit with its standard error.",
+    "model_standardisation": "Means and SDs used to standardise M2/M3 variables.",
+    "contribution_indicators": "Contribution indicators per project and municipality, pooled and per year, "
+    "with 90 % intervals, classification, quadrant and shrunken value; units under 5 participants suppressed.",
+    "contribution_percentiles": "Percentiles of contribution and actual result by programme (report table 6).",
+    "contribution_summary": "Shares above / in line / below expectation and per quadrant; variance components.",
+    "contribution_stability": "Year-to-year correlation of the units' contributions.",
+}
+TABLE_KEYS = {name: AssetKey([SCHEMA, name]) for name in TABLE_DESCRIPTIONS}
+
+
+def outcome_variant_of(dataset: pd.DataFrame) -> str:
+    variants = sorted(dataset["outcome_variant"].dropna().unique())
+    if len(variants) != 1:
+        raise ValueError(f"{ANALYSIS_DATASET} must hold one outcome variant, found {variants}")
+    return str(variants[0])
+
+
+def write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]) -> None:
+    """Replace the analysis.* tables in one transaction, rows in the order given."""
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {SCHEMA}")
+        for name, frame in tables.items():
+            con.register("analysis_table_frame", frame)
+            con.execute(f"create or replace table {SCHEMA}.{name} as select * from analysis_table_frame")
+            con.unregister("analysis_table_frame")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+@multi_asset(
+    name="analysis_models",
+    group_name=GROUP,
+    specs=[
+        AssetSpec(key, description=TABLE_DESCRIPTIONS[name], deps=[GATED_KEY, VALIDATION_RESULTS_KEY])
+        for name, key in TABLE_KEYS.items()
+    ],
+)
+def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource):
+    """M1, M2, M3 (and their women-only versions) and the contribution indicators, as analysis.*."""
+    with warehouse.connect(read_only=True) as con:
+        dataset = con.execute(f"select * from {ANALYSIS_DATASET}").df()
+    outcome_variant = outcome_variant_of(dataset)
+    started = time.perf_counter()
+    fitted = models.fit_models(dataset, outcome_variant)
+    tables = models.tables(fitted, context.run_id, outcome_variant)
+    fitted_seconds = time.perf_counter() - started
+    if fitted.m1 is None:
+        raise ValueError(f"M1 is not estimable, so there are no contribution indicators: {fitted.not_estimable['m1']}")
+    tables.update(contribution.contribution_tables(fitted.m1, context.run_id, outcome_variant).as_dict())
+    context.log.info(
+        f"models fitted in {fitted_seconds:.1f} s, indicators in {time.perf_counter() - started - fitted_seconds:.1f} s"
+        + (f"; not estimable: {', '.join(sorted(fitted.not_estimable))}" if fitted.not_estimable else "")
+    )
+    with warehouse.connect() as con:
+        write_tables(con, tables)
+    for name, key in TABLE_KEYS.items():
+        yield MaterializeResult(asset_key=key, metadata={"rows": len(tables[name]), "outcome_variant": outcome_variant})
+
+
+def _read_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    return {name: con.execute(f"select * from {SCHEMA}.{name}").df() for name in TABLE_KEYS}
+
+
+def replace_directory(built: Path, target: Path) -> None:
+    """Swap a freshly built directory in place of ``target``; a reader sees the old or the new report."""
+    previous = target.with_name(target.name + ".previous")
+    if previous.exists():
+        shutil.rmtree(previous)
+    if target.exists():
+        target.rename(previous)
+    built.rename(target)
+    if previous.exists():
+        shutil.rmtree(previous)
+
+
+@asset(
+    key=REPORT_KEY,
+    group_name=GROUP,
+    deps=[*TABLE_KEYS.values(), MISSINGNESS_KEY],
+    description="IWH_HOME/reports/analysis/index.html with the figures as PNG and SVG: odds ratios (figure 20), "
+    "contribution quadrants (figure 21), predicted vs actual (figures 22–28), missingness, model tables.",
+)
+def analysis_report(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    settings = warehouse.settings()
+    with warehouse.connect(read_only=True) as con:
+        tables = _read_tables(con)
+        missingness = con.execute("select * from quality.missingness").df() if table_exists(con, "quality.missingness") else None
+    indicators = tables["contribution_indicators"]
+    target = settings.reports_dir / REPORT_SUBDIR
+    target.parent.mkdir(parents=True, exist_ok=True)
+    built = Path(tempfile.mkdtemp(prefix=".analysis-", dir=target.parent))
+    built.chmod(0o755)  # mkdtemp's 0700 would hide the report from the analysts' group
+    try:
+        written = report.write_report(
+            built, tables, missingness, run_id=str(indicators["run_id"].iloc[0]),
+            outcome_variant=str(indicators["outcome_variant"].iloc[0]),
+        )
+        replace_directory(built, target)
+    except BaseException:
+        shutil.rmtree(built, ignore_errors=True)
+        raise
+    figures = sorted(path.name for path in written if path.suffix == ".png")
+    context.log.info(f"analysis report with {len(figures)} figures written to {target / 'index.html'}")
+    return MaterializeResult(
+        metadata={"path": MetadataValue.path(str(target / "index.html")), "figures": ", ".join(figures)}
+    )
+
+
+assets = [analysis_models, analysis_report]
