@@ -103,7 +103,7 @@ def _map_header(source: Source, header: Sequence[str], relative_path: str, scrat
             extras.append((redact(name), column_id))
         elif _has_values(scratch, column_id):
             extras.append((f"column_{index + 1}", column_id))
-    missing = [c.name for c in source.columns if c.required and c.name not in positions]
+    missing = [c.name for c in source.columns if c.required and c.kind is not Kind.IDENTIFIER and c.name not in positions]
     if source.identifier_columns and not any(name in positions for name in source.identifier_columns):
         missing.insert(0, " or ".join(source.identifier_columns))
     if source is SSB_STATBANK and statbank_value is None:
