@@ -111,16 +111,16 @@ def truth_document(model: TruthModel, seed: int, scale: float, years: list[int],
         environment = environments[year]
         for index, code in enumerate(environment.units.codes):
             if model.municipality_year_variance:
-                municipality_year[f"{code}-{year}"] = round(float(environment.municipality_effect[index]), 6)
+                municipality_year[f"{code}-{year}"] = float(environment.municipality_effect[index])
             if model.project_sd:
-                programme[f"intro-{code}"] = round(float(environment.intro_programme_effect[index]), 6)
+                programme[f"intro-{code}"] = float(environment.intro_programme_effect[index])
             if model.project_year_variance:
-                project_year[f"intro-{code}-{year}"] = round(float(environment.intro_programme_year_effect[index]), 6)
+                project_year[f"intro-{code}-{year}"] = float(environment.intro_programme_year_effect[index])
         for prosjekt_id in environment.project_salary_per_participant:
             if model.project_sd:
-                programme[prosjekt_id] = round(environment.project_effect[prosjekt_id], 6)
+                programme[prosjekt_id] = environment.project_effect[prosjekt_id]
             if model.project_year_variance:
-                project_year[f"{prosjekt_id}-{year}"] = round(environment.project_year_effect[prosjekt_id], 6)
+                project_year[f"{prosjekt_id}-{year}"] = environment.project_year_effect[prosjekt_id]
     variance = {
         "kommune_aar": model.municipality_year_variance,
         "prosjekt": model.project_sd**2,
@@ -136,12 +136,12 @@ def truth_document(model: TruthModel, seed: int, scale: float, years: list[int],
         "link": "logit",
         "coefficient_scale": "raw units of the harmonised variables (alder in years, context variables as published)",
         "reference_category": {"region": REFERENCE_REGION, "spor_dummies": "spor 1 (liten eller ingen skolegang)"},
-        "coefficients": {term: round(value, 10) for term, value in model.coefficients.items()},
+        "coefficients": dict(model.coefficients),
         "standardised_report_values": model.standardised_report_values,
         "reference_sd": REFERENCE_SD if model.standardised_report_values or model.context_variables else {},
         "context_variables": list(model.context_variables),
         "random_effects": {
-            level: {"variance": round(value, 10), "icc": round(value / (value + math.pi**2 / 3), 6)}
+            level: {"variance": value, "icc": value / (value + math.pi**2 / 3)}
             for level, value in variance.items() if value
         },
         "project_effect_mean": {"jobbsjansen": model.jobbsjansen_project_mean, "intro": 0.0} if model.project_sd else {},
