@@ -8,8 +8,9 @@ publication, a failed *warning* is reported and does not block.
 Thresholds and why:
 
 - Completeness per cohort year and programme. Register fields that every exit has (sex,
-  age, municipality, region) warn above 1 % missing and fail above 5 %: more than that
-  means a broken delivery, not sloppy registration. Derived durations (botid, varighet)
+  age, municipality, region) warn above 2 % missing (one person in a small Jobbsjansen
+  cohort is over 1 %) and fail above 5 %: more than that means a broken delivery, not
+  sloppy registration. Derived durations (botid, varighet)
   need two dates: warn above 2 %, fail above 10 %. The outcome is missing by design for
   the excluded end reasons (death, moved, ...): warn above 10 %, fail above 25 %.
   spor and the Norwegian level are the report's known gaps (36 % missing in the
@@ -18,14 +19,18 @@ Thresholds and why:
   and fails above 40 %. Absence: warn above 20 %, fail above 50 %.
 - Completeness per municipality-year (introduction programme, units with at least 20
   exits, where a share is stable enough to judge a municipality's registration
-  practice): spor and Norwegian level warn above 40 % and fail above 60 % missing.
+  practice): spor and Norwegian level warn above 40 % and fail above 60 % missing. Both
+  levels have warning severity: registration practice differs between municipalities
+  (the report found that, and the synthetic sample has municipality-years at 70–90 %),
+  and one municipality's gap must reach the auditors by name, not stop the national
+  figures. The programme-level limits above are the blocking ones.
 - Validity: codes inside their lists (the dbt seeds are the lists, so an analyst who
   extends a seed extends the check), end dates inside the cohort year, and ranges that
   no real exit can fall outside (critical) next to the programmes' usual ranges (warning).
 - Uniqueness: a person appears once per cohort file of a source (critical).
-- Volume: a cohort's delivered rows below 60 % of the previous year's fail (a lost
-  file part or a wrong extract: the programmes never shrank that fast between two years);
-  outside 80–150 % warns.
+- Volume: a cohort's delivered rows below 55 % of the previous year's fail (a lost file
+  part or a wrong extract). The steepest real drop, 2020 against 2019 when fewer refugees
+  were settled, kept about two thirds of the exits; outside 80–150 % warns.
 """
 
 from __future__ import annotations
@@ -85,10 +90,10 @@ class MissingLimits:
 
 PROGRAMME_COMPLETENESS: dict[str, dict[str, MissingLimits]] = {
     "intro": {
-        "kjonn_mann": MissingLimits(0.01, 0.05),
-        "alder": MissingLimits(0.01, 0.05),
-        "kommunenummer": MissingLimits(0.01, 0.05),
-        "region": MissingLimits(0.01, 0.05),
+        "kjonn_mann": MissingLimits(0.02, 0.05),
+        "alder": MissingLimits(0.02, 0.05),
+        "kommunenummer": MissingLimits(0.02, 0.05),
+        "region": MissingLimits(0.02, 0.05),
         "botid": MissingLimits(0.02, 0.10),
         "varighet_mnd": MissingLimits(0.02, 0.10),
         "maloppnaelse": MissingLimits(0.10, 0.25),
@@ -97,10 +102,10 @@ PROGRAMME_COMPLETENESS: dict[str, dict[str, MissingLimits]] = {
         "fravaer_hoy": MissingLimits(0.20, 0.50),
     },
     "jobbsjansen": {
-        "kjonn_mann": MissingLimits(0.01, 0.05),
-        "alder": MissingLimits(0.01, 0.05),
-        "kommunenummer": MissingLimits(0.01, 0.05),
-        "region": MissingLimits(0.01, 0.05),
+        "kjonn_mann": MissingLimits(0.02, 0.05),
+        "alder": MissingLimits(0.02, 0.05),
+        "kommunenummer": MissingLimits(0.02, 0.05),
+        "region": MissingLimits(0.02, 0.05),
         "botid": MissingLimits(0.02, 0.10),
         "varighet_mnd": MissingLimits(0.02, 0.10),
         "maloppnaelse": MissingLimits(0.10, 0.25),
@@ -116,7 +121,7 @@ MUNICIPALITY_COMPLETENESS = {
     "norsk_score": MissingLimits(0.40, 0.60),
 }
 
-VOLUME_FAIL_BELOW = 0.60
+VOLUME_FAIL_BELOW = 0.55
 VOLUME_WARN_OUTSIDE = (0.80, 1.50)
 
 
@@ -189,16 +194,18 @@ def _municipality_completeness() -> list[Expectation]:
     expectations: list[Expectation] = []
     for variable, limits in MUNICIPALITY_COMPLETENESS.items():
         column = f"{variable}_missing_share"
-        for severity, limit in ((WARNING, limits.warn_above), (CRITICAL, limits.fail_above)):
+        for level, limit in (("warning level", limits.warn_above), ("failure level", limits.fail_above)):
             expectations.append(
                 gxe.ExpectColumnValuesToBeBetween(
                     column=column,
                     min_value=0,
                     max_value=limit,
-                    severity=severity,
+                    severity=WARNING,
+                    meta={"level": level},
                     notes=(
-                        f"{severity.capitalize()}: a municipality-year with at least {MUNICIPALITY_MIN_EXITS} "
-                        f"exits from the introduction programme lacks {variable} for more than {_share(limit)}."
+                        f"{level.capitalize()} (does not block): a municipality-year with at least "
+                        f"{MUNICIPALITY_MIN_EXITS} exits from the introduction programme lacks {variable} for more "
+                        f"than {_share(limit)}."
                     ),
                 )
             )

@@ -132,7 +132,7 @@ def _log_outcome(context: AssetExecutionContext, outcome: QualityOutcome) -> Non
 def critical_expectations(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
     settings = warehouse.settings()
     with warehouse.connect() as con:
-        run_id = _results_run_id(con, context.run_id)
+        run_id = _results_run_id(con, context.run.run_id)
         failures = con.execute(
             """
             select dataset, "partition", expectation, column_name, observed_value, threshold

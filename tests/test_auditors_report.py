@@ -1,0 +1,105 @@
+"""The auditors' report and Data Docs as a reader gets them: they load in a browser with their
+tables, show the planted problems, and carry no person key or national identity number."""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+from stdnum.no import fodselsnummer
+
+from browser import dump_dom, requires_chromium
+from test_quality_units import OSLO_SPOR_EMPTIED, UNKNOWN_LABEL_ROW, run_quality
+
+HEX_TOKEN = re.compile(r"(?<![0-9a-fA-F])[0-9a-f]{32,}(?![0-9a-fA-F])")
+PERSON_KEY = re.compile(r"(?<![0-9a-fA-F])[0-9a-f]{32}(?![0-9a-fA-F])")
+IDENTIFIER_DIGITS = re.compile(r"(?<!\d)\d{11,12}(?!\d)")
+
+
+@pytest.fixture(scope="module")
+def degraded_reports(tmp_path_factory):
+    _, _, _, paths = run_quality(tmp_path_factory.mktemp("auditors"), degraded=True)
+    return paths
+
+
+def table_rows(dom: str, table_id: str) -> list[str]:
+    match = re.search(rf"<table id=\"{re.escape(table_id)}\">(.*?)</table>", dom, re.DOTALL)
+    assert match, f"table {table_id} not in the rendered page"
+    return [html.unescape(re.sub(r"<[^>]+>", " ", row)) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", match.group(1),
+                                                                               re.DOTALL)]
+
+
+def test_report_shows_status_failures_and_suppressed_cells(degraded_reports):
+    text = html.unescape(degraded_reports.auditors_report.read_text(encoding="utf-8"))
+    assert "Blocked: 4 critical expectation result(s) failed" in text
+    assert (f"nir/nir_deltakere_2019.csv row {UNKNOWN_LABEL_ROW}, column Avslutningsaarsak: "
+            "unknown label 'Permisjon' (not in seed nir_avslutningsaarsaker)") in text
+    assert "nir/nir_deltakere_2019.csv rows 12 and 13, column Fodselsnummer: the same person" in text
+    assert "0301 Oslo (30 exits): 80.0% lack spor" in text
+    assert "raw.nir_deltakere: 31 rows delivered, 50.8% of the previous year's 61" in text
+    # The one exit without an outcome in 2019 (the unknown label) is a cell of one person.
+    assert "<5" in text
+    assert f"missing 77.4% ({OSLO_SPOR_EMPTIED} of 31)" in text
+
+
+@pytest.mark.browser
+@requires_chromium
+def test_report_and_data_docs_render_with_their_tables(degraded_reports):
+    report = dump_dom(degraded_reports.auditors_report)
+    failed = table_rows(report, "failed-expectations")
+    assert len(failed) == 1 + 8  # heading + the eight failed results
+    assert any("Permisjon" in row and f"row {UNKNOWN_LABEL_ROW}" in row for row in failed)
+    for table_id in ("sources", "exclusions", "seeds", "suite-summary", "thresholds", "missingness-table-15",
+                     "missingness-table-16", "missingness-goal", "missingness-by-variable", "quarantine-summary"):
+        assert re.search(rf"<table id=\"{table_id}\">", report), table_id
+    table_15 = table_rows(report, "missingness-table-15")
+    assert any("0301 Oslo" in row and "39,0 %" in row for row in table_15)
+
+    index = dump_dom(degraded_reports.data_docs_dir / "index.html")
+    validations = table_rows(index, "section-1-content-block-2-1-body-table")
+    assert len(validations) == 1 + 22  # heading + one row per suite and partition validated
+    assert sum("FAILED" in row for row in validations) == 5
+    page = next(path for path in (degraded_reports.data_docs_dir / "validations").rglob("*.html")
+                if "raw_nir_deltakere/validity" in path.as_posix() and "2019" in path.name)
+    validation = html.unescape(re.sub(r"<[^>]+>", " ", dump_dom(page)))
+    assert "Permisjon" in validation and "nir/nir_deltakere_2019.csv" in validation
+
+
+def _identifiers_in_landing(landing: Path) -> set[str]:
+    identifiers = set()
+    for path in landing.rglob("*.csv"):
+        raw = path.read_bytes()
+        text = raw.decode("utf-8-sig") if raw[:3] == b"\xef\xbb\xbf" else raw.decode("utf-8", errors="replace")
+        delimiter = ";" if text.split("\n", 1)[0].count(";") else ","
+        reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
+        for row in reader:
+            for column in ("Fodselsnummer", "fnr", "duf"):
+                if row.get(column):
+                    identifiers.add(row[column].strip())
+    return identifiers
+
+
+def _texts(home: Path) -> dict[Path, str]:
+    files = [home / "reports" / "auditors_report.html", *(home / "reports" / "quality").rglob("*.html"),
+             *(home / "gx").rglob("*.json")]
+    return {path: path.read_text(encoding="utf-8") for path in files}
+
+
+@pytest.mark.slow
+def test_reports_carry_no_person_keys_or_identity_numbers(built_warehouse):
+    home = built_warehouse.settings.home
+    with duckdb.connect(str(built_warehouse.settings.published_path), read_only=True) as con:
+        person_keys = {key for (key,) in con.execute("select distinct person_key from marts.participant_exits").fetchall()}
+    identifiers = _identifiers_in_landing(built_warehouse.landing_dir)
+    assert len(person_keys) > 1000 and len(identifiers) > 1000
+    texts = _texts(home)
+    assert len(texts) > 20
+    for path, text in texts.items():
+        assert not (set(PERSON_KEY.findall(text)) & person_keys), path
+        digits = set(IDENTIFIER_DIGITS.findall(HEX_TOKEN.sub(" ", text)))
+        assert not (digits & identifiers), path
+        assert not [number for number in digits if len(number) == 11 and fodselsnummer.is_valid(number)], path
