@@ -75,13 +75,15 @@ def level_labels(levels: np.ndarray) -> np.ndarray:
 
 def exclusion_reasons(missing: dict[str, np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
     """First reason (None when modelled) and all reasons `;`-joined, in the documented priority order."""
-    first = np.full(size, None, dtype=object)
-    unassigned = np.ones(size, dtype=bool)
-    every = np.full(size, "", dtype=object)
-    for reason in EXCLUSION_REASONS:
-        hit = missing[reason]
-        first[hit & unassigned] = reason
-        unassigned &= ~hit
-        every = np.where(hit, np.where(every == "", reason, every + ";" + reason), every)
-    every = np.where(every == "", None, every)
-    return first, every
+    pattern = np.zeros(size, dtype=np.int64)
+    for bit, reason in enumerate(EXCLUSION_REASONS):
+        pattern |= missing[reason].astype(np.int64) << bit
+    # Few distinct combinations occur: spell each out once and look the rows up.
+    combinations, index = np.unique(pattern, return_inverse=True)
+    first_table = np.empty(combinations.size, dtype=object)
+    every_table = np.empty(combinations.size, dtype=object)
+    for position, combination in enumerate(combinations):
+        reasons = [reason for bit, reason in enumerate(EXCLUSION_REASONS) if combination >> bit & 1]
+        first_table[position] = reasons[0] if reasons else None
+        every_table[position] = ";".join(reasons) if reasons else None
+    return first_table[index], every_table[index]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from iwh.pseudonym import person_key
@@ -87,18 +88,15 @@ class TruthPersonsWriter:
 
 def _arrow_column(name: str, values: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
     if pa.types.is_string(arrow_type):
-        text = np.asarray(values, dtype=object)
-        mask = np.array([value is None or value == "" for value in text])
-        return pa.array(np.where(mask, None, text), type=arrow_type, mask=mask)
+        text = pa.array(np.asarray(values, dtype=object), type=arrow_type, from_pandas=True)
+        return pc.if_else(pc.equal(text, ""), pa.scalar(None, arrow_type), text)
     if pa.types.is_floating(arrow_type):
         data = np.asarray(values, dtype=float)
         return pa.array(data, type=arrow_type, mask=np.isnan(data))
     if values.dtype == object:
-        mask = np.array([value is None for value in values])
-        data = np.where(mask, 0, values).astype(np.int64)
-    else:
-        data = values.astype(np.int64)
-        mask = data == MISSING_MARKERS[name] if name in MISSING_MARKERS else np.zeros(data.size, dtype=bool)
+        return pa.array(values, type=arrow_type, from_pandas=True)
+    data = values.astype(np.int64)
+    mask = data == MISSING_MARKERS[name] if name in MISSING_MARKERS else None
     return pa.array(data, type=arrow_type, mask=mask)
 
 
