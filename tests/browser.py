@@ -63,10 +63,20 @@ def _run(arguments: list[str], timeout_s: float) -> subprocess.CompletedProcess:
         )
 
 
-def dump_dom(target: str | Path, timeout_s: float = 90, virtual_time_budget_ms: int | None = None) -> str:
-    """The DOM after the page loaded (and its scripts ran for ``virtual_time_budget_ms``)."""
+def dump_dom(
+    target: str | Path,
+    timeout_s: float = 90,
+    virtual_time_budget_ms: int | None = None,
+    window_size: str | None = None,
+) -> str:
+    """The DOM after the page loaded (and its scripts ran for ``virtual_time_budget_ms``).
+
+    Pages that virtualise long lists or graphs render only what fits the window: pass a
+    large ``window_size`` ("width,height") to get everything into the DOM.
+    """
     budget = [f"--virtual-time-budget={virtual_time_budget_ms}"] if virtual_time_budget_ms else []
-    completed = _run([*budget, "--dump-dom", _url(target)], timeout_s)
+    window = [f"--window-size={window_size}"] if window_size else []
+    completed = _run([*budget, *window, "--dump-dom", _url(target)], timeout_s)
     if completed.returncode != 0 or not completed.stdout.strip():
         raise AssertionError(f"chromium could not render {target}: exit {completed.returncode}\n{completed.stderr[-2000:]}")
     return completed.stdout

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pipeline_env import point_environment_at
 
 from iwh.settings import Settings
 
@@ -56,13 +57,6 @@ def landing_copy(sample_landing, tmp_path) -> Path:
     target = tmp_path / "landing"
     shutil.copytree(sample_landing, target)
     return target
-
-
-def point_environment_at(landing_dir: Path, home: Path) -> Settings:
-    os.environ["IWH_LANDING_DIR"] = str(landing_dir)
-    os.environ["IWH_HOME"] = str(home)
-    os.environ.pop("IWH_PSEUDONYM_KEY", None)
-    return Settings.from_env()
 
 
 @pytest.fixture(scope="session")

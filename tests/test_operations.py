@@ -17,8 +17,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.conftest import point_environment_at
-from tests.warehouse_content import content_checksums
+from pipeline_env import point_environment_at
+from warehouse_content import content_checksums
 
 READER_SCRIPT = textwrap.dedent(
     """

@@ -1,0 +1,15 @@
+"""Pointing the pipeline at a landing zone and a warehouse home, as a user does with IWH_* variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from iwh.settings import Settings
+
+
+def point_environment_at(landing_dir: Path, home: Path) -> Settings:
+    os.environ["IWH_LANDING_DIR"] = str(landing_dir)
+    os.environ["IWH_HOME"] = str(home)
+    os.environ.pop("IWH_PSEUDONYM_KEY", None)
+    return Settings.from_env()
