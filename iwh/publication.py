@@ -9,6 +9,7 @@ new snapshot in place, never a half-written one.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import uuid
@@ -64,6 +65,23 @@ def publish(settings: Settings) -> PublishedSnapshot:
     finally:
         con.close()
 
+    try:
+        return _swap_in_copy(settings)
+    except OSError as error:
+        reason = {
+            errno.ENOSPC: "the disk is full",
+            errno.EDQUOT: "the disk quota is exceeded",
+            errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied",
+            errno.EROFS: "the file system is read-only",
+        }.get(error.errno, error.strerror or str(error))
+        raise PublicationError(
+            f"could not publish to {settings.published_dir}: {reason}. "
+            f"The published snapshot {settings.published_path} is unchanged."
+        ) from error
+
+
+def _swap_in_copy(settings: Settings) -> PublishedSnapshot:
     published_dir = ensure_private_dir(settings.published_dir)
     tmp_path = published_dir / f".incoming-{uuid.uuid4().hex}.duckdb"
     try:

@@ -88,3 +88,27 @@ def test_an_incomplete_warehouse_is_not_published(tmp_path):
         publish(settings)
     assert _published_version(settings.published_path) == 1
     assert remove_stale_incoming(settings) == []
+
+
+def test_a_full_disk_ends_with_a_clear_message_and_the_snapshot_intact(tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    settings = _settings(tmp_path)
+    _write_version(settings, 1)
+    publish(settings)
+    _write_version(settings, 2)
+
+    def copy_until_the_disk_is_full(source, target):
+        Path(target).write_bytes(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(shutil, "copyfile", copy_until_the_disk_is_full)
+    with pytest.raises(PublicationError) as raised:
+        publish(settings)
+    assert str(raised.value) == (
+        f"could not publish to {settings.published_dir}: the disk is full. "
+        f"The published snapshot {settings.published_path} is unchanged."
+    )
+    assert _published_version(settings.published_path) == 1
+    assert not list(settings.published_dir.glob(".incoming-*"))
