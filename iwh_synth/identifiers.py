@@ -36,7 +36,7 @@ def duf_is_valid(duf: str) -> bool:
 
 
 # (11 - sum mod 11) mod 11 for every weighted digit sum that can occur; 10 means "no valid digit".
-_CHECK_DIGIT = ((11 - np.arange(1024) % 11) % 11).astype(np.int16)
+_CHECK_DIGIT = (11 - np.arange(1024) % 11) % 11
 
 
 def _control_digits(first_nine: np.ndarray) -> np.ndarray:
@@ -74,12 +74,16 @@ class FnrAllocator:
         self.ddmmyy = ddmmyy
 
         # Candidates in a seeded order, so the k-th person born on a date gets a random-looking
-        # number; the validity matrix is built in that order and needs no reordering.
+        # number. Whether a candidate is valid depends on the date only through its two partial
+        # check sums mod 11 and its century, so dates fall into 242 classes sharing one list.
         order = rng.permutation(1000)
-        after_2000 = years >= 2000
-        date_digits = _digits(ddmmyy, 6).astype(np.int16)
-        k1_date = date_digits @ FNR_WEIGHTS_K1[:6].astype(np.int16)
-        k2_date = date_digits @ FNR_WEIGHTS_K2[:6].astype(np.int16)
+        date_digits = _digits(ddmmyy, 6)
+        k1_residue = (date_digits @ FNR_WEIGHTS_K1[:6]) % 11
+        k2_residue = (date_digits @ FNR_WEIGHTS_K2[:6]) % 11
+        self.date_class = (k1_residue * 11 + k2_residue + 121 * (years >= 2000)).astype(np.int64)
+        class_k1 = np.tile(np.repeat(np.arange(11), 11), 2)
+        class_k2 = np.tile(np.arange(11), 22)
+        class_after_2000 = np.repeat([False, True], 121)
         self.numbers: dict[int, np.ndarray] = {}
         self.start: dict[int, np.ndarray] = {}
         self.capacity: dict[int, np.ndarray] = {}
@@ -87,17 +91,19 @@ class FnrAllocator:
         self.offset: dict[int, np.ndarray] = {}
         for parity in (0, 1):
             candidates = order[order % 2 == parity]
-            candidate_digits = _digits(candidates, 3).astype(np.int16)
+            candidate_digits = _digits(candidates, 3)
             # Individual numbers 000-499 are used for 1900-1999, 500-999 for 2000-2039, and
             # 900-999 also for 1940-1999 (all birth years here are after 1940).
-            century_ok = np.where(after_2000[:, None], candidates[None, :] >= 500, (candidates[None, :] < 500) | (candidates[None, :] >= 900))
-            k1 = _CHECK_DIGIT[k1_date[:, None] + candidate_digits @ FNR_WEIGHTS_K1[6:].astype(np.int16)]
-            k2 = _CHECK_DIGIT[k2_date[:, None] + candidate_digits @ FNR_WEIGHTS_K2[6:9].astype(np.int16) + k1 * np.int16(FNR_WEIGHTS_K2[9])]
+            century_ok = np.where(class_after_2000[:, None], candidates[None, :] >= 500, (candidates[None, :] < 500) | (candidates[None, :] >= 900))
+            k1 = _CHECK_DIGIT[class_k1[:, None] + candidate_digits @ FNR_WEIGHTS_K1[6:]]
+            k2 = _CHECK_DIGIT[class_k2[:, None] + candidate_digits @ FNR_WEIGHTS_K2[6:9] + k1 * FNR_WEIGHTS_K2[9]]
             valid = century_ok & (k1 < 10) & (k2 < 10)
             _, column = np.nonzero(valid)
             self.numbers[parity] = candidates[column].astype(np.int16)
-            self.capacity[parity] = valid.sum(axis=1)
-            self.start[parity] = np.concatenate([[0], np.cumsum(self.capacity[parity])[:-1]])
+            class_capacity = valid.sum(axis=1)
+            class_start = np.concatenate([[0], np.cumsum(class_capacity)[:-1]])
+            self.capacity[parity] = class_capacity[self.date_class]
+            self.start[parity] = class_start[self.date_class]
             self.next_slot[parity] = np.zeros(days.size, dtype=np.int64)
             self.offset[parity] = rng.integers(0, 1 << 30, days.size)
 

@@ -34,6 +34,7 @@ from iwh_synth.draws import NO_LEVEL, categorical, exclusion_reasons, expit, lev
 from iwh_synth.environment import YearEnvironment, context_terms
 from iwh_synth.geography import Geography
 from iwh_synth.truth import REFERENCE_REGION, REGIONS, TILTAK_GROUPS, TruthModel
+from iwh_synth.writers import integers_as_text
 
 # Leavers per exit year at scale 1 (1 560 over 2017-2020); later years only feed the
 # continuing participants of the last reported year.
@@ -360,20 +361,20 @@ def draw_year_report(
         "v1_1": np.array([projects[i].municipality_name(geography, year) for i in project], dtype=object),
         "v1_2": np.array([projects[i].district for i in project], dtype=object),
         "v1_3": np.array([SCHEME_LABELS[bool(s)][0 if text_codes else 1] for s in scheme], dtype=object),
-        "v1_4": _text(p.start_year[rows]),
-        "v1_5": _text(p.start[rows] % 12 + 1),
-        "v1_7": _text(status),
-        "v1_8": _text(p.exit[rows] % 12 + 1, ~leaver | empty["v1_8"]),
+        "v1_4": integers_as_text(p.start_year[rows]),
+        "v1_5": integers_as_text(p.start[rows] % 12 + 1),
+        "v1_7": integers_as_text(status),
+        "v1_8": integers_as_text(p.exit[rows] % 12 + 1, ~leaver | empty["v1_8"]),
         "v2_1": _sex_text(is_man, text_codes, empty["v2_1"]),
-        "v2_2": _text(birth_year, empty["v2_2"]),
-        "v2_3": _text(arrival_year, empty["v2_3"]),
+        "v2_2": integers_as_text(birth_year, empty["v2_2"]),
+        "v2_3": integers_as_text(arrival_year, empty["v2_3"]),
         "v2_5": np.where(empty["v2_5"], "", countries.jobbsjansen_names[country]).astype(object),
-        "v2_9": _text(education, education == 0),
-        "v4_1": _text(outcome_code, ~leaver | empty["v4_1"]),
-        "v4_3": _text(work_type, ~leaver | (outcome_code != 1) | empty["v4_1"]),
+        "v2_9": integers_as_text(education, education == 0),
+        "v4_1": integers_as_text(outcome_code, ~leaver | empty["v4_1"]),
+        "v4_3": integers_as_text(work_type, ~leaver | (outcome_code != 1) | empty["v4_1"]),
         "v5_1": _absence_text(absence, text_codes, ~leaver),
-        "v5_2": _text(test_taken, ~leaver),
-        "v5_3": _text(written_rating, ~leaver | (written_rating < 0)),
+        "v5_2": integers_as_text(test_taken, ~leaver),
+        "v5_3": integers_as_text(written_rating, ~leaver | (written_rating < 0)),
     }
     for column_index in range(4):
         labels = level_labels(np.where(valid_test[:, column_index], levels[:, column_index], NO_LEVEL))
@@ -481,13 +482,6 @@ def _measure_cells(rng: np.random.Generator, measures: dict[str, np.ndarray], co
             ticked = who[(main == column) | (rng.random(who.size) < 0.15)]
             cells[column][ticked] = "1"
     return cells
-
-
-def _text(values: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
-    text = values.astype(np.int64).astype(str).astype(object)
-    if missing is not None:
-        text[missing] = ""
-    return text
 
 
 def _sex_text(is_man: np.ndarray, text_codes: bool, missing: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ properties a fixed creation date.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zipfile
 from pathlib import Path
 
@@ -41,22 +42,35 @@ class DateFormatter:
         return table[index]
 
 
-def integers_as_text(values: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
-    text = values.astype(np.int64).astype(str).astype(object)
+@functools.lru_cache(maxsize=8)
+def _number_texts(low: int, high: int, tenths: bool, decimal_comma: bool) -> np.ndarray:
+    """The text of every number in [low, high], to be looked up instead of formatted one by one."""
+    separator = "," if decimal_comma else "."
+    if tenths:
+        return np.array([f"{value // 10}{separator}{value % 10}" for value in range(low, high + 1)], dtype=object)
+    return np.array([str(value) for value in range(low, high + 1)], dtype=object)
+
+
+def _lookup_text(values: np.ndarray, missing: np.ndarray | None, tenths: bool, decimal_comma: bool) -> np.ndarray:
+    values = values.astype(np.int64)
+    if values.size == 0:
+        return np.array([], dtype=object)
+    # Bounds rounded out to powers of two so that chunks of one file share the cached table.
+    low = -(1 << int(-values.min()).bit_length()) if values.min() < 0 else 0
+    high = (1 << int(values.max()).bit_length()) - 1
+    text = _number_texts(low, high, tenths, decimal_comma)[values - low]
     if missing is not None:
         text[missing] = ""
     return text
+
+
+def integers_as_text(values: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
+    return _lookup_text(values, missing, tenths=False, decimal_comma=False)
 
 
 def tenths_as_text(tenths: np.ndarray, decimal_comma: bool, missing: np.ndarray | None = None) -> np.ndarray:
-    """A value held as whole tenths (e.g. 437 → '43.7'), written with one decimal."""
-    tenths = tenths.astype(np.int64)
-    whole = (tenths // 10).astype(str).astype(object)
-    fraction = (tenths % 10).astype(str).astype(object)
-    text = whole + ("," if decimal_comma else ".") + fraction
-    if missing is not None:
-        text[missing] = ""
-    return text
+    """A non-negative value held as whole tenths (e.g. 437 → '43.7'), written with one decimal."""
+    return _lookup_text(tenths, missing, tenths=True, decimal_comma=decimal_comma)
 
 
 class DelimitedWriter:
