@@ -26,11 +26,11 @@ A unit is *above* (*below*) expectation when its whole interval is above (below)
 actual result against the national mean of the same period (all modelled participants).
 
 Shrunken indicator. Raw contributions of small units are noisy, so the ranking of raw values
-favours small units at both ends. The shrunken value is the empirical-Bayes posterior mean under
+favours small units at both ends. The shrunken value is the posterior mean under
 contribution ~ N(0, τ²) across units of one type, programme and period, with each unit's
-sampling variance se² as above: shrunken = contribution · τ² / (τ² + se²), posterior SD
-√(τ²se²/(τ² + se²)). τ² is estimated by maximum likelihood over the units of that group with at
-least 5 participants. This is the pp-scale counterpart of the M2/M3 empirical-Bayes intercepts
+sampling variance se² as above: given τ, shrunken = contribution · τ² / (τ² + se²) with posterior
+SD √(τ²se²/(τ² + se²)); τ is integrated out over its posterior from the units of that group with
+at least 5 participants (flat prior, see ``shrink``). This is the pp-scale counterpart of the M2/M3 empirical-Bayes intercepts
 (which are in ``analysis.random_effects``, per municipality-year and project-year on the logit
 scale, and exist only for units with more than 10 participants): it shrinks toward zero — the
 programme's mean, since M1 has ``ordning`` and an intercept, so its residuals sum to zero within
@@ -194,35 +194,62 @@ def _year_heterogeneity(yearly: pd.DataFrame) -> pd.DataFrame:
     return per_unit[["n_years", "year_heterogeneity_q", "year_heterogeneity_p"]].reset_index()
 
 
-def between_unit_variance(contribution: np.ndarray, sampling_var: np.ndarray) -> float:
-    """τ² by maximum likelihood of contributionⱼ ~ N(0, τ² + seⱼ²), τ² ≥ 0."""
-    def negative_loglik(tau2: float) -> float:
-        total = tau2 + sampling_var
-        return float(np.sum(np.log(total) + contribution**2 / total))
+TAU_GRID_POINTS = 400
 
-    upper = float(np.mean(contribution**2)) + 1e-12
-    found = optimize.minimize_scalar(negative_loglik, bounds=(0.0, upper), method="bounded", options={"xatol": 1e-10})
-    # The bounded search never evaluates the boundary itself; τ² = 0 is a legitimate answer.
-    return 0.0 if negative_loglik(0.0) <= found.fun else float(found.x)
+
+@dataclass
+class Shrinkage:
+    mean: np.ndarray  # posterior mean of each unit's contribution
+    sd: np.ndarray  # posterior SD, including the uncertainty about τ
+    tau: float  # posterior mean of τ
+
+
+def shrink(contribution: np.ndarray, sampling_var: np.ndarray, fit_mask: np.ndarray) -> Shrinkage:
+    """Posterior of each unit's contribution θⱼ under θⱼ ~ N(0, τ²), contributionⱼ ~ N(θⱼ, seⱼ²).
+
+    τ gets a flat prior and is integrated out on a grid, using the units in ``fit_mask``:
+    p(τ | data) ∝ Πⱼ N(contributionⱼ; 0, τ² + seⱼ²). Given τ the posterior of θⱼ is normal with
+    mean wⱼ·contributionⱼ and variance wⱼ·seⱼ², wⱼ = τ²/(τ² + seⱼ²); over τ, the mean is E[wⱼ]·cⱼ
+    and the variance E[wⱼ]·seⱼ² + Var(wⱼ)·cⱼ². Plugging in a point estimate of τ instead (plain
+    empirical Bayes) collapses every interval to zero width whenever the estimate is zero, which
+    happens with a few dozen units.
+    """
+    fitted_c, fitted_v = contribution[fit_mask], sampling_var[fit_mask]
+    upper = 3.0 * float(np.sqrt(np.mean(fitted_c**2))) + 1e-9
+    tau = np.linspace(0.0, upper, TAU_GRID_POINTS)
+    total = tau[None, :] ** 2 + fitted_v[:, None]
+    loglik = -0.5 * np.sum(np.log(total) + fitted_c[:, None] ** 2 / total, axis=0)
+    posterior = np.exp(loglik - loglik.max())
+    posterior /= posterior.sum()
+    weight = tau[None, :] ** 2 / (tau[None, :] ** 2 + sampling_var[:, None])
+    mean_weight = weight @ posterior
+    weight_var = (weight**2) @ posterior - mean_weight**2
+    return Shrinkage(
+        mean=mean_weight * contribution,
+        sd=np.sqrt(mean_weight * sampling_var + np.clip(weight_var, 0.0, None) * contribution**2),
+        tau=float(tau @ posterior),
+    )
 
 
 GROUP_KEYS = ["unit_type", "programme", "period_type", "cohort_year"]
 
 
 def _shrink(cells: pd.DataFrame) -> pd.DataFrame:
-    """Empirical-Bayes posterior mean and interval per row, τ² estimated within each group."""
+    """Shrunken value and its interval per row, τ integrated out within each group."""
     cells = cells.copy()
-    cells["tau2"] = np.nan
+    for column in ("tau", "shrunken", "shrunken_sd"):
+        cells[column] = np.nan
     for _, index in cells.groupby(GROUP_KEYS, sort=True, dropna=False).groups.items():
         group = cells.loc[index]
-        estimable = group.loc[group["n"] >= MIN_PUBLISHED_CELL]
-        if len(estimable) >= MIN_UNITS_FOR_SHRINKAGE:
-            cells.loc[index, "tau2"] = between_unit_variance(estimable["contribution"].to_numpy(), estimable["variance"].to_numpy())
-    weight = cells["tau2"] / (cells["tau2"] + cells["variance"])
-    cells["shrunken"] = weight * cells["contribution"]
-    posterior_sd = np.sqrt(weight * cells["variance"])
-    cells["shrunken_low"] = cells["shrunken"] - Z_INTERVAL * posterior_sd
-    cells["shrunken_high"] = cells["shrunken"] + Z_INTERVAL * posterior_sd
+        publishable = (group["n"] >= MIN_PUBLISHED_CELL).to_numpy()
+        if publishable.sum() < MIN_UNITS_FOR_SHRINKAGE:
+            continue
+        result = shrink(group["contribution"].to_numpy(), group["variance"].to_numpy(), publishable)
+        cells.loc[index, "tau"] = result.tau
+        cells.loc[index, "shrunken"] = result.mean
+        cells.loc[index, "shrunken_sd"] = result.sd
+    cells["shrunken_low"] = cells["shrunken"] - Z_INTERVAL * cells["shrunken_sd"]
+    cells["shrunken_high"] = cells["shrunken"] + Z_INTERVAL * cells["shrunken_sd"]
     return cells
 
 
@@ -351,7 +378,7 @@ def _indicator_rows(fit: M1Fit) -> tuple[pd.DataFrame, pd.DataFrame]:
     cells["variance"] = cells["binomial_var"] + cells["model_var"] + cells["year_shock_var"]
     cells = _shrink(cells)
     cells = cells.merge(national, on=["period_type", "cohort_year"], how="left")
-    components = cells.groupby(GROUP_KEYS, sort=True, dropna=False)[["tau2", "omega2"]].first().reset_index()
+    components = cells.groupby(GROUP_KEYS, sort=True, dropna=False)[["tau", "omega2"]].first().reset_index()
 
     se = np.sqrt(cells["variance"])
     low, high = cells["contribution"] - Z_INTERVAL * se, cells["contribution"] + Z_INTERVAL * se
@@ -436,7 +463,7 @@ def summary_table(indicators: pd.DataFrame, components: pd.DataFrame) -> pd.Data
             row[f"share_{label}"] = float((shown["quadrant"] == label).mean()) if len(shown) else np.nan
         rows.append(row)
     table = pd.DataFrame(rows).merge(components, on=GROUP_KEYS, how="left")
-    table["between_unit_sd_pp"] = 100 * np.sqrt(table.pop("tau2"))
+    table["between_unit_sd_pp"] = 100 * table.pop("tau")
     omega2 = table.pop("omega2")
     table["year_shock_sd_pp"] = (100 * np.sqrt(omega2)).where(table["period_type"] == POOLED)
     table["cohort_year"] = table["cohort_year"].astype("Int64")
