@@ -19,7 +19,7 @@ import pyarrow as pa
 from iwh.landing.contract import SSB_MISSING_SYMBOLS, SSB_STATBANK, Column, Kind, Source
 from iwh.landing.discovery import LandingFile
 from iwh.landing.errors import DeliveryError, redact
-from iwh.landing.identifiers import key_identifiers
+from iwh.landing.identifiers import compact_sql, key_identifiers, valid_sql
 from iwh.landing.readers import DELIVERED_TABLE, read_delivery
 from iwh.landing.schema import QUARANTINE_COLUMNS, quote, raw_columns
 
@@ -271,17 +271,16 @@ def _prepare(
         "_file_sha256": _literal(file.sha256),
         "_loaded_at": f"{_literal(loaded_at.isoformat(sep=' '))}::timestamp",
     }
-    scratch.execute(
+    quarantine = _arrow(
+        scratch,
         f"""
-        create table quarantine as
         select {_literal(source.name)} as source, {"null" if cohort_year is None else cohort_year}::integer as cohort_year,
                {lineage['_source_file']} as source_file, {lineage['_file_sha256']} as file_sha256,
                row_number::integer as row_number, column_name, reason, detail, {lineage['_loaded_at']} as loaded_at
         from ({checks.sql()}) order by row_number, column_name, reason
-        """
+        """,
     )
-    quarantine = scratch.table("quarantine").to_arrow_table()
-    rows = scratch.sql(_raw_select(source, layout, cohort_year, lineage, file)).to_arrow_table()
+    rows = _arrow(scratch, _raw_select(source, layout, cohort_year, lineage, file))
     reasons = quarantine.column("reason").to_pylist()
     return PreparedFile(
         file=file,
@@ -353,6 +352,11 @@ def _long_columns(scratch: duckdb.DuckDBPyConnection, column_ids: Sequence[str])
     return [cid for cid, longest in zip(column_ids, lengths, strict=True) if longest >= 11]
 
 
+def _arrow(scratch: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
+    # A record-batch reader is the cheapest way out of DuckDB's Python layer.
+    return scratch.execute(query).to_arrow_reader().read_all()
+
+
 def _valid_in(municipalities: Sequence[Municipality], cohort_year: int | None) -> list[Municipality]:
     if cohort_year is None:
         return list(municipalities)
@@ -378,10 +382,13 @@ def _key_persons(scratch: duckdb.DuckDBPyConnection, source: Source, pseudonym_k
     value = "coalesce(" + ", ".join(quote("_id_" + name) for name in source.identifier_columns) + ")"
     mappings = []
     for name, id_type in id_types.items():
-        distinct = scratch.execute(
-            f"select distinct {quote('_id_' + name)} from cells where {quote('_id_' + name)} is not null"
+        column = quote("_id_" + name)
+        screened = scratch.execute(
+            f"select value, digits, {valid_sql('digits', id_type)} from ("
+            f"  select value, {compact_sql('value')} as digits from ("
+            f"    select distinct {column} as value from cells where {column} is not null))"
         ).fetchall()
-        keyed = key_identifiers((v for (v,) in distinct), id_type, pseudonym_key)
+        keyed = key_identifiers(screened, id_type, pseudonym_key)
         mappings.extend((name, v, k.person_key, k.problem) for v, k in keyed.items())
     identifiers = pa.table(
         {
