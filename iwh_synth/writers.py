@@ -42,6 +42,10 @@ class DateFormatter:
         return table[index]
 
 
+# Wider ranges (e.g. salary totals) are few values: formatted directly instead.
+MAX_TEXT_TABLE = 1 << 16
+
+
 @functools.lru_cache(maxsize=8)
 def _number_texts(low: int, high: int, tenths: bool, decimal_comma: bool) -> np.ndarray:
     """The text of every number in [low, high], to be looked up instead of formatted one by one."""
@@ -58,7 +62,11 @@ def _lookup_text(values: np.ndarray, missing: np.ndarray | None, tenths: bool, d
     # Bounds rounded out to powers of two so that chunks of one file share the cached table.
     low = -(1 << int(-values.min()).bit_length()) if values.min() < 0 else 0
     high = (1 << int(values.max()).bit_length()) - 1
-    text = _number_texts(low, high, tenths, decimal_comma)[values - low]
+    if high - low > MAX_TEXT_TABLE:
+        whole = (values // 10 if tenths else values).astype(str).astype(object)
+        text = whole + ("," if decimal_comma else ".") + (values % 10).astype(str).astype(object) if tenths else whole
+    else:
+        text = _number_texts(low, high, tenths, decimal_comma)[values - low]
     if missing is not None:
         text[missing] = ""
     return text
@@ -234,11 +242,26 @@ class XlsxWriter:
         self.sheet.write("".join(parts).encode("utf-8"))
 
     def write(self, frame: dict[str, np.ndarray]) -> None:
-        columns = [frame[column] for column in self.columns]
-        for row in zip(*columns):
-            # Row 1 is the header, so data row k sits in spreadsheet row k + 1.
-            self._write_row(list(zip(row, self.numeric)), row_number=self.rows + 2)
-            self.rows += 1
+        """Append rows; built column by column in Arrow, empty cells left out as Excel does."""
+        count = len(frame[self.columns[0]])
+        if count == 0:
+            return
+        # Row 1 is the header, so data row k sits in spreadsheet row k + 1.
+        row_numbers = pa.array((np.arange(count) + self.rows + 2).astype(str).astype(object), type=pa.string())
+        cells = []
+        for letter, numeric, column in zip(self.letters, self.numeric, self.columns):
+            values = pa.array(np.asarray(frame[column], dtype=object), type=pa.string())
+            if not numeric:
+                values = pc.replace_substring(pc.replace_substring(pc.replace_substring(values, "&", "&amp;"), "<", "&lt;"), ">", "&gt;")
+            opening = f'<c r="{letter}'
+            middle = '"><v>' if numeric else '" t="inlineStr"><is><t>'
+            closing = "</v></c>" if numeric else "</t></is></c>"
+            cell = pc.binary_join_element_wise(pa.scalar(opening), row_numbers, pa.scalar(middle), values, pa.scalar(closing), "")
+            cells.append(pc.if_else(pc.equal(values, ""), pa.scalar(""), cell))
+        rows = pc.binary_join_element_wise(pa.scalar('<row r="'), row_numbers, pa.scalar('">'), *cells, pa.scalar("</row>"), "")
+        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32, count=count + 1, offset=rows.offset * 4)
+        self.sheet.write(memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]])
+        self.rows += count
 
     def close(self) -> None:
         self.sheet.write(b"</sheetData></worksheet>")
