@@ -14,9 +14,7 @@ import pandas as pd
 
 from analysis import m1, multilevel
 from analysis.design import ModelNotEstimable
-from analysis.specification import M2, M3, MODEL_NAMES
-
-DEFAULT_NODES = 10
+from analysis.specification import DEFAULT_NODES, M2, M3, MODEL_NAMES
 
 TABLE_COLUMNS = {
     "model_coefficients": ["model", "term", "estimate", "std_error", "z", "p_value", "odds_ratio", "ci_low", "ci_high",

@@ -17,6 +17,7 @@ from analysis import glmm
 from analysis.design import ModelNotEstimable, complete_cases, estimable_columns, vif_table
 from analysis.specification import (
     CONSTANT,
+    DEFAULT_NODES,
     MIN_UNIT_PARTICIPANTS_EXCLUSIVE,
     MULTILEVEL_INDIVIDUAL,
     OUTCOME,
@@ -110,7 +111,9 @@ def collapse(data: MultilevelData) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return X, grouped["sum"].to_numpy(dtype=float), grouped["size"].to_numpy(dtype=float), grouped["_unit"].to_numpy()
 
 
-def fit_multilevel(frame: pd.DataFrame, spec: MultilevelSpec, women_only: bool = False, nodes: int = 1) -> MultilevelFit:
+def fit_multilevel(
+    frame: pd.DataFrame, spec: MultilevelSpec, women_only: bool = False, nodes: int = DEFAULT_NODES
+) -> MultilevelFit:
     data = prepare(frame, spec, women_only)
     X, successes, trials, units = collapse(data)
     result = glmm.fit(X, successes, units, nodes=nodes, trials=trials, term_names=list(data.design.columns))

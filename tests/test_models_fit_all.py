@@ -7,7 +7,7 @@ import pytest
 
 from analysis import models
 from analysis.simulation import simulate_analysis_dataset
-from analysis.specification import MODEL_NAMES
+from analysis.specification import DEFAULT_NODES, MODEL_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_all_six_models_are_reported_and_the_estimable_ones_converge(tables):
     estimable = [name for name in MODEL_NAMES if name != "m3_women"]
     assert fit.loc[estimable, "converged"].all()
     assert set(tables["model_coefficients"]["model"]) == set(estimable)
-    assert fit.loc["m2", "method"] == "aghq" and fit.loc["m2", "nodes"] == models.DEFAULT_NODES
+    assert fit.loc["m2", "method"] == "aghq" and fit.loc["m2", "nodes"] == DEFAULT_NODES
     assert fit.loc["m1", "method"] == "logit" and pd.isna(fit.loc["m1", "sigma2_u"])
     assert fit.loc["m1_women", "n"] < fit.loc["m1", "n"]
     effects = tables["random_effects"]

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from analysis import glmm, multilevel
-from analysis.models import DEFAULT_NODES
 from analysis.simulation import simulate_analysis_dataset
-from analysis.specification import M2, M3
+from analysis.specification import DEFAULT_NODES, M2, M3
 
 
 def standardised_truth(truth: dict, standardisation) -> dict[str, float]:
