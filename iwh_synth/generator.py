@@ -213,7 +213,8 @@ def _jobbsjansen_identifiers(seed: int, participations: Participations, fnr_allo
     first = calendar.day_number(birth_year, np.ones_like(birth_year), np.ones_like(birth_year))
     length = calendar.day_number(birth_year + 1, np.ones_like(birth_year), np.ones_like(birth_year)) - first
     birth_day = first + (rng.random(birth_year.size) * length).astype(np.int64)
-    fnr, _ = fnr_allocator.allocate(birth_day, participations.is_man)
+    fnr, used_day = fnr_allocator.allocate(birth_day, participations.is_man)
+    participations.alder_at_exit = participations.exit_year - calendar.split(used_day)[0]
     arrival_year = participations.exit_year - participations.botid_at_exit
     duf = allocate_duf(rng, np.maximum(arrival_year, 2000))
     return np.where(participations.uses_duf, duf, fnr)

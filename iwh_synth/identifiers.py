@@ -59,7 +59,7 @@ class FnrAllocator:
     listed in a seeded random order, separately for women (even third digit) and men (odd);
     the k-th person born on a date gets the k-th number, rotated by a per-date offset so
     that different dates do not share the same first numbers. A full date spills over to
-    the next day of the same year.
+    the next day.
     """
 
     def __init__(self, rng: np.random.Generator, first_birth_year: int, last_birth_year: int):
@@ -68,8 +68,6 @@ class FnrAllocator:
         days = np.arange(self.first_day, last_day + 1)
         dates = np.array([EPOCH + dt.timedelta(days=int(d)) for d in days])
         years = np.array([d.year for d in dates])
-        self.day_of_year_start = np.array([(dt.date(y, 1, 1) - EPOCH).days for y in years]) - self.first_day
-        self.year_length = np.array([366 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 365 for y in years])
         ddmmyy = np.array([d.day * 10000 + d.month * 100 + d.year % 100 for d in dates])
         self.ddmmyy = ddmmyy
 
@@ -110,14 +108,17 @@ class FnrAllocator:
     def allocate(self, birth_day: np.ndarray, is_man: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Identifiers for persons born on `birth_day` (days since 1900-01-01).
 
-        Returns the fødselsnummer strings and the birth days actually used (a spill-over
-        moves a person to a later day of the same year).
+        Returns the fødselsnummer strings and the birth days actually used: when a date has
+        no number left, the person moves to the next day (rarely across New Year, at large
+        scales), and the caller takes the birth year from the day used.
         """
         day_index = birth_day.astype(np.int64) - self.first_day
+        day_count = self.ddmmyy.size
         fnr = np.empty(birth_day.size, dtype="<U11")
         for parity in (0, 1):
-            who = np.flatnonzero(is_man.astype(int) == parity)
-            pending = who
+            pending = np.flatnonzero(is_man.astype(int) == parity)
+            if pending.size > int((self.capacity[parity] - self.next_slot[parity]).sum()):
+                raise ValueError("more persons than distinct fødselsnummer in the birth-date range")
             while pending.size:
                 days_pending = day_index[pending]
                 order = np.argsort(days_pending, kind="stable")
@@ -127,19 +128,16 @@ class FnrAllocator:
                 slot = self.next_slot[parity][days_pending] + rank
                 fits = slot < self.capacity[parity][days_pending]
                 placed = pending[fits]
-                placed_days = days_pending[fits]
-                rotated = (slot[fits] + self.offset[parity][placed_days]) % self.capacity[parity][placed_days]
-                individual = self.numbers[parity][self.start[parity][placed_days] + rotated].astype(np.int64)
-                first_nine = self.ddmmyy[placed_days].astype(np.int64) * 1000 + individual
-                number = first_nine * 100 + _control_digits(first_nine)
-                fnr[placed] = np.char.zfill(number.astype(str), 11)
+                if placed.size:
+                    placed_days = days_pending[fits]
+                    rotated = (slot[fits] + self.offset[parity][placed_days]) % self.capacity[parity][placed_days]
+                    individual = self.numbers[parity][self.start[parity][placed_days] + rotated].astype(np.int64)
+                    first_nine = self.ddmmyy[placed_days].astype(np.int64) * 1000 + individual
+                    fnr[placed] = np.char.zfill((first_nine * 100 + _control_digits(first_nine)).astype(str), 11)
                 used = np.minimum(counts, np.maximum(self.capacity[parity][unique_days] - self.next_slot[parity][unique_days], 0))
                 self.next_slot[parity][unique_days] += used
                 pending = pending[~fits]
-                moved = day_index[pending] + 1
-                year_start = self.day_of_year_start[day_index[pending]]
-                year_length = self.year_length[day_index[pending]]
-                day_index[pending] = year_start + (moved - year_start) % year_length
+                day_index[pending] = (day_index[pending] + 1) % day_count
         return fnr, day_index + self.first_day
 
 

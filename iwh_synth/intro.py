@@ -78,10 +78,11 @@ class IntroChunk:
     truth: dict[str, np.ndarray]
 
 
-def _force_edge_cases(n: int) -> dict[str, int]:
-    """Row positions that get a hand-set edge case in the first chunk of a year."""
+def _force_edge_cases(rng: np.random.Generator, n: int) -> dict[str, int]:
+    """Rows (at random places) that get a hand-set edge case in the first chunk of a year."""
     names = ("zero_hours", "spor_from_siste", "tie_up", "tie_down", "tie_no_written", "same_day", "day_before")
-    return {name: index for index, name in enumerate(names) if index < n}
+    positions = rng.choice(n, size=min(n, len(names)), replace=False)
+    return dict(zip(names, positions.tolist()))
 
 
 def draw_intro_chunk(
@@ -97,13 +98,16 @@ def draw_intro_chunk(
     with_edge_cases: bool,
 ) -> IntroChunk:
     n = unit_index.size
-    edge = _force_edge_cases(n) if with_edge_cases else {}
+    edge = _force_edge_cases(rng, n) if with_edge_cases else {}
 
     is_man = rng.random(n) < MAN_SHARE
     country = categorical(rng, countries.intro_weight, n)
     region = countries.region_index[country]
     region_missing_shift = np.array([MISSING_BY_REGION[name] for name in REGIONS])[region]
-    alder = np.clip(np.rint(18 + rng.gamma(3.2, 4.7, n)), 18, 62).astype(np.int64)
+    drawn_age = np.clip(np.rint(18 + rng.gamma(3.2, 4.7, n)), 18, 62).astype(np.int64)
+    fnr, birth_day = fnr_allocator.allocate(_birth_days(rng, year - drawn_age), is_man)
+    birth_year = calendar.split(birth_day)[0]
+    alder = year - birth_year
 
     # Dates: end within the cohort year; start a drawn number of months earlier on day 1-28,
     # so the whole-month rule never meets an ambiguous month end.
@@ -222,9 +226,6 @@ def draw_intro_chunk(
     report_text = np.array([r[1] for r in NIR_END_REASONS], dtype=object)[reason]
     table8 = np.array([r[2] for r in NIR_END_REASONS], dtype=object)[reason]
 
-    birth_year = year - alder
-    birth_day = _birth_days(rng, birth_year)
-    fnr, _ = fnr_allocator.allocate(birth_day, is_man)
 
     iso = year >= 2020
     decimal_comma = year == 2018

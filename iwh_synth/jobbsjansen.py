@@ -278,7 +278,7 @@ def draw_year_report(
     unsure = present & (rng.random((n, 4)) < 0.06)
     rating = np.clip(np.rint(ability + rng.normal(0.0, 0.35, n)), 0, 6).astype(np.int64)
     rating_hidden = np.where(rng.random(n) < 0.6, 7, -1)  # 7 = ikke vurdert, -1 = left empty
-    edge = _edge_case_rows(leaver) if with_edge_cases else {}
+    edge = _edge_case_rows(rng, leaver) if with_edge_cases else {}
     if "unsure" in edge:
         i = edge["unsure"]
         test_taken[i], norsk_hidden[i] = 1, False
@@ -455,10 +455,12 @@ def report_columns(year: int) -> list[str]:
     return columns
 
 
-def _edge_case_rows(leaver: np.ndarray) -> dict[str, int]:
+def _edge_case_rows(rng: np.random.Generator, leaver: np.ndarray) -> dict[str, int]:
+    """Leavers (at random places) that get a hand-set edge case in the first reported year."""
     names = ("unsure", "rating_c1", "rating_c2", "rating_not_assessed", "absence_unknown", "education_unsure")
-    positions = np.flatnonzero(leaver)
-    return {name: int(positions[index]) for index, name in enumerate(names) if index < positions.size}
+    leavers = np.flatnonzero(leaver)
+    positions = rng.choice(leavers, size=min(leavers.size, len(names)), replace=False)
+    return dict(zip(names, positions.tolist()))
 
 
 def _draw_measures(rng: np.random.Generator, n: int, spor: np.ndarray) -> dict[str, np.ndarray]:

@@ -51,6 +51,7 @@ SCHEMA = pa.schema(
         ("maloppnaelse_report_text", pa.int8()),
         ("maloppnaelse_table8_literal", pa.int8()),
         ("maloppnaelse_3", pa.int8()),
+        ("outcome_variant", pa.string()),
         ("excluded_reason", pa.string()),
         ("excluded_reasons", pa.string()),
         ("source_file", pa.string()),
@@ -77,7 +78,9 @@ class TruthPersonsWriter:
         columns = dict(truth)
         identifiers = columns.pop("identifier")
         columns["person_key"] = np.array([person_key(identifier, self.key) for identifier in identifiers], dtype=object)
+        # `maloppnaelse` is the default variant, as in marts.participant_exits.
         columns["maloppnaelse"] = columns["maloppnaelse_report_text"]
+        columns["outcome_variant"] = np.full(identifiers.size, "report_text", dtype=object)
         columns["source_file"] = np.full(identifiers.size, source_file, dtype=object)
         arrays = [_arrow_column(name, columns[name], field.type) for name, field in zip(SCHEMA.names, SCHEMA)]
         self.writer.write_table(pa.Table.from_arrays(arrays, schema=SCHEMA))
