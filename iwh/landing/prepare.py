@@ -249,8 +249,7 @@ def _prepare(
     delivered = read_delivery(file.path, file.relative_path, scratch, widths)
     layout = _map_header(source, delivered.header, file.relative_path, scratch)
 
-    scrubbed = _store_cells(scratch, source, layout)
-    _key_persons(scratch, source, pseudonym_key)
+    scrubbed = _store_keyed_cells(scratch, source, layout, pseudonym_key)
 
     checks = _Checks(source, cohort_year, _valid_in(municipalities, cohort_year))
     for column in source.stored_columns:
@@ -296,63 +295,6 @@ def _prepare(
     )
 
 
-def _store_cells(scratch: duckdb.DuckDBPyConnection, source: Source, layout: _Layout) -> dict[str, int]:
-    """cells: one trimmed, identifier-scrubbed text value per contract column (NULL when absent).
-
-    Identifier columns are kept unscrubbed as _id_<name>, only inside this scratch database.
-    Returns, per column, how many cells had an identifier-shaped number removed.
-    """
-    used = sorted({*layout.positions.values(), *(cid for _, cid in layout.extras), *filter(None, [layout.statbank_value])})
-    trimmed = ", ".join(f"nullif(trim({cid}), '') as {cid}" for cid in used)
-    scratch.execute(f"create table trimmed as select _row_number, {trimmed} from {DELIVERED_TABLE}")
-    scratch.execute(f"drop table {DELIVERED_TABLE}")
-    identifier_ids = {layout.positions.get(c.name) for c in source.columns if c.kind is Kind.IDENTIFIER}
-    scrub_candidates = _long_columns(scratch, [cid for cid in used if cid not in identifier_ids])
-
-    def scrubbed(column_id: str) -> str:
-        return _scrubbed(column_id) if column_id in scrub_candidates else column_id
-
-    cell_columns = ["_row_number"]
-    names = {}
-    for column in source.columns:
-        column_id = layout.positions.get(column.name)
-        if column.kind is Kind.IDENTIFIER:
-            cell_columns.append(f"{column_id or 'null::varchar'} as {quote('_id_' + column.name)}")
-        else:
-            cell_columns.append(f"{scrubbed(column_id) if column_id else 'null::varchar'} as {quote(column.raw_name)}")
-            names[column_id] = column.name
-    if layout.statbank_value:
-        cell_columns.append(f"{scrubbed(layout.statbank_value)} as _statbank_value")
-        names[layout.statbank_value] = "value"
-    for index, (name, column_id) in enumerate(layout.extras):
-        cell_columns.append(f"{scrubbed(column_id)} as _extra_{index}")
-        names[column_id] = name
-    scratch.execute(f"create table cells as select {', '.join(cell_columns)} from trimmed")
-    counts = {}
-    if scrub_candidates:
-        found = scratch.execute(
-            "select "
-            + ", ".join(
-                f"count(*) filter (where length({cid}) >= 11 and regexp_matches({cid}, '{IDENTIFIER_SHAPED}'))"
-                for cid in scrub_candidates
-            )
-            + " from trimmed"
-        ).fetchall()[0]
-        counts = {names[cid]: n for cid, n in zip(scrub_candidates, found, strict=True) if n}
-    scratch.execute("drop table trimmed")
-    return counts
-
-
-def _long_columns(scratch: duckdb.DuckDBPyConnection, column_ids: Sequence[str]) -> list[str]:
-    """Columns holding a value long enough to hide an identifier; only these need the regex."""
-    if not column_ids:
-        return []
-    lengths = scratch.execute(
-        "select " + ", ".join(f"coalesce(max(length({cid})), 0)" for cid in column_ids) + " from trimmed"
-    ).fetchall()[0]
-    return [cid for cid, longest in zip(column_ids, lengths, strict=True) if longest >= 11]
-
-
 def _arrow(scratch: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
     # Measured: a record-batch reader on an executed query is the cheapest way out of DuckDB's
     # Python layer (the relation API it recommends instead re-tokenises the SQL in Python).
@@ -373,28 +315,115 @@ def _quarantine_schema() -> pa.Schema:
     return pa.schema([(name, types[sql_type]) for name, sql_type in QUARANTINE_COLUMNS])
 
 
-def _key_persons(scratch: duckdb.DuckDBPyConnection, source: Source, pseudonym_key: str | None) -> None:
-    """keyed = cells + person_key, id_type, id_column, id_problem (NULL problem = valid)."""
-    if not source.identifier_columns:
-        scratch.execute("create table keyed as select * from cells")
-        return
+def _store_keyed_cells(
+    scratch: duckdb.DuckDBPyConnection, source: Source, layout: _Layout, pseudonym_key: str | None
+) -> dict[str, int]:
+    """keyed: per row, one trimmed, identifier-scrubbed text value per contract column (NULL when
+    absent), plus person_key, id_type, id_column and id_problem (NULL when the identifier is valid).
+
+    Identifier values exist only inside this scratch database. Returns, per column, how many
+    cells had an identifier-shaped number removed.
+    """
+    identifier_ids = {layout.positions.get(c.name) for c in source.columns if c.kind is Kind.IDENTIFIER}
+    stored_ids = [
+        cid for cid in [*layout.positions.values(), *(cid for _, cid in layout.extras), layout.statbank_value]
+        if cid and cid not in identifier_ids
+    ]
+    scrub_candidates = _long_columns(scratch, stored_ids)
+    names = {layout.positions[c.name]: c.name for c in source.stored_columns if c.name in layout.positions}
+    names |= {cid: name for name, cid in layout.extras}
+    if layout.statbank_value:
+        names[layout.statbank_value] = "value"
+
+    def cell(column_id: str) -> str:
+        trimmed = _trimmed(column_id)
+        return _scrubbed(trimmed) if column_id in scrub_candidates else trimmed
+
+    cell_columns = ["_row_number"]
+    for column in source.columns:
+        column_id = layout.positions.get(column.name)
+        if column.kind is Kind.IDENTIFIER:
+            cell_columns.append(f"{_trimmed(column_id) if column_id else 'null::varchar'} as {quote('_id_' + column.name)}")
+        else:
+            cell_columns.append(f"{cell(column_id) if column_id else 'null::varchar'} as {quote(column.raw_name)}")
+    if layout.statbank_value:
+        cell_columns.append(f"{cell(layout.statbank_value)} as _statbank_value")
+    for index, (_, column_id) in enumerate(layout.extras):
+        cell_columns.append(f"{cell(column_id)} as _extra_{index}")
+    cells = f"select {', '.join(cell_columns)} from {DELIVERED_TABLE}"
+
+    if source.identifier_columns:
+        scratch.register("identifiers", _keyed_identifiers(scratch, source, layout, pseudonym_key))
+        choice = " ".join(
+            f"when {quote('_id_' + name)} is not null then {_literal(name)}" for name in source.identifier_columns
+        )
+        value = "coalesce(" + ", ".join(quote("_id_" + name) for name in source.identifier_columns) + ")"
+        missing = (
+            f"'empty: {source.identifier_columns[0]} is required'"
+            if len(source.identifier_columns) == 1
+            else f"'empty: neither {' nor '.join(source.identifier_columns)} is given'"
+        )
+        scratch.execute(
+            f"""
+            create table keyed as
+            with cells as ({cells})
+            select c.*, i.person_key, coalesce(i.id_column, {_literal(source.identifier_columns[0])}) as id_column,
+                   case when i.id_column = 'duf' then 'duf' when i.id_column is not null then 'fnr' end as id_type,
+                   case when i.id_column is null then {missing} else i.id_problem end as id_problem
+            from cells c
+            left join identifiers i on i.id_column = (case {choice} end) and i.id_value = {value}
+            """
+        )
+        scratch.unregister("identifiers")
+    else:
+        scratch.execute(f"create table keyed as {cells}")
+
+    if not scrub_candidates:
+        return {}
+    found = scratch.execute(
+        "select "
+        + ", ".join(
+            f"count(*) filter (where {_trimmed(cid)} <> {cell(cid)})" for cid in scrub_candidates
+        )
+        + f" from {DELIVERED_TABLE}"
+    ).fetchall()[0]
+    return {names[cid]: n for cid, n in zip(scrub_candidates, found, strict=True) if n}
+
+
+def _trimmed(column_id: str) -> str:
+    return f"nullif(trim({column_id}), '')"
+
+
+def _long_columns(scratch: duckdb.DuckDBPyConnection, column_ids: Sequence[str]) -> list[str]:
+    """Columns holding a value long enough to hide an identifier; only these need the regex."""
+    if not column_ids:
+        return []
+    lengths = scratch.execute(
+        "select " + ", ".join(f"coalesce(max(length(trim({cid}))), 0)" for cid in column_ids) + f" from {DELIVERED_TABLE}"
+    ).fetchall()[0]
+    return [cid for cid, longest in zip(column_ids, lengths, strict=True) if longest >= 11]
+
+
+def _keyed_identifiers(
+    scratch: duckdb.DuckDBPyConnection, source: Source, layout: _Layout, pseudonym_key: str | None
+) -> pa.Table:
+    """(id_column, id_value, person_key, id_problem) for every distinct delivered identifier."""
     if pseudonym_key is None:
         raise ValueError(f"{source.name} holds identifiers: a pseudonym key is required")
-    # fnr first: a Jobbsjansen row with both uses the fødselsnummer (duf is "empty when fnr is used").
-    id_types = {name: "duf" if name == "duf" else "fnr" for name in source.identifier_columns}
-    choice = " ".join(f"when {quote('_id_' + name)} is not null then {_literal(name)}" for name in source.identifier_columns)
-    value = "coalesce(" + ", ".join(quote("_id_" + name) for name in source.identifier_columns) + ")"
     mappings = []
-    for name, id_type in id_types.items():
-        column = quote("_id_" + name)
+    for name in source.identifier_columns:
+        column_id = layout.positions.get(name)
+        if column_id is None:
+            continue
+        id_type = "duf" if name == "duf" else "fnr"
         screened = scratch.execute(
             f"select value, digits, {valid_sql('digits', id_type)} from ("
             f"  select value, {compact_sql('value')} as digits from ("
-            f"    select distinct {column} as value from cells where {column} is not null))"
+            f"    select distinct {_trimmed(column_id)} as value from {DELIVERED_TABLE} where {_trimmed(column_id)} is not null))"
         ).fetchall()
         keyed = key_identifiers(screened, id_type, pseudonym_key)
         mappings.extend((name, v, k.person_key, k.problem) for v, k in keyed.items())
-    identifiers = pa.table(
+    return pa.table(
         {
             "id_column": pa.array([m[0] for m in mappings], pa.string()),
             "id_value": pa.array([m[1] for m in mappings], pa.string()),
@@ -402,24 +431,6 @@ def _key_persons(scratch: duckdb.DuckDBPyConnection, source: Source, pseudonym_k
             "id_problem": pa.array([m[3] for m in mappings], pa.string()),
         }
     )
-    scratch.register("identifiers", identifiers)
-    missing = (
-        f"'empty: {source.identifier_columns[0]} is required'"
-        if len(source.identifier_columns) == 1
-        else f"'empty: neither {' nor '.join(source.identifier_columns)} is given'"
-    )
-    scratch.execute(
-        f"""
-        create table keyed as
-        select c.*, i.person_key, coalesce(i.id_column, {_literal(source.identifier_columns[0])}) as id_column,
-               case when i.id_column = 'duf' then 'duf' when i.id_column is not null then 'fnr' end as id_type,
-               case when i.id_column is null then {missing} else i.id_problem end as id_problem
-        from cells c
-        left join identifiers i on i.id_column = (case {choice} end) and i.id_value = {value}
-        """
-    )
-    scratch.unregister("identifiers")
-    scratch.execute("drop table cells")
 
 
 def _raw_select(

@@ -31,7 +31,6 @@ DELIVERED_TABLE = "delivered"
 # A well-formed UTF-8 multi-byte sequence. Windows-1252 text practically never contains one,
 # so a file that has them but fails to decode as UTF-8 is broken, not Windows-1252.
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
-_BLANK_LINE = re.compile(r"\n[ \t\r]*(?=\n)|^[ \t\r]*\n")
 
 
 @dataclass(frozen=True)
@@ -61,13 +60,13 @@ def read_delivery(
         return _read_xlsx(path, relative_path, scratch, fixed_widths)
     if data.startswith(ZIP_MAGIC):
         raise DeliveryError(relative_path, "this is a zip/.xlsx workbook, not CSV text; deliver it as .xlsx or CSV")
-    return _read_csv(data, relative_path, scratch)
+    return _read_csv(path, data, relative_path, scratch)
 
 
 # --- CSV ---------------------------------------------------------------------------------
 
 
-def _read_csv(data: bytes, relative_path: str, scratch: duckdb.DuckDBPyConnection) -> DeliveredFile:
+def _read_csv(path: Path, data: bytes, relative_path: str, scratch: duckdb.DuckDBPyConnection) -> DeliveredFile:
     bom_count = 0
     while data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
@@ -87,8 +86,11 @@ def _read_csv(data: bytes, relative_path: str, scratch: duckdb.DuckDBPyConnectio
     if not body.strip():
         raise DeliveryError(relative_path, "the file has a header but no data rows")
 
-    # Blank lines are skipped by DuckDB's reader and would shift the row numbers after them.
-    row_count = None if _BLANK_LINE.search(text) else _parse_with_duckdb(text, header, separator, scratch)
+    readable_as_is = path if encoding == "utf-8" else None
+    # Empty lines are skipped by DuckDB's reader and would shift the row numbers after them
+    # (a line of spaces is rejected by it, which also leads to the exact parser).
+    has_empty_line = "\n\n" in text or "\n\r\n" in text
+    row_count = None if has_empty_line else _parse_with_duckdb(text, header, separator, scratch, readable_as_is)
     if row_count is None:
         row_count = _parse_exactly(text, header, separator, relative_path, scratch)
     if row_count == 0:
@@ -146,13 +148,18 @@ def _clean_name(name: str) -> str:
 
 
 def _parse_with_duckdb(
-    text: str, header: Sequence[str], separator: str, scratch: duckdb.DuckDBPyConnection
+    text: str, header: Sequence[str], separator: str, scratch: duckdb.DuckDBPyConnection, path: Path | None
 ) -> int | None:
-    """Fast path. Returns the row count, or None when the exact parser must decide."""
+    """Fast path. Returns the row count, or None when the exact parser must decide.
+
+    path is the delivered file when DuckDB can read it as it is (UTF-8 without BOM);
+    otherwise the decoded text is handed over as a UTF-8 copy.
+    """
     columns = ", ".join(f"'{c}': 'VARCHAR'" for c in column_ids(len(header)))
     with tempfile.TemporaryDirectory(prefix="iwh-landing-") as tmp:
-        normalised = Path(tmp) / "delivery.csv"
-        normalised.write_text(text + "\n", encoding="utf-8")
+        if path is None:
+            path = Path(tmp) / "delivery.csv"
+            path.write_text(text + "\n", encoding="utf-8")
         scratch.execute(
             f"""
             create or replace table delivered_scan as
@@ -162,7 +169,7 @@ def _parse_with_duckdb(
                 store_rejects = true, rejects_table = 'delivered_rejects', rejects_scan = 'delivered_reject_scans'
             )
             """,
-            [str(normalised), separator],
+            [str(path), separator],
         )
     rejected = scratch.execute("select count(*) from delivered_rejects").fetchall()[0][0]
     scratch.execute("drop table if exists delivered_rejects")
@@ -173,14 +180,11 @@ def _parse_with_duckdb(
     if rejected or scanned != text.count("\n"):
         scratch.execute("drop table delivered_scan")
         return None
-    scratch.execute(
-        f"create or replace table {DELIVERED_TABLE} as "
-        f"select (rowid + 2)::integer as _row_number, * from delivered_scan"
-    )
-    scratch.execute("drop table delivered_scan")
     all_empty = " and ".join(f"nullif(trim({c}), '') is null" for c in column_ids(len(header)))
-    scratch.execute(f"delete from {DELIVERED_TABLE} where {all_empty}")
-    return scratch.execute(f"select count(*) from {DELIVERED_TABLE}").fetchall()[0][0]
+    scratch.execute(f"delete from delivered_scan where {all_empty}")
+    # rowid is the position in the file (deleting blank rows does not renumber the others).
+    scratch.execute(f"create view {DELIVERED_TABLE} as select (rowid + 2)::integer as _row_number, * from delivered_scan")
+    return scratch.execute("select count(*) from delivered_scan").fetchall()[0][0]
 
 
 def _parse_exactly(
