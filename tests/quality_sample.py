@@ -27,6 +27,18 @@ TILTAK_COLUMNS = (
 )
 
 
+QUARANTINE_COLUMNS = ["source", "cohort_year", "source_file", "file_sha256", "row_number", "column_name", "reason",
+                      "detail", "loaded_at"]
+
+
+def quarantine_row(nir_row: pd.Series, column_name: str, reason: str, detail: str) -> dict:
+    return {
+        "source": "nir_deltakere", "cohort_year": nir_row["cohort_year"], "source_file": nir_row["_source_file"],
+        "file_sha256": nir_row["_file_sha256"], "row_number": nir_row["_row_number"], "column_name": column_name,
+        "reason": reason, "detail": detail, "loaded_at": pd.Timestamp("2024-01-01"),
+    }
+
+
 def person_key(programme: str, year: int, index: int) -> str:
     return hashlib.sha256(f"{programme}-{year}-{index}".encode()).hexdigest()[:32]
 
@@ -173,6 +185,7 @@ def build(path: Path, degrade=None) -> Path:
         "jobbsjansen_individrapportering": pd.DataFrame(_jobbsjansen_rows()),
     }
     frames["nir_tiltak"] = _tiltak_rows(frames["nir_deltakere"])
+    frames["quarantine"] = pd.DataFrame(columns=QUARANTINE_COLUMNS)
     if degrade is not None:
         degrade(frames)
     frames["participant_exits"] = _participant_exits(frames["nir_deltakere"], frames["jobbsjansen_individrapportering"])
@@ -197,6 +210,9 @@ def build(path: Path, degrade=None) -> Path:
                 column_name varchar, reason varchar, detail varchar, loaded_at timestamp)
             """
         )
+        con.register("frame", frames["quarantine"])
+        con.execute("insert into quality.quarantine by name select * from frame")
+        con.unregister("frame")
         con.execute(
             """
             create table quality.load_log as

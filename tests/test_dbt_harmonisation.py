@@ -1,0 +1,221 @@
+"""Harmonisation in dbt, checked against the generator's per-person truth.
+
+The session build (conftest `built_warehouse`) runs the real pipeline: ingestion, then dbt through
+Dagster with the default outcome variant. The other variant, the dbt unit tests and the
+unmapped-label failures run on private copies of that warehouse, so the shared build is never
+changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from iwh.settings import Settings
+from orchestration.transformation.project import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_environment
+
+KEY = ("person_key", "programme", "cohort_year")
+FLOAT_COLUMNS = {"botid", "norsk_score", "fravaer_andel"}
+FLOAT_TOLERANCE = 1e-9
+OUTCOME_VARIANTS = ("report_text", "table8_literal")
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+
+
+def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run(
+        [str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(settings.home / "dbt_target"), "--log-path", str(settings.home / "dbt_logs")],
+        env={**os.environ, **dbt_environment(settings)},
+        capture_output=True,
+        text=True,
+    )
+
+
+def copy_warehouse(built_warehouse, destination: Path) -> Settings:
+    """A private copy of the session's working warehouse, to rebuild or corrupt freely."""
+    destination.mkdir(parents=True)
+    source = built_warehouse.settings.warehouse_path
+    for path in source.parent.glob(source.name + "*"):  # the database and any write-ahead log
+        shutil.copyfile(path, destination / path.name)
+    return Settings(landing_dir=built_warehouse.landing_dir, home=destination, pseudonym_key=None)
+
+
+def mismatches_with_truth(warehouse_path: Path, truth_path: Path, variant: str) -> dict[str, object]:
+    """Every harmonised variable of participant_exits (and the exclusion reasons of
+    analysis_dataset) that differs from the generator's truth, with its count and a few examples."""
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        con.execute(f"create temp view truth as select * from read_parquet('{truth_path}')")
+        problems: dict[str, object] = {}
+        unmatched = con.sql(
+            "select count(*) from marts.participant_exits as m full outer join truth as t "
+            "using (person_key, programme, cohort_year) where m.person_key is null or t.person_key is null"
+        ).fetchall()[0][0]
+        if unmatched:
+            problems["rows in only one of mart and truth"] = unmatched
+        columns = [row[0] for row in con.sql("describe marts.participant_exits").fetchall()]
+        for column in columns:
+            if column in KEY or column == "outcome_variant":
+                continue
+            truth_column = f"maloppnaelse_{variant}" if column == "maloppnaelse" else column
+            if column in FLOAT_COLUMNS:
+                differs = (
+                    f"(m.{column} is null) <> (t.{truth_column} is null) "
+                    f"or abs(m.{column} - t.{truth_column}) > {FLOAT_TOLERANCE}"
+                )
+            else:
+                differs = f"m.{column}::varchar is distinct from t.{truth_column}::varchar"
+            examples = con.sql(
+                f"select m.programme, m.cohort_year, m.{column}, t.{truth_column} "
+                f"from marts.participant_exits as m join truth as t using (person_key, programme, cohort_year) "
+                f"where {differs}"
+            ).fetchall()
+            if examples:
+                problems[column] = (len(examples), examples[:3])
+        for column in ("excluded_reason", "excluded_reasons"):
+            examples = con.sql(
+                f"select m.programme, m.{column}, t.{column} from marts.analysis_dataset as m "
+                f"join truth as t using (person_key, programme, cohort_year) where m.{column} is distinct from t.{column}"
+            ).fetchall()
+            if examples:
+                problems[column] = (len(examples), examples[:3])
+        variant_in_mart = {row[0] for row in con.sql("select distinct outcome_variant from marts.participant_exits").fetchall()}
+        if variant_in_mart != {variant}:
+            problems["outcome_variant"] = variant_in_mart
+        return problems
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def table8_warehouse(built_warehouse, tmp_path_factory) -> Settings:
+    """The session warehouse rebuilt from the outcome recode on with outcome variant table8_literal."""
+    settings = copy_warehouse(built_warehouse, tmp_path_factory.mktemp("table8") / "home")
+    result = run_dbt(
+        settings, "build", "--select", "int_participants__outcome+", "--exclude-resource-type", "unit_test",
+        "--vars", json.dumps({"outcome_variant": "table8_literal"}),
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    return settings
+
+
+@pytest.mark.parametrize("variant", OUTCOME_VARIANTS)
+def test_every_harmonised_variable_equals_the_generators_truth(variant, built_warehouse, request):
+    settings = built_warehouse.settings if variant == "report_text" else request.getfixturevalue("table8_warehouse")
+    problems = mismatches_with_truth(settings.warehouse_path, built_warehouse.truth_persons_path, variant)
+    assert problems == {}
+
+
+def test_both_variants_differ_exactly_on_the_two_swapped_end_reasons(built_warehouse, table8_warehouse):
+    swapped = {"Arbeidssøker på lønnstilskudd (NAV)", "Arbeidssøker på andre tiltak i regi av NAV"}
+    con = duckdb.connect(str(table8_warehouse.warehouse_path), read_only=True)
+    try:
+        con.execute(f"attach '{built_warehouse.settings.warehouse_path}' as report_text (read_only)")
+        differing = con.sql(
+            "select distinct t8.avslutningsaarsak from marts.participant_exits as t8 "
+            "join report_text.marts.participant_exits as rt using (person_key, programme, cohort_year) "
+            "where t8.maloppnaelse is distinct from rt.maloppnaelse"
+        ).fetchall()
+    finally:
+        con.close()
+    assert {row[0] for row in differing} <= swapped
+    assert differing, "the sample should contain at least one of the two swapped end reasons"
+
+
+def test_exclusions_reconcile_from_delivered_to_modelled_rows(built_warehouse):
+    con = duckdb.connect(str(built_warehouse.settings.warehouse_path), read_only=True)
+    try:
+        per_year = con.sql(
+            """
+            select programme, cohort_year,
+                   sum(n_rows) filter (where step = 'delivered') as delivered,
+                   sum(n_rows) filter (where step in ('quarantined', 'not_an_exit', 'excluded')) as excluded,
+                   sum(n_rows) filter (where step = 'modelled') as modelled
+            from marts.exclusions group by all order by all
+            """
+        ).fetchall()
+        loaded = dict(
+            ((programme, year), n)
+            for programme, year, n in con.sql(
+                """
+                select 'jobbsjansen', cohort_year, count(*) from raw.jobbsjansen_individrapportering group by all
+                union all
+                select 'intro', cohort_year, count(*) from raw.nir_deltakere group by all
+                """
+            ).fetchall()
+        )
+        modelled_in_truth = dict(
+            ((programme, year), n)
+            for programme, year, n in con.sql(
+                f"select programme, cohort_year, count(*) from read_parquet('{built_warehouse.truth_persons_path}') "
+                "where excluded_reason is null group by all"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert per_year, "marts.exclusions is empty"
+    for programme, year, delivered, excluded, modelled in per_year:
+        assert delivered == modelled + (excluded or 0), (programme, year)
+        assert delivered == loaded[(programme, year)], (programme, year)
+        assert modelled == modelled_in_truth[(programme, year)], (programme, year)
+
+
+def test_dbt_unit_tests_pass(built_warehouse, tmp_path):
+    settings = copy_warehouse(built_warehouse, tmp_path / "home")
+    result = run_dbt(settings, "test", "--select", "test_type:unit")
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert "PASS=" in result.stdout
+
+
+def test_unmapped_labels_fail_checks_by_name(built_warehouse, tmp_path):
+    settings = copy_warehouse(built_warehouse, tmp_path / "home")
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        con.execute("update raw.nir_deltakere set statsborgerskapforste = 'Atlantis' where _row_number = 2")
+        con.execute("update raw.nir_deltakere set avslutningsaarsak = 'Pensjonert' where _row_number = 3")
+        con.execute("update raw.nir_tiltak set tiltak = 'Dykkerkurs' where _row_number = 2")
+    finally:
+        con.close()
+    result = run_dbt(settings, "build", "--select", "stg_nir__deltakere+", "stg_nir__tiltak+",
+                     "--exclude-resource-type", "unit_test")
+    assert result.returncode != 0
+    run_results = json.loads((settings.home / "dbt_target" / "run_results.json").read_text())
+    failed = {r["unique_id"].split(".")[2]: r["failures"] for r in run_results["results"] if r["status"] == "fail"}
+    assert {"unmapped_country_label", "unmapped_end_reason", "unmapped_measure_label"} <= set(failed)
+    assert all(failed[name] >= 1 for name in ("unmapped_country_label", "unmapped_end_reason", "unmapped_measure_label"))
+
+
+def test_country_seed_covers_every_country_the_generator_writes():
+    seed = {row["landnavn"].casefold(): row["region"] for row in csv.DictReader((SEEDS_DIR / "land_regioner.csv").open())}
+    generator_countries = Path(__file__).resolve().parents[1] / "iwh_synth" / "data" / "land.csv"
+    missing, other_region = [], []
+    for row in csv.DictReader(generator_countries.open(), delimiter=";"):
+        for spelling in (row["landnavn_nir"], row["landnavn_jobbsjansen"]):
+            if spelling.casefold() not in seed:
+                missing.append(spelling)
+            elif seed[spelling.casefold()] != row["region"]:
+                other_region.append((spelling, seed[spelling.casefold()], row["region"]))
+    assert missing == [] and other_region == []
+
+
+def test_dbt_tests_are_asset_checks_and_unmapped_labels_block():
+    from dagster import AssetKey
+
+    from orchestration.transformation.assets import dbt_warehouse_assets
+    from orchestration.transformation.translator import is_critical
+
+    checks = {spec.name: spec for spec in dbt_warehouse_assets.check_specs}
+    for name in ("unmapped_country_label", "unmapped_end_reason", "unmapped_measure_label", "exclusions_reconcile"):
+        assert checks[name].blocking and is_critical(checks[name]), name
+    upstream = {key for asset_key in dbt_warehouse_assets.keys for key in dbt_warehouse_assets.asset_deps[asset_key]}
+    assert AssetKey(["raw", "nir_deltakere"]) in upstream
+    assert AssetKey(["quality", "quarantine"]) in upstream
+    assert AssetKey(["marts", "participant_exits"]) in dbt_warehouse_assets.keys
