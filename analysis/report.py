@@ -81,6 +81,7 @@ MODEL_TITLES = {
     "m3_women": "M3, women only",
 }
 SUPPRESSED = "<5"
+PNG_DPI = 130
 
 
 @dataclass
@@ -100,10 +101,10 @@ class ReportBuilder:
     sections: list[str] = field(default_factory=list)
 
     def save(self, fig: plt.Figure, stem: str, title: str, caption: str) -> str:
-        fig.savefig(self.out_dir / f"{stem}.png", dpi=150, bbox_inches="tight", metadata={"Software": None})
+        fig.savefig(self.out_dir / f"{stem}.png", dpi=PNG_DPI, metadata={"Software": None})
         # A fixed hash salt and no date keep the SVG identical for identical tables.
         with plt.rc_context({"svg.hashsalt": "iwh-analysis-report"}):
-            fig.savefig(self.out_dir / f"{stem}.svg", bbox_inches="tight", metadata={"Date": None})
+            fig.savefig(self.out_dir / f"{stem}.svg", metadata={"Date": None})
         plt.close(fig)
         figure = Figure(stem, title, caption)
         self.figures.append(figure)
@@ -151,7 +152,7 @@ def html_table(frame: pd.DataFrame, columns: Mapping[str, str], digits: Mapping[
 def forest_plot(coefficients: pd.DataFrame) -> plt.Figure:
     """Report figure 20: M1's odds ratios with 95 % intervals on a log axis."""
     table = coefficients.loc[(coefficients["model"] == "m1") & (coefficients["term"] != "const")].iloc[::-1]
-    fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(table) + 1.2))
+    fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(table) + 1.2), layout="constrained")
     y = np.arange(len(table))
     ax.errorbar(
         table["odds_ratio"], y,
@@ -175,7 +176,7 @@ def forest_plot(coefficients: pd.DataFrame) -> plt.Figure:
 def quadrant_plot(pooled_projects: pd.DataFrame) -> plt.Figure:
     """Report figure 21: contribution against actual result, both programmes, quadrants at zero
     contribution and the national mean."""
-    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    fig, ax = plt.subplots(figsize=(7.5, 5.5), layout="constrained")
     for programme in ("intro", "jobbsjansen"):
         units = pooled_projects.loc[pooled_projects["programme"] == programme]
         ax.scatter(units["actual_pct"], units["contribution_pp"], s=12 + 0.15 * units["n"].astype(float),
@@ -202,7 +203,7 @@ def quadrant_plot(pooled_projects: pd.DataFrame) -> plt.Figure:
 def funnel_plot(pooled_projects: pd.DataFrame) -> plt.Figure:
     """Contribution against unit size with the 90 % limits of pure binomial noise: how far a unit
     of that size strays from zero by chance alone."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
     for programme in ("intro", "jobbsjansen"):
         units = pooled_projects.loc[pooled_projects["programme"] == programme]
         ax.scatter(units["n"].astype(float), units["contribution_pp"], s=14, color=PROGRAMME_COLOURS[programme],
@@ -249,7 +250,7 @@ def stability_plot(yearly: pd.DataFrame) -> plt.Figure:
     """Each unit's contribution in one year against the next (published unit-years only)."""
     values = yearly.pivot_table(index=["unit_id", "programme"], columns="cohort_year", values="contribution_pp")
     years = sorted(values.columns)
-    fig, ax = plt.subplots(figsize=(5.5, 5.0))
+    fig, ax = plt.subplots(figsize=(5.5, 5.0), layout="constrained")
     for programme in ("intro", "jobbsjansen"):
         part = values.xs(programme, level="programme") if programme in values.index.get_level_values("programme") else None
         if part is None:
@@ -273,7 +274,7 @@ def missingness_plot(missingness: pd.DataFrame) -> plt.Figure:
         (missingness["report_table"] == "by_variable") & missingness["cohort_year"].isna() & ~missingness["suppressed"].astype(bool)
     ]
     variables = sorted(rows["variable"].unique())
-    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(variables) + 1.2))
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(variables) + 1.2), layout="constrained")
     y = np.arange(len(variables))
     for offset, programme in ((-0.2, "jobbsjansen"), (0.2, "intro")):
         part = rows.loc[rows["programme"] == programme].set_index("variable").reindex(variables)
@@ -294,7 +295,7 @@ def missingness_by_characteristic_plot(missingness: pd.DataFrame) -> plt.Figure:
         & ~missingness["suppressed"].astype(bool) & missingness["characteristic"].isin(["kjonn", "fravaer", "region"])
     ].sort_values(["characteristic", "category"])
     labels = [f"{c}: {v}" for c, v in zip(rows["characteristic"], rows["category"])]
-    fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(rows) + 1.2))
+    fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(rows) + 1.2), layout="constrained")
     ax.barh(np.arange(len(rows)), 100 * rows["value"].astype(float), color="#6b6b6b")
     ax.set_yticks(np.arange(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()
