@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 
 from analysis.m1 import MIN_PUBLISHED_CELL, M1Fit, design_matrix
 from analysis.specification import OUTCOME
@@ -67,7 +67,7 @@ POOLED, YEAR = "pooled", "year"
 CLASSIFICATIONS = ("above", "in_line", "below")
 QUADRANTS = ("positive_above_mean", "positive_below_mean", "negative_above_mean", "negative_below_mean")
 
-# Fewer units than this in a group and τ² (hence the shrunken value) is not estimated.
+# With fewer published units than this in a group, τ (hence the shrunken value) is not estimated.
 MIN_UNITS_FOR_SHRINKAGE = 5
 
 INDICATOR_COLUMNS = [

@@ -130,7 +130,6 @@ def conditional_modes(
 class _Evaluation:
     loglik: float
     gradient: np.ndarray  # d loglik / d(β, σ)
-    group_loglik: np.ndarray
     modes: np.ndarray
     curvature: np.ndarray
     posterior_mean: np.ndarray  # E[b | y] under the quadrature
@@ -215,7 +214,6 @@ def evaluate(data: GroupedData, beta: np.ndarray, sigma: float, nodes: int, mode
     return _Evaluation(
         loglik=float(group_loglik.sum()),
         gradient=np.append(grad_beta, grad_sigma),
-        group_loglik=group_loglik,
         modes=b_hat,
         curvature=H,
         posterior_mean=posterior_mean,

@@ -15,15 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure as MplFigure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from analysis.contribution import INTERVAL_LEVEL, POOLED, YEAR, Z_INTERVAL  # noqa: E402
-from analysis.specification import REGION_TERMS  # noqa: E402
+from analysis.contribution import INTERVAL_LEVEL, POOLED, YEAR, Z_INTERVAL
+from analysis.specification import REGION_TERMS
 
 PROGRAMME_LABELS = {"jobbsjansen": "Jobbsjansen", "intro": "Introduksjonsprogrammet", "all": "Both programmes"}
 # Report figure 21: Jobbsjansen blue, introduction programme yellow.
@@ -98,14 +96,12 @@ class Figure:
 class ReportBuilder:
     out_dir: Path
     figures: list[Figure] = field(default_factory=list)
-    sections: list[str] = field(default_factory=list)
 
-    def save(self, fig: plt.Figure, stem: str, title: str, caption: str) -> str:
+    def save(self, fig: MplFigure, stem: str, title: str, caption: str) -> str:
         fig.savefig(self.out_dir / f"{stem}.png", dpi=PNG_DPI, metadata={"Software": None})
         # A fixed hash salt and no date keep the SVG identical for identical tables.
-        with plt.rc_context({"svg.hashsalt": "iwh-analysis-report"}):
+        with matplotlib.rc_context({"svg.hashsalt": "iwh-analysis-report"}):
             fig.savefig(self.out_dir / f"{stem}.svg", metadata={"Date": None})
-        plt.close(fig)
         figure = Figure(stem, title, caption)
         self.figures.append(figure)
         return (
@@ -113,6 +109,12 @@ class ReportBuilder:
             f"<figcaption><b>{html.escape(title)}.</b> {html.escape(caption)} "
             f'<a href="{stem}.svg">SVG</a></figcaption></figure>'
         )
+
+
+def _figure(*grid: int, figsize: tuple[float, float], sharey: bool = False):
+    """A figure outside pyplot's global state (rendered by Agg for PNG, by the SVG backend for SVG)."""
+    fig = MplFigure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(*grid, sharey=sharey)
 
 
 def _label(term: str) -> str:
@@ -149,10 +151,10 @@ def html_table(frame: pd.DataFrame, columns: Mapping[str, str], digits: Mapping[
     return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def forest_plot(coefficients: pd.DataFrame) -> plt.Figure:
+def forest_plot(coefficients: pd.DataFrame) -> MplFigure:
     """Report figure 20: M1's odds ratios with 95 % intervals on a log axis."""
     table = coefficients.loc[(coefficients["model"] == "m1") & (coefficients["term"] != "const")].iloc[::-1]
-    fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(table) + 1.2), layout="constrained")
+    fig, ax = _figure(figsize=(7.5, 0.28 * len(table) + 1.2))
     y = np.arange(len(table))
     ax.errorbar(
         table["odds_ratio"], y,
@@ -173,10 +175,10 @@ def forest_plot(coefficients: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def quadrant_plot(pooled_projects: pd.DataFrame) -> plt.Figure:
+def quadrant_plot(pooled_projects: pd.DataFrame) -> MplFigure:
     """Report figure 21: contribution against actual result, both programmes, quadrants at zero
     contribution and the national mean."""
-    fig, ax = plt.subplots(figsize=(7.5, 5.5), layout="constrained")
+    fig, ax = _figure(figsize=(7.5, 5.5))
     for programme in ("intro", "jobbsjansen"):
         units = pooled_projects.loc[pooled_projects["programme"] == programme]
         ax.scatter(units["actual_pct"], units["contribution_pp"], s=12 + 0.15 * units["n"].astype(float),
@@ -200,10 +202,10 @@ def quadrant_plot(pooled_projects: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def funnel_plot(pooled_projects: pd.DataFrame) -> plt.Figure:
+def funnel_plot(pooled_projects: pd.DataFrame) -> MplFigure:
     """Contribution against unit size with the 90 % limits of pure binomial noise: how far a unit
     of that size strays from zero by chance alone."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
+    fig, ax = _figure(figsize=(7.5, 4.5))
     for programme in ("intro", "jobbsjansen"):
         units = pooled_projects.loc[pooled_projects["programme"] == programme]
         ax.scatter(units["n"].astype(float), units["contribution_pp"], s=14, color=PROGRAMME_COLOURS[programme],
@@ -222,13 +224,13 @@ def funnel_plot(pooled_projects: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def predicted_vs_actual_plot(table: pd.DataFrame, characteristic: str) -> plt.Figure:
+def predicted_vs_actual_plot(table: pd.DataFrame, characteristic: str) -> MplFigure:
     """Report figures 22–28: mean predicted probability and actual share by programme within the
     levels of one characteristic (suppressed cells left out)."""
     cells = table.loc[table["characteristic"] == characteristic]
     rows = cells.loc[~cells["suppressed"].astype(bool)]
     levels = cells[["level", "level_order"]].drop_duplicates().sort_values("level_order")["level"].tolist()
-    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4), sharey=True)
+    fig, axes = _figure(1, 2, figsize=(8.5, 3.4), sharey=True)
     for ax, programme in zip(axes, ("jobbsjansen", "intro")):
         part = rows.loc[rows["programme"] == programme].set_index("level").reindex(levels)
         x = np.arange(len(levels))
@@ -246,17 +248,14 @@ def predicted_vs_actual_plot(table: pd.DataFrame, characteristic: str) -> plt.Fi
     return fig
 
 
-def stability_plot(yearly: pd.DataFrame) -> plt.Figure:
+def stability_plot(yearly: pd.DataFrame) -> MplFigure:
     """Each unit's contribution in one year against the next (published unit-years only)."""
     values = yearly.pivot_table(index=["unit_id", "programme"], columns="cohort_year", values="contribution_pp")
     years = sorted(values.columns)
-    fig, ax = plt.subplots(figsize=(5.5, 5.0), layout="constrained")
-    for programme in ("intro", "jobbsjansen"):
-        part = values.xs(programme, level="programme") if programme in values.index.get_level_values("programme") else None
-        if part is None:
-            continue
-        first = np.concatenate([part[a].to_numpy() for a, b in zip(years, years[1:])])
-        second = np.concatenate([part[b].to_numpy() for a, b in zip(years, years[1:])])
+    fig, ax = _figure(figsize=(5.5, 5.0))
+    for programme, part in values.groupby(level="programme", sort=True):
+        first = np.concatenate([part[a].to_numpy() for a in years[:-1]])
+        second = np.concatenate([part[b].to_numpy() for b in years[1:]])
         keep = ~np.isnan(first) & ~np.isnan(second)
         ax.scatter(first[keep], second[keep], s=10, alpha=0.6, color=PROGRAMME_COLOURS[programme], label=PROGRAMME_LABELS[programme])
     ax.axhline(0, color="#444444", linewidth=0.6)
@@ -268,13 +267,13 @@ def stability_plot(yearly: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def missingness_plot(missingness: pd.DataFrame) -> plt.Figure:
+def missingness_plot(missingness: pd.DataFrame) -> MplFigure:
     """Share missing per variable and programme, all cohort years (quality.missingness)."""
     rows = missingness.loc[
         (missingness["report_table"] == "by_variable") & missingness["cohort_year"].isna() & ~missingness["suppressed"].astype(bool)
     ]
     variables = sorted(rows["variable"].unique())
-    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(variables) + 1.2), layout="constrained")
+    fig, ax = _figure(figsize=(7.5, 0.35 * len(variables) + 1.2))
     y = np.arange(len(variables))
     for offset, programme in ((-0.2, "jobbsjansen"), (0.2, "intro")):
         part = rows.loc[rows["programme"] == programme].set_index("variable").reindex(variables)
@@ -288,14 +287,14 @@ def missingness_plot(missingness: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def missingness_by_characteristic_plot(missingness: pd.DataFrame) -> plt.Figure:
+def missingness_by_characteristic_plot(missingness: pd.DataFrame) -> MplFigure:
     """Report table 15 as a chart: share with spor or Norwegian level missing, by characteristic."""
     rows = missingness.loc[
         (missingness["report_table"] == "15") & (missingness["programme"] == "all")
         & ~missingness["suppressed"].astype(bool) & missingness["characteristic"].isin(["kjonn", "fravaer", "region"])
     ].sort_values(["characteristic", "category"])
     labels = [f"{c}: {v}" for c, v in zip(rows["characteristic"], rows["category"])]
-    fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(rows) + 1.2), layout="constrained")
+    fig, ax = _figure(figsize=(7.5, 0.3 * len(rows) + 1.2))
     ax.barh(np.arange(len(rows)), 100 * rows["value"].astype(float), color="#6b6b6b")
     ax.set_yticks(np.arange(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()

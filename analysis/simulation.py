@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from analysis.specification import REGION_TERMS, TILTAK
+from analysis.specification import REGION_TERMS
 
 GROSS_ROWS_AT_SCALE_1 = 29_774
 N_MUNICIPALITIES = 260
