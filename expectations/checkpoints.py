@@ -26,7 +26,7 @@ from great_expectations.data_context.types.base import (
 )
 
 from expectations import explain
-from expectations.suites import CRITICAL, SUITES, BatchSource, Suite, batch_sources
+from expectations.suites import SUITES, BatchSource, Suite, batch_sources, resolve_parameter
 
 DATASOURCE = "warehouse"
 DOCS_SITE = "quality"
@@ -111,10 +111,6 @@ class CheckpointRun:
     records: list[ValidationRecord]
     result_identifiers: list
 
-    @property
-    def critical_failures(self) -> list[ValidationRecord]:
-        return [record for record in self.records if not record.success and record.severity == CRITICAL]
-
 
 def run_checkpoints(
     con: duckdb.DuckDBPyConnection,
@@ -175,12 +171,6 @@ def _docs_page(context, identifier) -> str | None:
     return "validations/" + url.split(marker, 1)[1] if marker in url else None
 
 
-def _resolve(value, parameters: dict):
-    if isinstance(value, dict) and "$PARAMETER" in value:
-        return parameters.get(value["$PARAMETER"])
-    return value
-
-
 def _number(value) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -195,12 +185,12 @@ def describe_threshold(kind: str, kwargs: dict, meta: dict, parameters: dict) ->
     if kind == "expect_column_values_to_match_regex":
         return f"matches {kwargs['regex']}"
     if kind == "expect_column_values_to_be_in_set":
-        values = _resolve(kwargs["value_set"], parameters) or []
+        values = resolve_parameter(kwargs["value_set"], parameters) or []
         if "code_list" in meta:
             return f"in seed {meta['code_list']} ({len(values)} values)"
         return "in {" + ", ".join(str(value) for value in values) + "}"
     if kind == "expect_column_values_to_be_between":
-        low, high = _resolve(kwargs.get("min_value"), parameters), _resolve(kwargs.get("max_value"), parameters)
+        low, high = resolve_parameter(kwargs.get("min_value"), parameters), resolve_parameter(kwargs.get("max_value"), parameters)
         if low is not None and high is not None:
             text = f"= {_number(low)}" if low == high else f"between {_number(low)} and {_number(high)}"
         else:

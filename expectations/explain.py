@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from expectations.suites import Suite
+from expectations.suites import Suite, resolve_parameter
 
 ROWS_LISTED = 20
 
@@ -53,17 +53,11 @@ def _problem(kind: str, kwargs: dict, meta: dict, parameters: dict, value) -> st
             return f"unknown label '{value}' (not in seed {meta['code_list']})"
         return f"value '{value}' outside the code list"
     if kind == "expect_column_values_to_be_between":
-        low, high = (_resolved(kwargs.get(key), parameters) for key in ("min_value", "max_value"))
+        low, high = (resolve_parameter(kwargs.get(key), parameters) for key in ("min_value", "max_value"))
         return f"value {value} outside [{'' if low is None else low}, {'' if high is None else high}]"
     if kind == "expect_column_values_to_match_regex":
         return f"value '{value}' does not match {kwargs['regex']}"
     return f"unexpected value '{value}'"
-
-
-def _resolved(value, parameters: dict):
-    if isinstance(value, dict) and "$PARAMETER" in value:
-        return parameters.get(value["$PARAMETER"])
-    return value
 
 
 def _municipality_line(entry: dict, column: str) -> str:

@@ -432,6 +432,13 @@ SUITES: tuple[Suite, ...] = (
 )
 
 
+def resolve_parameter(value, parameters: dict):
+    """An expectation argument given as ``{"$PARAMETER": name}`` takes its value from the batch."""
+    if isinstance(value, dict) and "$PARAMETER" in value:
+        return parameters.get(value["$PARAMETER"])
+    return value
+
+
 def batch_sources(suites: Sequence[Suite] = SUITES) -> list[BatchSource]:
     seen: dict[str, BatchSource] = {}
     for suite in suites:

@@ -80,10 +80,12 @@ def degrade(landing: Path) -> Planted:
     halved_header, halved_rows, halved_encoding = read_nir(halved)
     kept = halved_rows[: len(halved_rows) // 2]
     write_nir(halved, halved_header, kept, halved_encoding)
-    kept_persons = {row[0] for row in kept}
+    # Columns come in any order (landing-zone.md), so the person is found by name.
+    kept_persons = {row[halved_header.index("Fodselsnummer")] for row in kept}
     tiltak = landing / "nir" / f"nir_tiltak_{HALVED_YEAR}.csv"
     tiltak_header, tiltak_rows, tiltak_encoding = read_nir(tiltak)
-    write_nir(tiltak, tiltak_header, [row for row in tiltak_rows if row[0] in kept_persons], tiltak_encoding)
+    person = tiltak_header.index("Fodselsnummer")
+    write_nir(tiltak, tiltak_header, [row for row in tiltak_rows if row[person] in kept_persons], tiltak_encoding)
 
     # Spreadsheet row numbers: the header is row 1.
     return Planted(
