@@ -183,10 +183,13 @@ def draw_intro_chunk(
         column[zero_hours] = 0
     empty_hours = ~zero_hours & (rng.random(n) < EMPTY_HOURS_SHARE)
     fravaer_andel = _absence_share(absence_tenths, absence_days, norsk_tenths, samf_tenths, nknv_tenths)
-    # Keep every written share clear of the 10 % cut-off, where two correct implementations
-    # could round differently.
-    near_cut = np.abs(fravaer_andel - 0.10) < 1e-3
-    absence_tenths[near_cut] += 5
+    # Keep every written share clearly away from the 10 % cut-off: a share of exactly 0.1 is
+    # 0.0999... in binary floating point, and implementations may rightly differ there.
+    near_cut = np.abs(fravaer_andel - 0.10) < 0.005
+    step = np.ceil((norsk_tenths + samf_tenths + nknv_tenths) * 0.01).astype(np.int64)
+    downward = near_cut & (fravaer_andel < 0.10) & (absence_tenths >= step)
+    absence_tenths[downward] -= step[downward]
+    absence_tenths[near_cut & ~downward] += step[near_cut & ~downward]
     fravaer_andel = _absence_share(absence_tenths, absence_days, norsk_tenths, samf_tenths, nknv_tenths)
     fravaer_andel[empty_hours] = np.nan
     fravaer_hoy = np.where(np.isnan(fravaer_andel), -1, (fravaer_andel >= 0.10).astype(np.int64))

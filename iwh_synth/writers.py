@@ -220,7 +220,7 @@ class XlsxWriter:
             b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
         )
-        self._write_row([(column, False) for column in columns], row_number=1)
+        self._write_header()
 
     @staticmethod
     def _entry(name: str) -> zipfile.ZipInfo:
@@ -228,18 +228,11 @@ class XlsxWriter:
         info.compress_type = zipfile.ZIP_DEFLATED
         return info
 
-    def _write_row(self, cells: list[tuple[str, bool]], row_number: int) -> None:
-        parts = [f'<row r="{row_number}">']
-        for letter, (value, numeric) in zip(self.letters, cells):
-            if value == "":
-                continue
-            reference = f"{letter}{row_number}"
-            if numeric:
-                parts.append(f'<c r="{reference}"><v>{value}</v></c>')
-            else:
-                parts.append(f'<c r="{reference}" t="inlineStr"><is><t>{_xml_escape(value)}</t></is></c>')
-        parts.append("</row>")
-        self.sheet.write("".join(parts).encode("utf-8"))
+    def _write_header(self) -> None:
+        cells = "".join(
+            f'<c r="{letter}1" t="inlineStr"><is><t>{_xml_escape(column)}</t></is></c>' for letter, column in zip(self.letters, self.columns)
+        )
+        self.sheet.write(f'<row r="1">{cells}</row>'.encode("utf-8"))
 
     def write(self, frame: dict[str, np.ndarray]) -> None:
         """Append rows; built column by column in Arrow, empty cells left out as Excel does."""
