@@ -127,7 +127,8 @@ def _number(value, digits: int = 2) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}".replace(",", " ")
+        # Years and most counts read better without a separator; 5-digit counts get a thin space.
+        return f"{int(value):,}".replace(",", " ") if abs(value) >= 10_000 else str(int(value))
     if isinstance(value, (float, np.floating)):
         return f"{value:,.{digits}f}".replace(",", " ")
     return html.escape(str(value))
@@ -143,7 +144,11 @@ def html_table(frame: pd.DataFrame, columns: Mapping[str, str], digits: Mapping[
         hidden = bool(suppressed_column and row[suppressed_column])
         cells = []
         for column in columns:
-            text = _number(row[column], digits.get(column, 2))
+            value = row[column]
+            if column == "p_value" and isinstance(value, float) and 0 <= value < 1e-4:
+                text = "&lt;0.0001"
+            else:
+                text = _number(value, digits.get(column, 2))
             if hidden and text == "":
                 text = SUPPRESSED
             cells.append(f"<td>{text}</td>")
