@@ -87,7 +87,7 @@ NIR_MEASURES = {
     "annet": ("Selvstudium", "Sertifiseringskurs i regi av andre", "Annet"),
 }
 
-MEASURE_GROUPS = TILTAK_GROUPS + ("annet",)
+MEASURE_GROUPS = (*TILTAK_GROUPS, "annet")
 
 
 def jobbsjansen_measure_columns(year: int) -> list[str]:

@@ -69,7 +69,7 @@ def tier_of(score: np.ndarray, written_level: np.ndarray) -> np.ndarray:
 
 
 def level_labels(levels: np.ndarray) -> np.ndarray:
-    table = np.array(list(NORSK_LEVELS) + [""], dtype=object)
+    table = np.array([*NORSK_LEVELS, ""], dtype=object)
     return table[np.where(levels == NO_LEVEL, len(NORSK_LEVELS), levels)]
 
 

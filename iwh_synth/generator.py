@@ -200,7 +200,7 @@ def _intro_chunk_counts(rng: np.random.Generator, geography: Geography, year: in
     smallness = np.clip(1.0 - np.log10(units.population / 3000) / 2, 0.0, 1.0)
     paused = rng.random(volume.size) < 2 * SETTLEMENT_PAUSE_SHARE[year] * smallness
     volume[paused] *= PAUSED_VOLUME_FACTOR
-    total = int(round(INTRO_EXITS[year] * scale))
+    total = round(INTRO_EXITS[year] * scale)
     chunks = max(1, math.ceil(total / CHUNK_ROWS))
     sizes = np.full(chunks, total // chunks)
     sizes[: total % chunks] += 1

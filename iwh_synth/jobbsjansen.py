@@ -158,7 +158,7 @@ def draw_participations(rng: np.random.Generator, projects: list[Project], years
         active = [i for i, p in enumerate(projects) if p.active(min(exit_year, 2020))]
         if not active:
             continue
-        total = int(round(EXITS_PER_YEAR.get(exit_year, EXITS_LATER_YEARS) * scale))
+        total = round(EXITS_PER_YEAR.get(exit_year, EXITS_LATER_YEARS) * scale)
         weights = np.array([projects[i].weight for i in active])
         counts = rng.multinomial(total, weights / weights.sum())
         who = np.repeat(np.array(active), counts)

@@ -232,7 +232,7 @@ class XlsxWriter:
         cells = "".join(
             f'<c r="{letter}1" t="inlineStr"><is><t>{_xml_escape(column)}</t></is></c>' for letter, column in zip(self.letters, self.columns)
         )
-        self.sheet.write(f'<row r="1">{cells}</row>'.encode("utf-8"))
+        self.sheet.write(f'<row r="1">{cells}</row>'.encode())
 
     def write(self, frame: dict[str, np.ndarray]) -> None:
         """Append rows; built column by column in Arrow, empty cells left out as Excel does."""

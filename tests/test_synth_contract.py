@@ -172,7 +172,7 @@ def test_nir_extracts_follow_the_contract(landing, klass):
         assert frame[tests].isin(LEVELS | {""}).all().all()
         hours = ["AntallTimerFravaerIntro", "AntallDagerFravaerIntro", "AntallTimerDeltattNorsk", "AntallTimerDeltattSamf", "AntallTimerDeltattNKNV"]
         decimal = r"\d+,\d" if year == 2018 else r"\d+\.\d"
-        assert frame[hours].apply(lambda column: column.str.fullmatch(f"({decimal})?")).all().all()
+        assert frame[hours].apply(lambda column, decimal=decimal: column.str.fullmatch(f"({decimal})?")).all().all()
         tiltak = read_delimited(landing / "nir" / f"nir_tiltak_{year}.csv")
         assert list(tiltak.columns) == ["Fodselsnummer", "Tiltak", "TiltakStartDato", "TiltakSluttDato"]
         assert set(tiltak["Tiltak"]) <= NIR_MEASURES and set(tiltak["Fodselsnummer"]) <= set(frame["Fodselsnummer"])

@@ -78,7 +78,7 @@ def test_refuses_a_non_empty_directory_without_the_marker(tmp_path):
     delivery = tmp_path / "real"
     (delivery / "nir").mkdir(parents=True)
     (delivery / "nir" / "nir_deltakere_2020.csv").write_text("Fodselsnummer;Kjonn\n", encoding="utf-8")
-    with pytest.raises(SampleError, match="no .iwh_synthetic_sample marker"):
+    with pytest.raises(SampleError, match=r"no \.iwh_synthetic_sample marker"):
         generate(delivery, years=[2020], scale=0.05)
     assert (delivery / "nir" / "nir_deltakere_2020.csv").read_text(encoding="utf-8") == "Fodselsnummer;Kjonn\n"
     assert not (delivery / "truth.json").exists()
