@@ -94,10 +94,15 @@ def generate(
         raise SampleError(f"years must lie within {FIRST_YEAR}-{LAST_YEAR}, got {years}")
     if not scale > 0:
         raise SampleError(f"scale must be positive, got {scale}")
+    try:
+        model = build_truth_model(truth)
+    except ValueError as error:
+        raise SampleError(str(error)) from error
     out_dir = Path(out_dir)
     _prepare_output_dir(out_dir)
     key = pseudonym_key or DEMO_PSEUDONYM_KEY
-    model = build_truth_model(truth)
+    # Marked first, so that even an interrupted sample is known to be synthetic and may be rewritten.
+    _write_marker(out_dir, seed, scale, years, model.name, key == DEMO_PSEUDONYM_KEY)
 
     geography = Geography()
     countries = load_countries()
@@ -142,7 +147,6 @@ def generate(
 
     document = truth_document(model, seed, scale, years, environments, key == DEMO_PSEUDONYM_KEY)
     (out_dir / "truth.json").write_text(json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    _write_marker(out_dir, seed, scale, years, model.name, key == DEMO_PSEUDONYM_KEY)
 
     summary["paths"] = {
         "landing_dir": str(out_dir),

@@ -93,6 +93,9 @@ def test_rewrites_an_earlier_sample_without_leaving_stale_files(tmp_path):
     assert set(pd.read_parquet(out / "truth_persons.parquet")["cohort_year"]) == {2020}
 
 
-def test_rejects_years_outside_the_period():
+def test_rejects_years_outside_the_period_and_unknown_models(tmp_path):
     with pytest.raises(SampleError, match="2017-2020"):
-        generate("unused", years=[2016, 2017])
+        generate(tmp_path / "years", years=[2016, 2017])
+    with pytest.raises(SampleError, match="unknown truth model 'm4'"):
+        generate(tmp_path / "model", truth="m4")
+    assert not (tmp_path / "years").exists() and not (tmp_path / "model").exists()
