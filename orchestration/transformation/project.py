@@ -81,6 +81,9 @@ def _parse() -> None:
         )
         if completed.returncode != 0:
             raise RuntimeError(f"dbt parse failed for {DBT_PROJECT_DIR}:\n{completed.stdout[-4000:]}{completed.stderr[-2000:]}")
+        # dagster-dbt copies target/partial_parse.msgpack into each run's target path, so every
+        # `dbt build` from Dagster starts from this parse instead of parsing the project again.
+        os.replace(Path(target) / "partial_parse.msgpack", MANIFEST_PATH.parent / "partial_parse.msgpack")
         os.replace(Path(target) / "manifest.json", MANIFEST_PATH)
 
 

@@ -12,8 +12,8 @@ with jobbsjansen_results as (
         {{ cefr_level('prove_les') }} as les,
         {{ cefr_level('prove_skriv') }} as skriftlig,
         case
-            when {{ label_key('norsk_vurdering') }} in ('5', '6', 'c1', 'c2') then 4
-            when {{ label_key('norsk_vurdering') }} in ('0', '1', '2', '3', '4') then cast(norsk_vurdering as integer)
+            when lower(norsk_vurdering) in ('5', '6', 'c1', 'c2') then 4
+            when norsk_vurdering in ('0', '1', '2', '3', '4') then cast(norsk_vurdering as integer)
             else {{ cefr_level('norsk_vurdering') }}
         end as vurdering
     from {{ ref('stg_jobbsjansen__individrapportering') }}

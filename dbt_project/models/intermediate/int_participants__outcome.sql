@@ -26,19 +26,31 @@ nir_reasons as (
     from {{ ref('nir_avslutningsaarsaker') }}
 ),
 
+-- Labels are normalised once per distinct spelling, not once per row.
+nir_spellings as (
+    select
+        delivered.avslutningsaarsak,
+        nir_reasons.maloppnaelse,
+        nir_reasons.utelatt,
+        nir_reasons.avslutningsaarsak_key is not null as avslutningsaarsak_mapped
+    from (select distinct avslutningsaarsak from {{ ref('stg_nir__deltakere') }}) as delivered
+    left join nir_reasons
+        on nir_reasons.avslutningsaarsak_key = {{ label_key('delivered.avslutningsaarsak') }}
+),
+
 intro as (
     select
         participants.person_key,
         'intro' as programme,
         participants.cohort_year,
         participants.avslutningsaarsak,
-        nir_reasons.maloppnaelse,
+        nir_spellings.maloppnaelse,
         cast(null as integer) as maloppnaelse_3,
-        nir_reasons.utelatt as outcome_excluded,
-        nir_reasons.avslutningsaarsak_key is not null or participants.avslutningsaarsak is null as avslutningsaarsak_mapped
+        nir_spellings.utelatt as outcome_excluded,
+        coalesce(nir_spellings.avslutningsaarsak_mapped, true) as avslutningsaarsak_mapped
     from {{ ref('stg_nir__deltakere') }} as participants
-    left join nir_reasons
-        on nir_reasons.avslutningsaarsak_key = {{ label_key('participants.avslutningsaarsak') }}
+    left join nir_spellings
+        on nir_spellings.avslutningsaarsak = participants.avslutningsaarsak
 )
 
 select *, '{{ outcome_variant() }}' as outcome_variant from jobbsjansen

@@ -31,18 +31,28 @@ nir_measures as (
     from {{ ref('nir_tiltak') }}
 ),
 
+-- Labels are normalised once per distinct spelling, not once per row.
+nir_spellings as (
+    select
+        delivered.tiltak,
+        nir_measures.tiltaksgruppe
+    from (select distinct tiltak from {{ ref('stg_nir__tiltak') }}) as delivered
+    left join nir_measures
+        on nir_measures.tiltak_key = {{ label_key('delivered.tiltak') }}
+),
+
 intro as (
     select
         received.person_key,
         'intro' as programme,
         received.cohort_year,
         received.tiltak,
-        nir_measures.tiltaksgruppe,
+        nir_spellings.tiltaksgruppe,
         received.source_file,
         received.source_row
     from {{ ref('stg_nir__tiltak') }} as received
-    left join nir_measures
-        on nir_measures.tiltak_key = {{ label_key('received.tiltak') }}
+    left join nir_spellings
+        on nir_spellings.tiltak = received.tiltak
 )
 
 select * from jobbsjansen

@@ -21,8 +21,9 @@ select
     cohort_year,
     v1_1 as prosjektkommune,
     v1_2 as oslo_bydel,
-    -- 2017–2018 files name the schemes Del A / Del C.
-    case {{ label_key('v1_3') }}
+    -- 2017–2018 files name the schemes Del A / Del C. Ingestion has checked these text codes
+    -- against their lists (trimmed, any letter case), so lower() is all the normalising needed.
+    case lower(v1_3)
         when 'ordning a' then 'ordning_a'
         when 'del a' then 'ordning_a'
         when 'område 1' then 'omrade_1'
@@ -33,7 +34,7 @@ select
     cast(v1_5 as integer) as startmaaned,
     cast(v1_7 as integer) as deltar_ved_aarsslutt,
     cast(v1_8 as integer) as sluttmaaned,
-    case {{ label_key('v2_1') }}
+    case lower(v2_1)
         when 'kvinne' then 0
         when 'mann' then 1
         else cast(v2_1 as integer)
@@ -49,7 +50,7 @@ select
     {%- endfor %}
     cast(v4_1 as integer) as avslutningsaarsak,
     cast(v4_3 as integer) as arbeidstype,
-    case {{ label_key('v5_1') }}
+    case lower(v5_1)
         when 'under 10 %' then 1
         when '10-19 %' then 2
         when '20-29 %' then 3
