@@ -325,7 +325,9 @@ def _logistic_start(X: np.ndarray, y: np.ndarray, m: np.ndarray) -> np.ndarray:
     for _ in range(50):
         p = special.expit(X @ beta)
         weight = m * p * (1 - p)
-        step = np.linalg.solve(X.T @ (X * weight[:, None]), X.T @ (y - m * p))
+        # lstsq, not solve: under (quasi-)separation in a small subgroup the weights vanish and
+        # the information matrix is singular; the minimum-norm step still climbs the likelihood.
+        step = np.linalg.lstsq(X.T @ (X * weight[:, None]), X.T @ (y - m * p), rcond=None)[0]
         beta += step
         if np.max(np.abs(step)) < 1e-10:
             break

@@ -15,6 +15,13 @@ from dagster import logger
 STEP_EVENTS = {"STEP_START": "▶", "STEP_SUCCESS": "✓", "STEP_FAILURE": "✗"}
 
 
+def root_cause_message(error) -> str:
+    """The innermost error's message: Dagster wraps the asset's own exception in its step errors."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 class ProgressHandler(logging.Handler):
     def __init__(self, stream=None) -> None:
         super().__init__(level=logging.INFO)
@@ -35,7 +42,7 @@ class ProgressHandler(logging.Handler):
                 elapsed = time.monotonic() - self._started.pop(step, time.monotonic())
                 line = f"  {STEP_EVENTS[kind]} {step} ({elapsed:.1f} s)"
                 if kind == "STEP_FAILURE" and event.step_failure_data and event.step_failure_data.error:
-                    line += f"\n      {event.step_failure_data.error.message.strip()}"
+                    line += f"\n      {root_cause_message(event.step_failure_data.error)}"
                 self._write(line)
             elif kind == "ASSET_CHECK_EVALUATION":
                 evaluation = event.event_specific_data

@@ -17,6 +17,7 @@ from dagster import DagsterInstance, ExecuteInProcessResult
 from iwh.landing import changed_partitions, discover
 from iwh.settings import Settings, SettingsError
 from iwh.warehouse import connect, ensure_private_dir, writer_lock
+from orchestration.progress import root_cause_message
 
 PARTITIONS_NAME = "cohort_year"
 # Selecting the job's own `console` logger (orchestration.progress) replaces Dagster's verbose default.
@@ -58,7 +59,7 @@ def _failure_messages(result: ExecuteInProcessResult) -> list[str]:
     messages = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE" and event.step_failure_data.error:
-            messages.append(f"{event.step_key}: {event.step_failure_data.error.message.strip()}")
+            messages.append(f"{event.step_key}: {root_cause_message(event.step_failure_data.error)}")
     return messages or ["the run failed (see the Dagster run log)"]
 
 
