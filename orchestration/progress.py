@@ -24,7 +24,7 @@ def root_cause_message(error) -> str:
 
 class ProgressHandler(logging.Handler):
     def __init__(self, stream=None) -> None:
-        super().__init__(level=logging.INFO)
+        super().__init__(level=logging.DEBUG)
         self.stream = stream or sys.stderr
         self._started: dict[str, float] = {}
 

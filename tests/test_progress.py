@@ -1,0 +1,34 @@
+"""The operator's progress lines: one per step start and end, failures with their root cause."""
+
+from __future__ import annotations
+
+from dagster import Definitions, asset, define_asset_job, in_process_executor
+
+from orchestration.progress import progress_logger
+from orchestration.runner import RUN_CONFIG
+
+
+@asset
+def first_step():
+    return 1
+
+
+@asset
+def failing_step(first_step):
+    raise ValueError("column Kjonn: value outside K/M in row 7")
+
+
+def test_progress_lines_name_each_step_and_the_root_cause(capsys):
+    defs = Definitions(
+        assets=[first_step, failing_step],
+        jobs=[define_asset_job("progress_job", selection="*")],
+        loggers={"console": progress_logger},
+        executor=in_process_executor,
+    )
+    result = defs.resolve_job_def("progress_job").execute_in_process(run_config=RUN_CONFIG, raise_on_error=False)
+    assert not result.success
+    printed = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in printed[:4]] == [
+        "  ▶ first_step", "  ✓ first_step", "  ▶ failing_step", "  ✗ failing_step"
+    ]
+    assert "      ValueError: column Kjonn: value outside K/M in row 7" in printed
