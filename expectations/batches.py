@@ -8,11 +8,13 @@ Person keys leave DuckDB only for the uniqueness suites, whose results keep coun
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from expectations.sql import accepted_rows, label_key, table_exists
 
@@ -39,14 +41,32 @@ def _code_list(con: duckdb.DuckDBPyConnection, seed: str, column: str) -> list[s
     return [value for (value,) in rows]
 
 
-def _canonical(seed: str, seed_column: str, delivered: str, alias: str) -> tuple[str, str]:
+def _canonical(table: str, column: str, seed: str, seed_column: str, alias: str) -> tuple[str, str]:
     """A join that replaces a delivered label by the seed's spelling when they match as labels,
-    so GX compares against the seed's spellings and still reports an unknown label as delivered."""
-    join = (
-        f"left join (select distinct cast({seed_column} as varchar) as label from seeds.{seed}) {alias} "
-        f"on {label_key(f'{alias}.label')} = {label_key(delivered)}"
-    )
-    return join, f"coalesce({alias}.label, {delivered})"
+    so GX compares against the seed's spellings and still reports an unknown label as delivered.
+    Labels are normalised once per distinct delivered label, not once per row."""
+    join = f"""
+        left join (
+            select delivered.label as delivered, known.label
+            from (select distinct {column} as label from {table}) delivered
+            join (select distinct cast({seed_column} as varchar) as label from seeds.{seed}) known
+              on {label_key('known.label')} = {label_key('delivered.label')}
+        ) {alias} on {alias}.delivered = r.{column}"""
+    return join, f"coalesce({alias}.label, r.{column})"
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence = ()) -> pd.DataFrame:
+    """A query result as pandas, the way GX's pandas path is fast with it: text as categories
+    (a cohort repeats a handful of file names and labels hundreds of thousands of times) and
+    integers with gaps as float64, which GX compares vectorised (nullable Int64 it compares
+    value by value in Python)."""
+    table = con.execute(sql, list(parameters)).to_arrow_table()
+    columns = [
+        pc.dictionary_encode(column) if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        else column
+        for column in table.columns
+    ]
+    return pa.table(columns, names=table.column_names).to_pandas()
 
 
 def raw_persons(table: str):
@@ -60,14 +80,15 @@ def raw_persons(table: str):
 
 def nir_deltakere(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
     table = "raw.nir_deltakere"
-    end_join, end_label = _canonical("nir_avslutningsaarsaker", "avslutningsaarsak", "r.avslutningsaarsak", "e")
-    land_join, land_label = _canonical("land_regioner", "landnavn", "r.statsborgerskapforste", "l")
+    end_join, end_label = _canonical(table, "avslutningsaarsak", "nir_avslutningsaarsaker", "avslutningsaarsak", "e")
+    land_join, land_label = _canonical(table, "statsborgerskapforste", "land_regioner", "landnavn", "l")
     parameters = {
         "nir_avslutningsaarsaker": _code_list(con, "nir_avslutningsaarsaker", "avslutningsaarsak"),
         "land_regioner": _code_list(con, "land_regioner", "landnavn"),
     }
     for year in cohort_years(con, table):
-        frame = con.execute(
+        frame = _frame(
+            con,
             f"""
             select r._source_file as source_file, r._row_number as source_row,
                    year(try_cast(r.avsluttetdato as date)) as avsluttet_aar,
@@ -78,16 +99,17 @@ def nir_deltakere(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
             order by r._source_file, r._row_number
             """,
             [year],
-        ).df()
+        )
         yield Batch(str(year), frame, {**parameters, "cohort_year": year})
 
 
 def nir_tiltak(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
     table = "raw.nir_tiltak"
-    join, label = _canonical("nir_tiltak", "tiltak", "r.tiltak", "t")
+    join, label = _canonical(table, "tiltak", "nir_tiltak", "tiltak", "t")
     parameters = {"nir_tiltak": _code_list(con, "nir_tiltak", "tiltak")}
     for year in cohort_years(con, table):
-        frame = con.execute(
+        frame = _frame(
+            con,
             f"""
             select r._source_file as source_file, r._row_number as source_row, {label} as tiltak
             from {table} r {join}
@@ -95,19 +117,20 @@ def nir_tiltak(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
             order by r._source_file, r._row_number
             """,
             [year],
-        ).df()
+        )
         yield Batch(str(year), frame, parameters)
 
 
 def jobbsjansen_leavers(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
     table = "raw.jobbsjansen_individrapportering"
-    land_join, land_label = _canonical("land_regioner", "landnavn", "r.v2_5", "l")
+    land_join, land_label = _canonical(table, "v2_5", "land_regioner", "landnavn", "l")
     parameters = {
         "jobbsjansen_avslutningsaarsaker": _code_list(con, "jobbsjansen_avslutningsaarsaker", "v4_1"),
         "land_regioner": _code_list(con, "land_regioner", "landnavn"),
     }
     for year in cohort_years(con, table):
-        frame = con.execute(
+        frame = _frame(
+            con,
             f"""
             select r._source_file as source_file, r._row_number as source_row,
                    r.v4_1, r.v1_8, {land_label} as v2_5
@@ -116,7 +139,7 @@ def jobbsjansen_leavers(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
             order by r._source_file, r._row_number
             """,
             [year],
-        ).df()
+        )
         yield Batch(str(year), frame, parameters)
 
 
@@ -154,7 +177,7 @@ PARTICIPANT_EXIT_COLUMNS = (
 )
 
 
-def participant_exits(programme: str):
+def participant_exits(programme: str, columns: Sequence[str] = PARTICIPANT_EXIT_COLUMNS):
     def build(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
         table = "marts.participant_exits"
         if not table_exists(con, table):
@@ -163,11 +186,12 @@ def participant_exits(programme: str):
             f"select distinct cohort_year from {table} where programme = ? order by 1", [programme]
         ).fetchall()
         for (year,) in years:
-            frame = con.execute(
-                f"select {', '.join(PARTICIPANT_EXIT_COLUMNS)} from {table} "
+            frame = _frame(
+                con,
+                f"select {', '.join(columns)} from {table} "
                 "where programme = ? and cohort_year = ? order by source_file, source_row",
                 [programme, year],
-            ).df()
+            )
             yield Batch(f"{year} {programme}", frame)
 
     return build

@@ -26,11 +26,12 @@ from great_expectations.data_context.types.base import (
 )
 
 from expectations import explain
+from expectations.batches import Batch
 from expectations.suites import SUITES, BatchSource, Suite, batch_sources, resolve_parameter
 
 DATASOURCE = "warehouse"
 DOCS_SITE = "quality"
-INDEX_ROWS_SHOWN = 20
+UNEXPECTED_VALUES_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,11 @@ def open_context(gx_root: Path, docs_dir: Path):
 
 
 def _result_format(source: BatchSource) -> dict:
-    if source.carries_identifier:
+    """Unexpected values with their counts, never row lists: GX builds those in Python at
+    seconds per thousand rows, so file and row come from ``explain`` instead."""
+    if source.carries_identifier or source.counts_only:
         return {"result_format": "SUMMARY", "partial_unexpected_count": 0}
-    return {
-        "result_format": "SUMMARY",
-        "partial_unexpected_count": INDEX_ROWS_SHOWN,
-        "unexpected_index_column_names": list(source.index_columns),
-    }
+    return {"result_format": "SUMMARY", "partial_unexpected_count": UNEXPECTED_VALUES_SHOWN}
 
 
 def _batch_definition(datasource, source: BatchSource, partition: str):
@@ -157,7 +156,7 @@ def run_checkpoints(
                 page = _docs_page(context, identifier)
                 for expectation_result in suite_result.results:
                     records.append(
-                        _record(con, run_id, run_time, suite, batch.partition, batch.parameters, expectation_result, page)
+                        _record(con, run_id, run_time, suite, batch, expectation_result, page)
                     )
     return CheckpointRun(records=records, result_identifiers=identifiers)
 
@@ -223,7 +222,7 @@ def _exception_message(exception_info: dict) -> str | None:
     return None
 
 
-def _record(con, run_id, run_time, suite: Suite, partition, parameters, expectation_result, page) -> ValidationRecord:
+def _record(con, run_id, run_time, suite: Suite, batch: Batch, expectation_result, page) -> ValidationRecord:
     config = expectation_result.expectation_config
     kind = config.type
     kwargs = dict(config.kwargs)
@@ -234,7 +233,7 @@ def _record(con, run_id, run_time, suite: Suite, partition, parameters, expectat
     observed = f"error: {error}" if error else describe_observed(kind, result)
     details = None
     if not expectation_result.success and not error:
-        details = explain.details(con, suite, partition, kind, kwargs, meta, parameters, result)
+        details = explain.details(con, suite, batch, kind, kwargs, meta)
         if suite.source.describes_units and details:
             observed = details.replace("\n", "; ")
     unexpected_percent = result.get("unexpected_percent")
@@ -243,13 +242,13 @@ def _record(con, run_id, run_time, suite: Suite, partition, parameters, expectat
         validated_at=run_time,
         suite=suite.name,
         dataset=suite.dataset,
-        partition=partition,
+        partition=batch.partition,
         expectation=kind,
         column_name=column,
         severity=FailureSeverity(config.severity).value,
         success=bool(expectation_result.success),
         observed_value=observed,
-        threshold=describe_threshold(kind, kwargs, meta, parameters),
+        threshold=describe_threshold(kind, kwargs, meta, batch.parameters),
         element_count=result.get("element_count"),
         unexpected_count=result.get("unexpected_count"),
         unexpected_percent=None if unexpected_percent is None or math.isnan(unexpected_percent) else unexpected_percent,
