@@ -1,17 +1,20 @@
 """Harmonisation in dbt, checked against the generator's per-person truth.
 
-The session build (conftest `built_warehouse`) runs the real pipeline: ingestion, then dbt through
-Dagster with the default outcome variant. The other variant, the dbt unit tests and the
-unmapped-label failures run on private copies of that warehouse, so the shared build is never
-changed.
+The session's synthetic sample (conftest `sample_landing`) is loaded through the real ingestion and
+built by the real Dagster dbt asset, into a warehouse of this module's own, so these tests depend
+on ingestion and dbt only. The other outcome variant, the dbt unit tests and the unmapped-label
+failures run on private copies of that warehouse.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
+import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -27,9 +30,14 @@ OUTCOME_VARIANTS = ("report_text", "table8_literal")
 SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 
 
-def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess:
-    import os
+@dataclass(frozen=True)
+class HarmonisedWarehouse:
+    settings: Settings
+    truth_persons_path: Path
+    failed_checks: list[str]
 
+
+def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
          "--target-path", str(settings.home / "dbt_target"), "--log-path", str(settings.home / "dbt_logs")],
@@ -39,13 +47,55 @@ def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def copy_warehouse(built_warehouse, destination: Path) -> Settings:
-    """A private copy of the session's working warehouse, to rebuild or corrupt freely."""
+def copy_warehouse(harmonised: HarmonisedWarehouse, destination: Path) -> Settings:
+    """A private copy of the module's warehouse, to rebuild or corrupt freely."""
     destination.mkdir(parents=True)
-    source = built_warehouse.settings.warehouse_path
+    source = harmonised.settings.warehouse_path
     for path in source.parent.glob(source.name + "*"):  # the database and any write-ahead log
         shutil.copyfile(path, destination / path.name)
-    return Settings(landing_dir=built_warehouse.landing_dir, home=destination, pseudonym_key=None)
+    return Settings(landing_dir=harmonised.settings.landing_dir, home=destination, pseudonym_key=None)
+
+
+@pytest.fixture(scope="module")
+def harmonised(sample_landing, tmp_path_factory) -> HarmonisedWarehouse:
+    """The sample through ingestion and the Dagster dbt asset (`dbt build`, checks, docs)."""
+    from dagster import DagsterInstance, materialize
+
+    from iwh.landing import discover, load_partition, load_reference
+    from orchestration.resources import WarehouseResource
+    from orchestration.transformation.assets import dbt_warehouse_assets
+    from orchestration.transformation.resources import dbt_resource
+
+    home = tmp_path_factory.mktemp("dbt_harmonisation") / "home"
+    home.mkdir()
+    settings = Settings(landing_dir=sample_landing, home=home, pseudonym_key=None)
+    log = logging.getLogger(__name__)
+    inventory = discover(sample_landing)
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        for source in inventory.reference_sources():
+            load_reference(con, settings, source, "test_dbt_harmonisation", log)
+        for source, year in inventory.partitions():
+            load_partition(con, settings, source, year, "test_dbt_harmonisation", log)
+    finally:
+        con.close()
+    previous_environment = dict(os.environ)
+    try:
+        result = materialize(
+            [dbt_warehouse_assets],
+            resources={
+                "dbt": dbt_resource(settings),
+                "warehouse": WarehouseResource(landing_dir=str(sample_landing), home=str(home)),
+            },
+            instance=DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(previous_environment)
+    assert result.success
+    failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+    return HarmonisedWarehouse(settings, sample_landing / "truth_persons.parquet", failed)
 
 
 def mismatches_with_truth(warehouse_path: Path, truth_path: Path, variant: str) -> dict[str, object]:
@@ -96,9 +146,9 @@ def mismatches_with_truth(warehouse_path: Path, truth_path: Path, variant: str) 
 
 
 @pytest.fixture(scope="module")
-def table8_warehouse(built_warehouse, tmp_path_factory) -> Settings:
-    """The session warehouse rebuilt from the outcome recode on with outcome variant table8_literal."""
-    settings = copy_warehouse(built_warehouse, tmp_path_factory.mktemp("table8") / "home")
+def table8_warehouse(harmonised, tmp_path_factory) -> Settings:
+    """The module's warehouse rebuilt from the outcome recode on with outcome variant table8_literal."""
+    settings = copy_warehouse(harmonised, tmp_path_factory.mktemp("table8") / "home")
     result = run_dbt(
         settings, "build", "--select", "int_participants__outcome+", "--exclude-resource-type", "unit_test",
         "--vars", json.dumps({"outcome_variant": "table8_literal"}),
@@ -108,17 +158,22 @@ def table8_warehouse(built_warehouse, tmp_path_factory) -> Settings:
 
 
 @pytest.mark.parametrize("variant", OUTCOME_VARIANTS)
-def test_every_harmonised_variable_equals_the_generators_truth(variant, built_warehouse, request):
-    settings = built_warehouse.settings if variant == "report_text" else request.getfixturevalue("table8_warehouse")
-    problems = mismatches_with_truth(settings.warehouse_path, built_warehouse.truth_persons_path, variant)
+def test_every_harmonised_variable_equals_the_generators_truth(variant, harmonised, request):
+    settings = harmonised.settings if variant == "report_text" else request.getfixturevalue("table8_warehouse")
+    problems = mismatches_with_truth(settings.warehouse_path, harmonised.truth_persons_path, variant)
     assert problems == {}
 
 
-def test_both_variants_differ_exactly_on_the_two_swapped_end_reasons(built_warehouse, table8_warehouse):
+def test_dagster_build_passes_every_dbt_check_and_writes_the_docs(harmonised):
+    assert harmonised.failed_checks == []
+    assert (harmonised.settings.reports_dir / "dbt_docs" / "index.html").stat().st_size > 0
+
+
+def test_both_variants_differ_exactly_on_the_two_swapped_end_reasons(harmonised, table8_warehouse):
     swapped = {"Arbeidssøker på lønnstilskudd (NAV)", "Arbeidssøker på andre tiltak i regi av NAV"}
     con = duckdb.connect(str(table8_warehouse.warehouse_path), read_only=True)
     try:
-        con.execute(f"attach '{built_warehouse.settings.warehouse_path}' as report_text (read_only)")
+        con.execute(f"attach '{harmonised.settings.warehouse_path}' as report_text (read_only)")
         differing = con.sql(
             "select distinct t8.avslutningsaarsak from marts.participant_exits as t8 "
             "join report_text.marts.participant_exits as rt using (person_key, programme, cohort_year) "
@@ -130,8 +185,8 @@ def test_both_variants_differ_exactly_on_the_two_swapped_end_reasons(built_wareh
     assert differing, "the sample should contain at least one of the two swapped end reasons"
 
 
-def test_exclusions_reconcile_from_delivered_to_modelled_rows(built_warehouse):
-    con = duckdb.connect(str(built_warehouse.settings.warehouse_path), read_only=True)
+def test_exclusions_reconcile_from_delivered_to_modelled_rows(harmonised):
+    con = duckdb.connect(str(harmonised.settings.warehouse_path), read_only=True)
     try:
         per_year = con.sql(
             """
@@ -155,7 +210,7 @@ def test_exclusions_reconcile_from_delivered_to_modelled_rows(built_warehouse):
         modelled_in_truth = dict(
             ((programme, year), n)
             for programme, year, n in con.sql(
-                f"select programme, cohort_year, count(*) from read_parquet('{built_warehouse.truth_persons_path}') "
+                f"select programme, cohort_year, count(*) from read_parquet('{harmonised.truth_persons_path}') "
                 "where excluded_reason is null group by all"
             ).fetchall()
         )
@@ -168,15 +223,15 @@ def test_exclusions_reconcile_from_delivered_to_modelled_rows(built_warehouse):
         assert modelled == modelled_in_truth[(programme, year)], (programme, year)
 
 
-def test_dbt_unit_tests_pass(built_warehouse, tmp_path):
-    settings = copy_warehouse(built_warehouse, tmp_path / "home")
+def test_dbt_unit_tests_pass(harmonised, tmp_path):
+    settings = copy_warehouse(harmonised, tmp_path / "home")
     result = run_dbt(settings, "test", "--select", "test_type:unit")
     assert result.returncode == 0, result.stdout[-6000:]
     assert "PASS=" in result.stdout
 
 
-def test_unmapped_labels_fail_checks_by_name(built_warehouse, tmp_path):
-    settings = copy_warehouse(built_warehouse, tmp_path / "home")
+def test_unmapped_labels_fail_checks_by_name(harmonised, tmp_path):
+    settings = copy_warehouse(harmonised, tmp_path / "home")
     con = duckdb.connect(str(settings.warehouse_path))
     try:
         con.execute("update raw.nir_deltakere set statsborgerskapforste = 'Atlantis' where _row_number = 2")
@@ -184,13 +239,15 @@ def test_unmapped_labels_fail_checks_by_name(built_warehouse, tmp_path):
         con.execute("update raw.nir_tiltak set tiltak = 'Dykkerkurs' where _row_number = 2")
     finally:
         con.close()
-    result = run_dbt(settings, "build", "--select", "stg_nir__deltakere+", "stg_nir__tiltak+",
-                     "--exclude-resource-type", "unit_test")
-    assert result.returncode != 0
+    run_dbt(settings, "build", "--select", "stg_nir__deltakere+", "stg_nir__tiltak+", "--exclude-resource-type", "unit_test")
     run_results = json.loads((settings.home / "dbt_target" / "run_results.json").read_text())
-    failed = {r["unique_id"].split(".")[2]: r["failures"] for r in run_results["results"] if r["status"] == "fail"}
-    assert {"unmapped_country_label", "unmapped_end_reason", "unmapped_measure_label"} <= set(failed)
-    assert all(failed[name] >= 1 for name in ("unmapped_country_label", "unmapped_end_reason", "unmapped_measure_label"))
+    # Severity is warn (expectations/ is the blocking gate for delivered labels), so "failing" is
+    # either status; what matters is that the named check counts the unknown label.
+    failing = {
+        r["unique_id"].split(".")[2]: r["failures"] for r in run_results["results"] if r["status"] in ("fail", "warn")
+    }
+    for name in ("unmapped_country_label", "unmapped_end_reason", "unmapped_measure_label"):
+        assert failing.get(name, 0) >= 1, (name, failing)
 
 
 def test_country_seed_covers_every_country_the_generator_writes():
