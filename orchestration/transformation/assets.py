@@ -26,9 +26,11 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     checks; then the dbt docs site for analysts under IWH_HOME/reports/dbt_docs/."""
     settings = warehouse.settings()
     apply_dbt_environment(settings)
-    yield from dbt.cli(BUILD_ARGS, context=context).stream()
-
-    with tempfile.TemporaryDirectory(prefix="iwh-dbt-docs-") as target:
-        dbt.cli(["docs", "generate", "--static"], target_path=Path(target), raise_on_error=True).wait()
-        docs = copy_static_docs(Path(target), settings)
+    # Per-run artefacts (compiled SQL, run results, dbt's log) go to a scratch directory beside the
+    # warehouse instead of accumulating in the repository's dbt_project/target/.
+    with tempfile.TemporaryDirectory(prefix="dbt-run-", dir=settings.home) as scratch:
+        yield from dbt.cli(BUILD_ARGS, context=context, target_path=Path(scratch) / "build").stream()
+        docs_target = Path(scratch) / "docs"
+        dbt.cli(["docs", "generate", "--static"], target_path=docs_target, raise_on_error=True).wait()
+        docs = copy_static_docs(docs_target, settings)
     context.log.info(f"dbt docs written to {docs}")
