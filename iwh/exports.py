@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from iwh.warehouse import FILE_MODE, ensure_private_dir
@@ -43,6 +44,9 @@ def _stata_ready(frame: pd.DataFrame, labelled: set[str]) -> pd.DataFrame:
             out[column] = series.astype("float64") if series.isna().any() else series.astype("int8")
         elif pd.api.types.is_integer_dtype(series) or column in labelled:
             out[column] = series.astype("float64")
+        elif pd.api.types.is_float_dtype(series):
+            # Stata has no infinity (an odds ratio's bound under separation): it becomes missing.
+            out[column] = series.replace([np.inf, -np.inf], np.nan)
         elif pd.api.types.is_datetime64_any_dtype(series):
             out[column] = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) else series
         elif not pd.api.types.is_numeric_dtype(series):
