@@ -85,11 +85,15 @@ def test_large_projects_rank_by_their_planted_effects_up_to_the_truths_own_bound
     assert stats.spearmanr(large["contribution_pp"], large["noise_free"])[0] >= 0.8  # measured 0.87
 
 
-def test_with_the_municipality_as_provider_large_projects_rank_near_0_7(recovery):
+def test_large_units_rank_by_their_planted_effects_and_intervals_cover_them(recovery):
+    """The issue's criterion, with each unit's planted effects: an introduction programme is run by
+    its municipality, so the municipality-year intercepts planted for its participants are that
+    unit's own effect; a Jobbsjansen project's planted effect is its project effect alone."""
     large = recovery.loc[recovery["n"] >= LARGE]
     # measured 0.742 (seeds 12–14: 0.746, 0.697, 0.784)
-    assert stats.spearmanr(large["contribution_pp"], large["true_provider"])[0] >= 0.68
-    assert _covered(recovery, "ci_low_pp", "ci_high_pp", "true_provider") >= 0.9
+    assert stats.spearmanr(large["contribution_pp"], large["true_provider"])[0] >= 0.7
+    # measured 0.93
+    assert _covered(recovery, "ci_low_pp", "ci_high_pp", "true_provider") >= 0.85
 
 
 def test_ninety_percent_intervals_cover_the_true_contribution(recovery):
