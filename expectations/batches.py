@@ -96,7 +96,6 @@ def nir_deltakere(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
                    {land_label} as statsborgerskapforste
             from {table} r {end_join} {land_join}
             where r.cohort_year = ? and {_accepted(con)}
-            order by r._source_file, r._row_number
             """,
             [year],
         )
@@ -114,7 +113,6 @@ def nir_tiltak(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
             select r._source_file as source_file, r._row_number as source_row, {label} as tiltak
             from {table} r {join}
             where r.cohort_year = ? and {_accepted(con)}
-            order by r._source_file, r._row_number
             """,
             [year],
         )
@@ -136,7 +134,6 @@ def jobbsjansen_leavers(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
                    r.v4_1, r.v1_8, {land_label} as v2_5
             from {table} r {land_join}
             where r.cohort_year = ? and trim(r.v1_7) = '2' and {_accepted(con)}
-            order by r._source_file, r._row_number
             """,
             [year],
         )
@@ -189,7 +186,7 @@ def participant_exits(programme: str, columns: Sequence[str] = PARTICIPANT_EXIT_
             frame = _frame(
                 con,
                 f"select {', '.join(columns)} from {table} "
-                "where programme = ? and cohort_year = ? order by source_file, source_row",
+                "where programme = ? and cohort_year = ?",
                 [programme, year],
             )
             yield Batch(f"{year} {programme}", frame)

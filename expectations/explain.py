@@ -40,7 +40,7 @@ def details(
         lines = [
             f"{row['source_file']} row {row['source_row']}, column {delivered}: "
             f"{_problem(kind, kwargs, meta, batch.parameters, row[column])}"
-            for _, row in unexpected.head(ROWS_LISTED).iterrows()
+            for _, row in _in_file_order(unexpected).head(ROWS_LISTED).iterrows()
         ]
         if len(unexpected) > ROWS_LISTED:
             lines.append(f"… and {len(unexpected) - ROWS_LISTED} more")
@@ -65,6 +65,11 @@ def unexpected_mask(values: pd.Series, kind: str, kwargs: dict, parameters: dict
     if kind == "expect_column_values_to_match_regex":
         return present & ~values.astype(str).str.match(kwargs["regex"])
     raise ValueError(f"no row rule for {kind}")
+
+
+def _in_file_order(rows: pd.DataFrame) -> pd.DataFrame:
+    # File names are categories in order of appearance; sort by the names themselves.
+    return rows.assign(file_name=rows["source_file"].astype(str)).sort_values(["file_name", "source_row"])
 
 
 def _problem(kind: str, kwargs: dict, meta: dict, parameters: dict, value) -> str:

@@ -147,6 +147,11 @@ def critical_expectations(context: AssetCheckExecutionContext, warehouse: Wareho
         f"{dataset} {partition} {expectation}({column}): {observed} (threshold {threshold})"
         for dataset, partition, expectation, column, observed, threshold in failures
     ]
+    if failures:
+        context.log.error(
+            f"{len(failures)} critical expectation result(s) failed; models and publication are skipped. "
+            f"Where and why: {report}"
+        )
     return AssetCheckResult(
         passed=run_id is not None and not failures,
         severity=AssetCheckSeverity.ERROR,
