@@ -14,6 +14,10 @@ DEMO_PSEUDONYM_KEY = "iwh-demo-key-not-secret"
 SYNTHETIC_MARKER = ".iwh_synthetic_sample"
 
 
+# The two codings of NIR's end reasons (harmonisation.md): the report's text, or its table 8 as printed.
+OUTCOME_VARIANTS = ("report_text", "table8_literal")
+
+
 class SettingsError(RuntimeError):
     """A configuration problem the user must fix (printed without a traceback by the CLI)."""
 
@@ -23,14 +27,21 @@ class Settings:
     landing_dir: Path
     home: Path
     pseudonym_key: str | None
+    outcome_variant: str = OUTCOME_VARIANTS[0]
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
+        outcome_variant = env.get("IWH_OUTCOME_VARIANT") or OUTCOME_VARIANTS[0]
+        if outcome_variant not in OUTCOME_VARIANTS:
+            raise SettingsError(
+                f"IWH_OUTCOME_VARIANT={outcome_variant!r} is not a coding of the outcome; use one of {', '.join(OUTCOME_VARIANTS)}"
+            )
         return cls(
             landing_dir=Path(env.get("IWH_LANDING_DIR", "data/landing")).expanduser().resolve(),
             home=Path(env.get("IWH_HOME", "data")).expanduser().resolve(),
             pseudonym_key=env.get("IWH_PSEUDONYM_KEY") or None,
+            outcome_variant=outcome_variant,
         )
 
     @property

@@ -30,6 +30,7 @@ class WarehouseResource(ConfigurableResource):
             landing_dir=Path(self.landing_dir).resolve() if self.landing_dir else from_env.landing_dir,
             home=Path(self.home).resolve() if self.home else from_env.home,
             pseudonym_key=from_env.pseudonym_key,
+            outcome_variant=from_env.outcome_variant,
         )
 
     @contextlib.contextmanager

@@ -44,3 +44,10 @@ def test_where_before_any_run_says_nothing_is_published(tmp_path, monkeypatch, c
     monkeypatch.setenv("IWH_HOME", str(tmp_path / "home"))
     assert main(["where"]) == 1
     assert "nothing published yet" in capsys.readouterr().err
+
+
+def test_an_unknown_outcome_variant_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("IWH_OUTCOME_VARIANT", "table9")
+    monkeypatch.setenv("IWH_HOME", str(tmp_path / "home"))
+    assert main(["where"]) == 2
+    assert "IWH_OUTCOME_VARIANT='table9' is not a coding of the outcome" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """dbt models and seeds as Dagster assets; dbt tests as asset checks; dbt docs as a report."""
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -25,11 +26,12 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     checks; then the dbt docs site for analysts under IWH_HOME/reports/dbt_docs/."""
     settings = warehouse.settings()
     apply_dbt_environment(settings)
+    variables = ["--vars", json.dumps({"outcome_variant": settings.outcome_variant})]
     # Per-run artefacts (compiled SQL, run results, dbt's log) go to a scratch directory beside the
     # warehouse instead of accumulating in the repository's dbt_project/target/.
     with tempfile.TemporaryDirectory(prefix="dbt-run-", dir=settings.home) as scratch:
-        yield from dbt.cli(BUILD_ARGS, context=context, target_path=Path(scratch) / "build").stream()
+        yield from dbt.cli([*BUILD_ARGS, *variables], context=context, target_path=Path(scratch) / "build").stream()
         docs_target = Path(scratch) / "docs"
-        dbt.cli(["docs", "generate", "--static"], target_path=docs_target).wait()
+        dbt.cli(["docs", "generate", "--static", *variables], target_path=docs_target).wait()
         docs = copy_static_docs(docs_target, settings)
     context.log.info(f"dbt docs written to {docs}")
