@@ -311,7 +311,7 @@ def _quarantine(con: duckdb.DuckDBPyConnection) -> str:
         order by source_file, row_number, column_name limit {QUARANTINE_ROWS_LISTED}
         """
     ).df()
-    total = con.execute("select count(*) from quality.quarantine").fetchone()[0]
+    total = con.execute("select count(*) from quality.quarantine").fetchall()[0][0]
     more = (f"<p class=\"note\">The first {QUARANTINE_ROWS_LISTED} of {total} entries; the rest are in "
             "quality.quarantine.</p>" if total > QUARANTINE_ROWS_LISTED else "")
     return (

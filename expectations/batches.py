@@ -60,7 +60,7 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence = ()) 
     (a cohort repeats a handful of file names and labels hundreds of thousands of times) and
     integers with gaps as float64, which GX compares vectorised (nullable Int64 it compares
     value by value in Python)."""
-    table = con.execute(sql, list(parameters)).to_arrow_table()
+    table = con.sql(sql, params=list(parameters)).to_arrow_table()
     columns = [
         pc.dictionary_encode(column) if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
         else column

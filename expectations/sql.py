@@ -21,7 +21,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
         con.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
             [schema, table],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         > 0
     )
 

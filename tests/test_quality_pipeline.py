@@ -142,7 +142,7 @@ def test_clean_sample_passes_every_critical_expectation(built_warehouse):
             "select suite, \"partition\", column_name, observed_value from quality.validation_results "
             "where severity = 'critical' and not success"
         ).fetchall()
-        total = con.execute("select count(*) from quality.validation_results").fetchone()[0]
+        total = con.execute("select count(*) from quality.validation_results").fetchall()[0][0]
     assert critical == []
     assert total > 400
 

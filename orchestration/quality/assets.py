@@ -169,10 +169,10 @@ def _results_run_id(con, run_id: str) -> str | None:
     """This run's results; a run that only re-evaluates the gate judges the latest ones."""
     if not table_exists(con, "quality.validation_results"):
         return None
-    row = con.execute(
+    rows = con.execute(
         "select run_id from quality.validation_results order by (run_id = ?) desc, validated_at desc limit 1", [run_id]
-    ).fetchone()
-    return row[0] if row else None
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 assets = [quality_checkpoints]
