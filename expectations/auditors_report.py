@@ -36,7 +36,9 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2e
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 2px solid #d0d0d0; }
 h3 { font-size: 1.05em; margin-top: 1.4em; }
 table { border-collapse: collapse; margin: 0.5em 0 1.2em; font-size: 0.88em; }
-th, td { border: 1px solid #c8c8c8; padding: 0.25em 0.55em; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #c8c8c8; padding: 0.25em 0.55em; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
+#failed-expectations { width: 100%; }
 th { background: #eef1f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.failed-critical td { background: #fde2e2; } tr.failed-warning td { background: #fff4d6; }
@@ -234,13 +236,14 @@ def _results(results: pd.DataFrame) -> str:
             body.append(
                 f"<tr class=\"failed-{html.escape(row['severity'])}\"><td>{_text(row['severity'])}</td>"
                 f"<td>{_text(row['suite'])}</td><td>{_text(row['dataset'])}</td><td>{_text(row['partition'])}</td>"
-                f"<td>{_text(row['expectation'])}</td><td>{_text(row['column_name'])}</td>"
+                f"<td>{_text(row['expectation'].removeprefix('expect_column_values_to_'))}</td>"
+                f"<td>{_text(row['column_name'])}</td>"
                 f"<td>{_text(row['observed_value'])}</td><td>{_text(row['threshold'])}</td><td>{details}</td>"
                 f"<td>{page}</td></tr>"
             )
         parts.append(
             "<table id=\"failed-expectations\"><thead><tr><th>Severity</th><th>Suite</th><th>Dataset</th>"
-            "<th>Partition</th><th>Expectation</th><th>Column</th><th>Observed</th><th>Threshold</th>"
+            "<th>Partition</th><th>Values must</th><th>Column</th><th>Observed</th><th>Threshold</th>"
             "<th>Where</th><th>Docs</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>"
         )
     summary = (

@@ -20,6 +20,7 @@ EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</s
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>.*?</script>", re.IGNORECASE | re.DOTALL)
 EXTERNAL_LINK = re.compile(r"<link[^>]*\bhref=\"https?://[^\"]*\"[^>]*>", re.IGNORECASE)
 EXTERNAL_IMAGE = re.compile(r"<img[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>", re.IGNORECASE)
+FILTER_BUTTON = re.compile(r"<button[^>]*clearTableFilters[^>]*>.*?</button>", re.IGNORECASE | re.DOTALL)
 FOOTER = re.compile(r"<footer\b.*?</footer>", re.IGNORECASE | re.DOTALL)
 EXTERNAL_ANCHOR = re.compile(r"<a\b[^>]*\bhref=\"https?://[^\"]*\"[^>]*>(.*?)</a>", re.IGNORECASE | re.DOTALL)
 INDEX_TABLE = re.compile(r"<table\s+id=\"(?P<id>section-1-content-block-2-(?P<n>\d)-body-table)\"[^>]*>\s*</table>")
@@ -52,7 +53,7 @@ def build(context, docs_dir: Path, result_identifiers: Sequence) -> Path:
 
 
 def _offline(text: str) -> str:
-    for pattern in (EXTERNAL_SCRIPT, INLINE_SCRIPT, EXTERNAL_LINK, EXTERNAL_IMAGE, FOOTER):
+    for pattern in (EXTERNAL_SCRIPT, INLINE_SCRIPT, EXTERNAL_LINK, EXTERNAL_IMAGE, FILTER_BUTTON, FOOTER):
         text = pattern.sub("", text)
     text = EXTERNAL_ANCHOR.sub(r"\1", text)
     if STYLE not in text:

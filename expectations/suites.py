@@ -337,7 +337,7 @@ JOBBSJANSEN_LEAVERS = BatchSource(
 )
 PARTICIPANT_EXITS = {
     programme: BatchSource(
-        name=f"marts.participant_exits {programme}",
+        name="marts.participant_exits rows",
         dataset="marts.participant_exits",
         build=batches.participant_exits(programme),
         index_columns=LINEAGE,
@@ -346,7 +346,7 @@ PARTICIPANT_EXITS = {
 }
 PARTICIPANT_EXIT_COMPLETENESS = {
     programme: BatchSource(
-        name=f"marts.participant_exits {programme} completeness",
+        name="marts.participant_exits completeness",
         dataset="marts.participant_exits",
         build=batches.participant_exits(programme, columns=tuple(limits)),
         counts_only=True,
@@ -452,7 +452,7 @@ def resolve_parameter(value, parameters: dict):
 
 
 def batch_sources(suites: Sequence[Suite] = SUITES) -> list[BatchSource]:
-    seen: dict[str, BatchSource] = {}
+    seen: dict[int, BatchSource] = {}
     for suite in suites:
-        seen.setdefault(suite.source.name, suite.source)
+        seen.setdefault(id(suite.source), suite.source)
     return list(seen.values())
