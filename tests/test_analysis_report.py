@@ -27,7 +27,7 @@ from analysis.simulation import simulate_analysis_dataset
 from expectations import missingness
 from orchestration.analysis import assets as analysis_assets
 from orchestration.resources import WarehouseResource
-from tests.browser import dump_dom, requires_chromium
+from browser import dump_dom, requires_chromium
 
 RUN_TAGGED_TABLES = list(analysis_assets.TABLE_KEYS)
 EXPECTED_FIGURES = [
