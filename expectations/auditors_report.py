@@ -36,9 +36,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2e
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 2px solid #d0d0d0; }
 h3 { font-size: 1.05em; margin-top: 1.4em; }
 table { border-collapse: collapse; margin: 0.5em 0 1.2em; font-size: 0.88em; }
-th, td { border: 1px solid #c8c8c8; padding: 0.25em 0.55em; text-align: left; vertical-align: top;
-         overflow-wrap: anywhere; }
-#failed-expectations { width: 100%; }
+th, td { border: 1px solid #c8c8c8; padding: 0.25em 0.55em; text-align: left; vertical-align: top; }
+#failed-expectations { width: 100%; } tr.where td { border-top: none; font-size: 0.95em; }
 th { background: #eef1f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.failed-critical td { background: #fde2e2; } tr.failed-warning td { background: #fff4d6; }
@@ -111,46 +110,30 @@ def _query(con: duckdb.DuckDBPyConnection, table: str, sql: str, params: Iterabl
 
 
 def _sources(con: duckdb.DuckDBPyConnection) -> str:
-    parts = []
-    if table_exists(con, "quality.load_log"):
-        log = con.execute(
-            """
-            select source, cohort_year, source_file, file_sha256, rows_delivered, rows_quarantined, loaded_at
-            from quality.load_log
-            qualify row_number() over (partition by source, cohort_year, source_file order by loaded_at desc) = 1
-            order by source, cohort_year, source_file
-            """
-        ).df()
-        parts.append(
-            _table(
-                log,
-                [
-                    ("source", "Source", None),
-                    ("cohort_year", "Cohort", None),
-                    ("source_file", "File", None),
-                    ("file_sha256", "SHA-256", None),
-                    ("rows_delivered", "Rows delivered", suppress_count),
-                    ("rows_quarantined", "Rows quarantined", suppress_count),
-                    ("loaded_at", "Loaded", None),
-                ],
-                table_id="sources",
-            )
-        )
-    reference = []
-    for table in ("raw.ssb_statbank", "raw.ssb_sentralitet", "raw.klass_131_kommuner"):
-        if table_exists(con, table):
-            reference.append(
-                f"select '{table}' as source_table, _source_file as source_file, _file_sha256 as file_sha256, "
-                f"count(*) as n_rows from {table} group by all"
-            )
-    if reference:
-        frame = con.execute(" union all ".join(reference) + " order by 1, 2").df()
-        parts.append("<h3>Reference files (not partitioned)</h3>")
-        parts.append(
-            _table(frame, [("source_table", "Table", None), ("source_file", "File", None),
-                           ("file_sha256", "SHA-256", None), ("n_rows", "Rows", _exact_count)])
-        )
-    return "".join(parts) or "<p class=\"note\">No load log in the warehouse.</p>"
+    if not table_exists(con, "quality.load_log"):
+        return "<p class=\"note\">No load log in the warehouse.</p>"
+    # The latest load of each file is what the warehouse holds now.
+    log = con.execute(
+        """
+        select source, cohort_year, source_file, file_sha256, rows_delivered, rows_quarantined, loaded_at
+        from quality.load_log
+        qualify row_number() over (partition by source, cohort_year, source_file order by loaded_at desc) = 1
+        order by source, cohort_year, source_file
+        """
+    ).df()
+    return _table(
+        log,
+        [
+            ("source", "Source", None),
+            ("cohort_year", "Cohort", None),
+            ("source_file", "File", None),
+            ("file_sha256", "SHA-256", None),
+            ("rows_delivered", "Rows delivered", suppress_count),
+            ("rows_quarantined", "Rows quarantined", suppress_count),
+            ("loaded_at", "Loaded", None),
+        ],
+        table_id="sources",
+    )
 
 
 def _funnel(con: duckdb.DuckDBPyConnection) -> str:
@@ -221,8 +204,6 @@ def _results(results: pd.DataFrame) -> str:
         return "" if row["success"] else f"failed-{row['severity']}"
 
     frame = results.copy()
-    frame["status"] = frame["success"].map({True: "passed", False: "FAILED"})
-    frame["details_html"] = frame["details"]
     failed = frame[~frame["success"]]
     parts = ["<h3>Failed expectations</h3>"]
     if failed.empty:
@@ -230,21 +211,24 @@ def _results(results: pd.DataFrame) -> str:
     else:
         body = []
         for _, row in failed.iterrows():
-            details = f"<pre>{_text(row['details'])}</pre>" if isinstance(row["details"], str) else ""
+            css = f"failed-{html.escape(row['severity'])}"
             page = (f"<a href=\"quality/{html.escape(row['data_docs_page'])}\">Data Docs</a>"
                     if isinstance(row["data_docs_page"], str) else "")
+            check = (f"{_text(row['column_name'])} must "
+                     f"{_text(row['expectation'].removeprefix('expect_column_values_to_').replace('_', ' '))}: "
+                     f"{_text(row['threshold'])}")
             body.append(
-                f"<tr class=\"failed-{html.escape(row['severity'])}\"><td>{_text(row['severity'])}</td>"
-                f"<td>{_text(row['suite'])}</td><td>{_text(row['dataset'])}</td><td>{_text(row['partition'])}</td>"
-                f"<td>{_text(row['expectation'].removeprefix('expect_column_values_to_'))}</td>"
-                f"<td>{_text(row['column_name'])}</td>"
-                f"<td>{_text(row['observed_value'])}</td><td>{_text(row['threshold'])}</td><td>{details}</td>"
-                f"<td>{page}</td></tr>"
+                f"<tr class=\"{css}\"><td>{_text(row['severity'])}</td>"
+                f"<td>{_text(row['suite'])}<br>{_text(row['dataset'])} · {_text(row['partition'])}</td>"
+                f"<td>{check}</td><td>{_text(row['observed_value'])}</td><td>{page}</td></tr>"
             )
+            if isinstance(row["details"], str):
+                body.append(f"<tr class=\"{css} where\"><td></td><td colspan=\"4\"><pre>{_text(row['details'])}</pre>"
+                            "</td></tr>")
         parts.append(
-            "<table id=\"failed-expectations\"><thead><tr><th>Severity</th><th>Suite</th><th>Dataset</th>"
-            "<th>Partition</th><th>Values must</th><th>Column</th><th>Observed</th><th>Threshold</th>"
-            "<th>Where</th><th>Docs</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>"
+            "<table id=\"failed-expectations\"><thead><tr><th>Severity</th><th>Suite · dataset · partition</th>"
+            "<th>Expectation</th><th>Observed</th><th>Docs</th></tr></thead><tbody>" + "".join(body)
+            + "</tbody></table>"
         )
     summary = (
         frame.groupby(["suite", "dataset", "severity"], sort=True)

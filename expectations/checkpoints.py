@@ -212,6 +212,12 @@ def describe_observed(kind: str, result: dict) -> str:
     return f"{_number(unexpected_count)} of {_number(element_count)} values unexpected ({share:.2%})"
 
 
+def _first_units(details: str, shown: int = 3) -> str:
+    units = details.split("\n")
+    more = f"; … and {len(units) - shown} more" if len(units) > shown else ""
+    return "; ".join(units[:shown]) + more
+
+
 def _exception_message(exception_info: dict) -> str | None:
     """GX reports an expectation that raised either flat or keyed by the metric that raised."""
     if exception_info.get("raised_exception"):
@@ -235,7 +241,7 @@ def _record(con, run_id, run_time, suite: Suite, batch: Batch, expectation_resul
     if not expectation_result.success and not error:
         details = explain.details(con, suite, batch, kind, kwargs, meta)
         if suite.source.describes_units and details:
-            observed = details.replace("\n", "; ")
+            observed = _first_units(details)
     unexpected_percent = result.get("unexpected_percent")
     return ValidationRecord(
         run_id=run_id,
