@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import html
 import math
+import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -212,7 +213,7 @@ def _results(results: pd.DataFrame) -> str:
         body = []
         for _, row in failed.iterrows():
             css = f"failed-{html.escape(row['severity'])}"
-            page = (f"<a href=\"quality/{html.escape(row['data_docs_page'])}\">Data Docs</a>"
+            page = (f"<a href=\"quality/{html.escape(urllib.parse.quote(row['data_docs_page']))}\">Data Docs</a>"
                     if isinstance(row["data_docs_page"], str) else "")
             check = (f"{_text(row['column_name'])} must "
                      f"{_text(row['expectation'].removeprefix('expect_column_values_to_').replace('_', ' '))}: "

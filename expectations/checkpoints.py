@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,7 +168,7 @@ def _docs_page(context, identifier) -> str | None:
         return None
     url = urls[0]["site_url"]
     marker = "/validations/"
-    return "validations/" + url.split(marker, 1)[1] if marker in url else None
+    return "validations/" + urllib.parse.unquote(url.split(marker, 1)[1]) if marker in url else None
 
 
 def _number(value) -> str:

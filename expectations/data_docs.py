@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -79,7 +80,8 @@ def _static_index_tables(text: str, context) -> str:
             body = "".join(
                 f"<tr><td class=\"{'passed' if success else 'failed'}\">{'passed' if success else 'FAILED'}</td>"
                 f"<td>{html.escape(run_time)}</td><td>{html.escape(run_name)}</td>"
-                f"<td><a href=\"{html.escape(link)}\">{html.escape(suite)}</a></td><td>{html.escape(batch)}</td></tr>"
+                f"<td><a href=\"{html.escape(urllib.parse.quote(link))}\">{html.escape(suite)}</a></td>"
+                f"<td>{html.escape(batch)}</td></tr>"
                 for run_time, run_name, suite, batch, success, link in _validation_rows(context)
             )
             head = "<tr><th>Status</th><th>Run time</th><th>Run</th><th>Expectation suite</th><th>Batch</th></tr>"

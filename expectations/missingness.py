@@ -23,7 +23,6 @@ MIN_CELL = 5
 EXITS = "marts.participant_exits"
 MISSING = "(spor is null or norsk_score is null)"
 MODEL_POPULATION = "maloppnaelse is not null"
-PROGRAMME_LABELS = {"jobbsjansen": "Jobbsjansen", "intro": "Introduksjonsprogrammet"}
 VARIABLES = (
     "kjonn_mann",
     "alder",

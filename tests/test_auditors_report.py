@@ -62,6 +62,10 @@ def test_report_and_data_docs_render_with_their_tables(degraded_reports):
     table_15 = table_rows(report, "missingness-table-15")
     assert any("0301 Oslo" in row and "39,0%" in row for row in table_15)  # 23 of 59
 
+    link = re.search(r'<a href="(quality/validations/[^"]+)">Data Docs</a>', report).group(1)
+    linked_page = dump_dom(degraded_reports.auditors_report.parent.as_uri() + "/" + link)
+    assert "participant_exits_intro.completeness" in html.unescape(linked_page)
+
     index = dump_dom(degraded_reports.data_docs_dir / "index.html")
     validations = table_rows(index, "section-1-content-block-2-1-body-table")
     assert len(validations) == 1 + 22  # heading + one row per suite and partition validated
