@@ -27,6 +27,7 @@ from analysis.specification import (
     REGION_TERMS,
     TILTAK,
 )
+from iwh.vocabulary import NORSK_TIERS
 
 ARCHETYPES_PATH = Path(__file__).with_name("archetypes.csv")
 Z_95 = stats.norm.ppf(0.975)
@@ -34,7 +35,6 @@ Z_95 = stats.norm.ppf(0.975)
 MIN_PUBLISHED_CELL = 5
 
 AGE_BANDS = [(18, 24), (25, 29), (30, 34), (35, 39), (40, 49), (50, 120)]
-NORSK_TIERS = ["Under A1", "A1", "A2", "B1", "B2"]
 
 
 @dataclass
@@ -288,7 +288,7 @@ def predicted_vs_actual(fit: M1Fit) -> pd.DataFrame:
     sample = fit.sample
     groupings = {
         "spor": _ordered(sample["spor"].astype(int).astype(str), ["1", "2", "3"]),
-        "norsk_tier": _ordered(sample["norsk_tier"], NORSK_TIERS),
+        "norsk_tier": _ordered(sample["norsk_tier"], list(NORSK_TIERS)),
         "fravaer_hoy": _ordered(sample["fravaer_hoy"].astype(int).astype(str), ["0", "1"]),
         "botid_quartile": _quartiles(sample["botid"]),
         "varighet_quartile": _quartiles(sample["varighet_mnd"]),

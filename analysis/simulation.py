@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import special
 
 from analysis.specification import REGION_TERMS
+from iwh.vocabulary import NORSK_TIERS
 
 GROSS_ROWS_AT_SCALE_1 = 29_774
 N_MUNICIPALITIES = 260
@@ -74,7 +75,6 @@ TILTAK_RATES = {
 }
 SCHOOL_SUBJECT_RATE = (0.30, 0.20)
 
-NORSK_TIERS = ["Under A1", "A1", "A2", "B1", "B2"]
 
 
 def sigma_u_for_icc(icc: float) -> float:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from iwh.vocabulary import REFERENCE_REGION, TILTAK_COLUMNS
+
 OUTCOME = "maloppnaelse"
 CONSTANT = "const"
 
-REFERENCE_REGION = "Europa"
 # Region label (exact, as in the marts) → model term. Order follows the report's table 17.
 REGION_TERMS: dict[str, str] = {
     "Asia for øvrig": "region_asia_for_ovrig",
@@ -25,23 +26,7 @@ REGION_TERMS: dict[str, str] = {
     REFERENCE_REGION: "region_europa",
 }
 
-TILTAK = [
-    "tiltak_norskopplaering",
-    "tiltak_samfunnskunnskap",
-    "tiltak_sprakpraksis",
-    "tiltak_yrkesrettet_kurs",
-    "tiltak_ordinaert_arbeid",
-    "tiltak_arbeidspraksis_skjermet",
-    "tiltak_arbeidspraksis_ordinaer",
-    "tiltak_amo_kurs",
-    "tiltak_sosialt_nettverk",
-    "tiltak_helsefremmende",
-    "tiltak_barn_familie",
-    "tiltak_kultur_fritid",
-    "tiltak_realkompetanse",
-    "tiltak_grunnskolefag",
-    "tiltak_fag_vgo",
-]
+TILTAK = list(TILTAK_COLUMNS)
 
 # M1's numeric individual variables, in the report's order; spor enters as a number 1–3.
 M1_NUMERIC = ["ordning", "spor", "kjonn_mann", "alder", "botid", "norsk_score", "varighet_mnd", "fravaer_hoy"]

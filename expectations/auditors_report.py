@@ -26,7 +26,7 @@ import pandas as pd
 
 from expectations import suites as suite_definitions
 from expectations.missingness import MIN_CELL
-from expectations.sql import table_exists
+from iwh.warehouse import table_exists
 
 QUARANTINE_ROWS_LISTED = 200
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"

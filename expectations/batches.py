@@ -16,7 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from expectations.sql import accepted_rows, label_key, table_exists
+from expectations.sql import accepted_rows, label_key
+from iwh.warehouse import table_exists
 
 
 @dataclass(frozen=True)

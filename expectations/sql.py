@@ -15,17 +15,6 @@ def label_key(expression: str) -> str:
     )
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
-    schema, table = qualified_name.split(".", 1)
-    return (
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()[0][0]
-        > 0
-    )
-
-
 def column_names(con: duckdb.DuckDBPyConnection, qualified_name: str) -> list[str]:
     schema, table = qualified_name.split(".", 1)
     rows = con.execute(

@@ -44,40 +44,11 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 
 from expectations import batches
+from iwh.vocabulary import NORSK_TIERS, REGIONS, TILTAK_GROUPS
 
 CRITICAL = "critical"
 WARNING = "warning"
 
-REGIONS = (
-    "Afrika sør for Sahara",
-    "Nord-Afrika",
-    "Europa",
-    "Latin-Amerika og Karibia",
-    "Sør-Asia",
-    "Sørøst-Asia",
-    "Vest-Asia",
-    "Asia for øvrig",
-    "Nord-Amerika",
-    "Statsløs",
-)
-NORSK_TIERS = ("Under A1", "A1", "A2", "B1", "B2")
-TILTAK_GROUPS = (
-    "norskopplaering",
-    "samfunnskunnskap",
-    "sprakpraksis",
-    "yrkesrettet_kurs",
-    "ordinaert_arbeid",
-    "arbeidspraksis_skjermet",
-    "arbeidspraksis_ordinaer",
-    "amo_kurs",
-    "sosialt_nettverk",
-    "helsefremmende",
-    "barn_familie",
-    "kultur_fritid",
-    "realkompetanse",
-    "grunnskolefag",
-    "fag_vgo",
-)
 
 
 @dataclass(frozen=True)

@@ -71,11 +71,16 @@ def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConne
     return con
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
+    """Whether `schema.table` exists (a fresh warehouse has no quality or analysis tables yet).
+
+    fetchall, not fetchone: DuckDB 2 refuses further work on a connection with an unfinished result.
+    """
+    schema, table = qualified_name.split(".", 1)
     return (
         con.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
             [schema, table],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         > 0
     )

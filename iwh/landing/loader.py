@@ -23,6 +23,7 @@ from iwh.landing.errors import DeliveryError
 from iwh.landing.prepare import Municipality, PreparedFile, prepare_file
 from iwh.landing.schema import ensure_tables
 from iwh.settings import Settings
+from iwh.warehouse import table_exists
 
 QUARANTINE_LINES_LOGGED = 20
 
@@ -50,14 +51,9 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    query = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
-    return con.execute(query, [schema, table]).fetchall()[0][0] > 0
-
-
 def _stored_hashes(con: duckdb.DuckDBPyConnection, source: Source) -> dict[int | None, set[tuple[str, str]]]:
     """(source file, sha256) pairs stored per cohort year (None for reference tables)."""
-    if not _table_exists(con, "raw", source.name):
+    if not table_exists(con, f"raw.{source.name}"):
         return {}
     year = "cohort_year" if source.partitioned else "null"
     stored: dict[int | None, set[tuple[str, str]]] = {}

@@ -18,7 +18,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
 
 from analysis import contribution, models, report
-from expectations.sql import table_exists
+from iwh.warehouse import table_exists
 from orchestration.quality.assets import GATED_KEY, MISSINGNESS_KEY, VALIDATION_RESULTS_KEY
 from orchestration.resources import WarehouseResource
 

@@ -27,7 +27,7 @@ from dagster import (
 )
 
 from expectations.run import QualityOutcome, QualityPaths, validate_warehouse
-from expectations.sql import table_exists
+from iwh.warehouse import table_exists
 from expectations.suites import CRITICAL, SUITES
 from orchestration.ingestion.assets import raw_assets
 from orchestration.resources import WarehouseResource
