@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 import pytest
 
 from iwh.pseudonym import person_key
@@ -19,3 +21,9 @@ def test_the_key_changes_every_person_key():
 def test_an_empty_key_is_refused():
     with pytest.raises(ValueError, match="empty"):
         person_key("01010112345", "")
+
+
+@pytest.mark.parametrize("key", ["k", "x" * 64, "y" * 65, "nøkkel-æøå", "z" * 300])
+def test_person_key_agrees_with_the_standard_library_hmac_for_short_long_and_non_ascii_keys(key):
+    for digits in ("01010112345", "002955636951"):
+        assert person_key(digits, key) == hmac.new(key.encode("utf-8"), digits.encode("ascii"), "sha256").hexdigest()[:32]

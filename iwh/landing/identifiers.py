@@ -12,8 +12,7 @@ Rules applied (landing-zone.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 from stdnum.no import fodselsnummer
@@ -22,12 +21,6 @@ from iwh.pseudonym import person_key
 
 FNR_LENGTH = 11
 DUF_LENGTH = 12
-
-
-@dataclass(frozen=True)
-class KeyedIdentifier:
-    person_key: str | None
-    problem: str | None  # why the identifier is invalid; never contains the identifier
 
 
 def fnr_problem(digits: str) -> str | None:
@@ -83,12 +76,12 @@ def valid_sql(digits: str, id_type: str) -> str:
 
 
 def key_identifiers(
-    screened: Iterable[tuple[str, str, bool]], id_type: str, key: str
-) -> dict[str, KeyedIdentifier]:
-    """Person key (or the problem) per distinct delivered value, from (value, compacted digits, passed the SQL screen)."""
+    digits: Sequence[str], passed: Sequence[bool], id_type: str, key: str
+) -> tuple[list[str | None], list[str | None]]:
+    """Person keys and problems, aligned with ``digits`` (the compacted distinct delivered values)
+    and ``passed`` (whether each passed the SQL screen). Plain lists rather than an object per
+    identifier: a large cohort file has close to a million of them."""
     problem_of = _PROBLEM[id_type]
-    keyed = {}
-    for value, digits, passed in screened:
-        problem = None if passed else problem_of(digits)
-        keyed[value] = KeyedIdentifier(person_key=None if problem else person_key(digits, key), problem=problem)
-    return keyed
+    problems = [None if ok else problem_of(d) for d, ok in zip(digits, passed, strict=True)]
+    keys = [None if problem else person_key(d, key) for d, problem in zip(digits, problems, strict=True)]
+    return keys, problems

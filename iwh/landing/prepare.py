@@ -410,27 +410,27 @@ def _keyed_identifiers(
     """(id_column, id_value, person_key, id_problem) for every distinct delivered identifier."""
     if pseudonym_key is None:
         raise ValueError(f"{source.name} holds identifiers: a pseudonym key is required")
-    mappings = []
+    columns: dict[str, list] = {"id_column": [], "id_value": [], "person_key": [], "id_problem": []}
     for name in source.identifier_columns:
         column_id = layout.positions.get(name)
         if column_id is None:
             continue
         id_type = "duf" if name == "duf" else "fnr"
-        screened = scratch.execute(
-            f"select value, digits, {valid_sql('digits', id_type)} from ("
+        screened = _arrow(
+            scratch,
+            f"select value, digits, {valid_sql('digits', id_type)} as passed from ("
             f"  select value, {compact_sql('value')} as digits from ("
-            f"    select distinct {_trimmed(column_id)} as value from {DELIVERED_TABLE} where {_trimmed(column_id)} is not null))"
-        ).fetchall()
-        keyed = key_identifiers(screened, id_type, pseudonym_key)
-        mappings.extend((name, v, k.person_key, k.problem) for v, k in keyed.items())
-    return pa.table(
-        {
-            "id_column": pa.array([m[0] for m in mappings], pa.string()),
-            "id_value": pa.array([m[1] for m in mappings], pa.string()),
-            "person_key": pa.array([m[2] for m in mappings], pa.string()),
-            "id_problem": pa.array([m[3] for m in mappings], pa.string()),
-        }
-    )
+            f"    select distinct {_trimmed(column_id)} as value from {DELIVERED_TABLE} where {_trimmed(column_id)} is not null))",
+        )
+        values = screened.column("value").to_pylist()
+        keys, problems = key_identifiers(
+            screened.column("digits").to_pylist(), screened.column("passed").to_pylist(), id_type, pseudonym_key
+        )
+        columns["id_column"] += [name] * len(values)
+        columns["id_value"] += values
+        columns["person_key"] += keys
+        columns["id_problem"] += problems
+    return pa.table({column: pa.array(values, pa.string()) for column, values in columns.items()})
 
 
 def _raw_select(
