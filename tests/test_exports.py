@@ -6,7 +6,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from iwh.exports import write_exports
+from iwh.exports import write_exports, write_stata
 
 
 def test_exports_write_parquet_and_labelled_stata_and_map_infinity_to_missing(tmp_path):
@@ -36,3 +36,49 @@ def test_exports_write_parquet_and_labelled_stata_and_map_infinity_to_missing(tm
     assert np.isnan(coefficients["ci_high"].iloc[0]) and coefficients["odds_ratio"].iloc[0] == 1.2
     parquet = pd.read_parquet(tmp_path / "analysis__model_coefficients.parquet")
     assert parquet["ci_high"].iloc[0] == np.inf
+
+
+def _without_timestamp(dta: bytes) -> bytes:
+    return dta[: dta.index(b"<timestamp>")] + dta[dta.index(b"</timestamp>") :]
+
+
+def test_streamed_stata_file_is_byte_for_byte_what_pandas_writes_for_the_converted_frame(tmp_path, monkeypatch):
+    # Small batches, so the rows cross several of them.
+    monkeypatch.setattr("iwh.exports.ROWS_PER_BATCH", 2)
+    con = duckdb.connect()
+    con.execute(
+        "create table t as select * from (values "
+        "('Sør-Asia', true, null::boolean, 3::bigint, 1::integer, 0.5::double, 1.5::float), "
+        "(null, false, true, null, 0, 'infinity'::double, null), "
+        "('æ', true, false, 7, null, null, '-infinity'::float), "
+        "('', false, null, -2, 1, -0.25, 2.0)) "
+        "v(region, complete_case, suppressed, n, kjonn_mann, botid, ratio)"
+    )
+    write_stata(con, "t", tmp_path / "streamed.dta", data_label="t")
+
+    expected = pd.DataFrame(
+        {
+            "region": ["Sør-Asia", "", "æ", ""],
+            "complete_case": np.array([1, 0, 1, 0], dtype="int8"),
+            "suppressed": [np.nan, 1.0, 0.0, np.nan],
+            "n": [3.0, np.nan, 7.0, -2.0],
+            "kjonn_mann": [1.0, 0.0, np.nan, 1.0],
+            "botid": [0.5, np.nan, np.nan, -0.25],
+            "ratio": np.array([1.5, np.nan, np.nan, 2.0], dtype="float32"),
+        }
+    )
+    expected.to_stata(
+        tmp_path / "pandas.dta", write_index=False, version=118, data_label="t",
+        value_labels={"kjonn_mann": {0: "kvinne", 1: "mann"}},
+    )
+    streamed, reference = (tmp_path / "streamed.dta").read_bytes(), (tmp_path / "pandas.dta").read_bytes()
+    assert _without_timestamp(streamed) == _without_timestamp(reference)
+    pd.testing.assert_frame_equal(pd.read_stata(tmp_path / "streamed.dta"), pd.read_stata(tmp_path / "pandas.dta"))
+
+
+def test_an_empty_table_gives_a_readable_stata_file_with_its_columns(tmp_path):
+    con = duckdb.connect()
+    con.execute("create table t (model varchar, odds_ratio double)")
+    write_stata(con, "t", tmp_path / "empty.dta", data_label="t")
+    empty = pd.read_stata(tmp_path / "empty.dta")
+    assert list(empty.columns) == ["model", "odds_ratio"] and len(empty) == 0
