@@ -18,6 +18,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
 
 from analysis import contribution, models, report
+from analysis.specification import MODEL_INPUT_COLUMNS
 from iwh.warehouse import table_exists
 from orchestration.quality.assets import GATED_KEY, MISSINGNESS_KEY, VALIDATION_RESULTS_KEY
 from orchestration.resources import WarehouseResource
@@ -79,7 +80,7 @@ def write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]
 def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource):
     """M1, M2, M3 (and their women-only versions) and the contribution indicators, as analysis.*."""
     with warehouse.connect(read_only=True) as con:
-        dataset = con.execute(f"select * from {ANALYSIS_DATASET}").df()
+        dataset = con.execute(f"select {', '.join(MODEL_INPUT_COLUMNS)} from {ANALYSIS_DATASET}").df()
     outcome_variant = outcome_variant_of(dataset)
     started = time.perf_counter()
     fitted = models.fit_models(dataset, outcome_variant)
