@@ -133,11 +133,11 @@ def test_a_sensor_run_and_a_manual_run_at_once_serialise(built_warehouse, landin
     home = _copy_home(built_warehouse, tmp_path / "home")
     settings = point_environment_at(landing_copy, home)
     instance = prepare_instance(settings)
-    before = build_sensor_context(instance=instance, resources={"warehouse": WarehouseResource()})
-    cursor = landing_sensor(before).cursor
+    with build_sensor_context(instance=instance, resources={"warehouse": WarehouseResource()}) as before:
+        cursor = landing_sensor(before).cursor
     correct_one_end_reason(landing_copy)
-    after = build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource()})
-    requests = landing_sensor(after).run_requests
+    with build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource()}) as after:
+        requests = landing_sensor(after).run_requests
     assert [(r.job_name, r.partition_key) for r in requests] == [("ingest_cohort_job", "2019")]
 
     sensor_run = (
