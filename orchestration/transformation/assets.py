@@ -1,6 +1,8 @@
 """dbt models and seeds as Dagster assets; dbt tests as asset checks; dbt docs as a report."""
 
 import json
+import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from orchestration.transformation.translator import WarehouseDbtTranslator
 # dbt's recommendation: unit tests check the SQL on fixed rows, so they run in development and CI
 # (tests/test_dbt_harmonisation.py), not on every production build.
 BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 @dbt_assets(
@@ -28,10 +31,19 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     apply_dbt_environment(settings)
     variables = ["--vars", json.dumps({"outcome_variant": settings.outcome_variant})]
     # Per-run artefacts (compiled SQL, run results, dbt's log) go to a scratch directory beside the
-    # warehouse instead of accumulating in the repository's dbt_project/target/.
+    # warehouse instead of accumulating in the repository's dbt_project/target/. Both dbt commands
+    # share it, so docs generation starts from the build's parse, and the parse is kept for the next
+    # run: dbt re-parses from scratch whenever the warehouse path (part of its profile) or the vars
+    # differ from those of the parse it is given, and a full parse costs more than a small build.
+    saved_parse = settings.home / f"dbt_{PARTIAL_PARSE_FILE}"
     with tempfile.TemporaryDirectory(prefix="dbt-run-", dir=settings.home) as scratch:
-        yield from dbt.cli([*BUILD_ARGS, *variables], context=context, target_path=Path(scratch) / "build").stream()
-        docs_target = Path(scratch) / "docs"
-        dbt.cli(["docs", "generate", "--static", *variables], target_path=docs_target).wait()
-        docs = copy_static_docs(docs_target, settings)
+        target = Path(scratch) / "target"
+        target.mkdir()
+        if saved_parse.exists():
+            shutil.copyfile(saved_parse, target / PARTIAL_PARSE_FILE)
+        yield from dbt.cli([*BUILD_ARGS, *variables], context=context, target_path=target).stream()
+        dbt.cli(["docs", "generate", "--static", *variables], target_path=target).wait()
+        docs = copy_static_docs(target, settings)
+        if (target / PARTIAL_PARSE_FILE).exists():
+            os.replace(target / PARTIAL_PARSE_FILE, saved_parse)
     context.log.info(f"dbt docs written to {docs}")
