@@ -74,14 +74,15 @@ def _region_terms_present(region: pd.Series) -> tuple[str, list[str]]:
 
 def design_matrix(frame: pd.DataFrame, terms: list[str]) -> pd.DataFrame:
     """M1's design for the given terms; a region dummy is 1 for its region (0 elsewhere)."""
-    term_of_region = {label: term for label, term in REGION_TERMS.items()}
+    # Labels are compared once per distinct region, not once per row and term.
+    region_codes, region_labels = pd.factorize(frame["region"])
+    code_of_term = {REGION_TERMS.get(label): code for code, label in enumerate(region_labels)}
     columns: dict[str, np.ndarray] = {}
-    region_term = frame["region"].map(term_of_region)
     for term in terms:
         if term == CONSTANT:
             columns[term] = np.ones(len(frame))
         elif term.startswith("region_"):
-            columns[term] = (region_term == term).to_numpy(dtype=float)
+            columns[term] = (region_codes == code_of_term.get(term, -2)).astype(float)
         else:
             columns[term] = frame[term].to_numpy(dtype=float)
     return pd.DataFrame(columns, index=frame.index)
@@ -91,7 +92,9 @@ def _fit_logit(y: np.ndarray, X: pd.DataFrame):
     with warnings.catch_warnings():
         # Separation or a near-singular information shows up as non-convergence, reported in model_fit.
         warnings.simplefilter("ignore")
-        return sm.Logit(y, X).fit(method="newton", maxiter=100, tol=1e-10, disp=False)
+        # The design has full rank by construction (estimable_columns), so statsmodels' own rank
+        # check, a QR decomposition of the whole design, is skipped.
+        return sm.Logit(y, X, check_rank=False).fit(method="newton", maxiter=100, tol=1e-10, disp=False)
 
 
 def fit_m1(frame: pd.DataFrame, model: str = "m1", women_only: bool = False) -> M1Fit:
