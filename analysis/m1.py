@@ -193,9 +193,10 @@ def lr_tests(fit: M1Fit) -> pd.DataFrame:
     def loglik(kept: list[str]) -> float:
         # Only the maximised log-likelihood of each restricted model is needed: plain IRLS gives
         # it without statsmodels' per-model set-up (a rank check and Hessians on the full design).
+        # It starts from the full model's coefficients of the kept terms, which are close.
         key = tuple(kept)
         if key not in loglik_cache:
-            loglik_cache[key] = logistic_loglik(X_all[kept].to_numpy(), y)
+            loglik_cache[key] = logistic_loglik(X_all[kept].to_numpy(), y, start=fit.params[kept].to_numpy())
         return loglik_cache[key]
 
     def row(comparison, block, restricted, full):

@@ -56,7 +56,10 @@ def select_outcome_variant(analysis_dataset: pd.DataFrame, outcome_variant: str)
     """The rows built under ``outcome_variant`` (all rows when the frame has no such column)."""
     if "outcome_variant" not in analysis_dataset.columns:
         return analysis_dataset
-    selected = analysis_dataset.loc[analysis_dataset["outcome_variant"] == outcome_variant]
+    chosen = analysis_dataset["outcome_variant"] == outcome_variant
+    if chosen.all():
+        return analysis_dataset  # the usual case (the mart is built for one variant): no copy
+    selected = analysis_dataset.loc[chosen]
     if selected.empty:
         present = sorted(analysis_dataset["outcome_variant"].dropna().unique())
         raise ValueError(f"no rows with outcome_variant {outcome_variant!r} (present: {present})")
