@@ -299,7 +299,10 @@ def _write_jobbsjansen_year(seed, year, out_dir, rows, participations, projects,
     columns = report_columns(year)
     if year == XLSX_YEAR:
         relative = f"jobbsjansen/individrapportering_{year}.xlsx"
-        writer = XlsxWriter(out_dir / relative, columns, JOBBSJANSEN_NUMERIC_COLUMNS, created=f"{year + 1}-01-15T09:00:00Z")
+        writer = XlsxWriter(
+            out_dir / relative, columns, JOBBSJANSEN_NUMERIC_COLUMNS, created=f"{year + 1}-01-15T09:00:00Z",
+            rows=len(draw.columns[columns[0]]),
+        )
     elif year <= WINDOWS_1252_UNTIL:
         relative = f"jobbsjansen/individrapportering_{year}.csv"
         writer = DelimitedWriter(out_dir / relative, columns, encoding="cp1252", line_terminator="\r\n")

@@ -196,13 +196,18 @@ _CORE = (
 
 
 class XlsxWriter:
-    """A one-sheet workbook, header in row 1; numeric columns become number cells."""
+    """A one-sheet workbook, header in row 1; numeric columns become number cells.
 
-    def __init__(self, path: Path, columns: list[str], numeric_columns: set[str], created: str):
+    ``rows`` (data rows to come) goes into the sheet's dimension, as Excel writes it: without
+    one, openpyxl reads the whole sheet an extra time just to find its size.
+    """
+
+    def __init__(self, path: Path, columns: list[str], numeric_columns: set[str], created: str, rows: int):
         self.path = path
         self.columns = columns
         self.numeric = [column in numeric_columns for column in columns]
         self.letters = _column_letters(len(columns))
+        self.expected_rows = rows
         self.rows = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6)
@@ -218,7 +223,8 @@ class XlsxWriter:
         self.sheet = self.archive.open(self._entry("xl/worksheets/sheet1.xml"), "w", force_zip64=True)
         self.sheet.write(
             b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            + f'<dimension ref="A1:{self.letters[-1]}{rows + 1}"/><sheetData>'.encode()
         )
         self._write_header()
 
@@ -257,6 +263,8 @@ class XlsxWriter:
         self.rows += count
 
     def close(self) -> None:
+        if self.rows != self.expected_rows:
+            raise ValueError(f"{self.path}: {self.rows} rows written, {self.expected_rows} announced in the dimension")
         self.sheet.write(b"</sheetData></worksheet>")
         self.sheet.close()
         self.archive.close()
