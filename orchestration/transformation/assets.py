@@ -42,7 +42,8 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         if saved_parse.exists():
             shutil.copyfile(saved_parse, target / PARTIAL_PARSE_FILE)
         yield from dbt.cli([*BUILD_ARGS, *variables], context=context, target_path=target).stream()
-        dbt.cli(["docs", "generate", "--static", *variables], target_path=target).wait()
+        # The build just compiled every node into this target: the catalog is all that is left to do.
+        dbt.cli(["docs", "generate", "--static", "--no-compile", *variables], target_path=target).wait()
         docs = copy_static_docs(target, settings)
         if (target / PARTIAL_PARSE_FILE).exists():
             os.replace(target / PARTIAL_PARSE_FILE, saved_parse)
