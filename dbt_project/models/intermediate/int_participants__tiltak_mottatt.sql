@@ -1,3 +1,7 @@
+{#- A view: with ten million measure rows at scale 100, writing this table cost more than
+    computing it again for its one consumer and its tests. -#}
+{{ config(materialized='view') }}
+
 -- Every measure each ended participant received, in long form, with its model group from the
 -- measure seeds. A measure missing from its seed keeps a NULL `tiltaksgruppe` and fails the test
 -- `unmapped_measure_label`.

@@ -1,3 +1,7 @@
+{#- A view: with ten million measure rows at scale 100, writing this table cost more than
+    computing it again for its one consumer and its tests. -#}
+{{ config(materialized='view') }}
+
 with delivered as (
     select * from {{ source('nir', 'tiltak') }}
 )
