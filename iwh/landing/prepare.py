@@ -430,7 +430,7 @@ def _keyed_identifiers(
         columns["id_value"] += values
         columns["person_key"] += keys
         columns["id_problem"] += problems
-    return pa.table({column: pa.array(values, pa.string()) for column, values in columns.items()})
+    return pa.table({column_name: pa.array(cells, pa.string()) for column_name, cells in columns.items()})
 
 
 def _raw_select(
