@@ -5,9 +5,10 @@
 
 Each stage runs in its own process (`benchmarks/stages.py`), measured with wait4(2):
 generation (`iwh sample`), ingestion, reference data + dbt build, expectations, models,
-reports, publication; then the end-to-end `iwh run` on a fresh IWH_HOME with the sample
-already written, and a re-run after one new cohort year arrives. Medians over the repeats
-are written as JSON.
+reports, publication, and the M2 fit alone (`benchmarks/m2_fit.py`, which also reports the
+fit's own seconds); then the end-to-end `iwh run` on a fresh IWH_HOME with the sample already
+written, and a re-run after one new cohort year arrives. Medians over the repeats are written
+as JSON, with the issue's targets and whether the medians meet them.
 """
 
 from __future__ import annotations
@@ -28,14 +29,22 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 STAGES = ("ingest", "dbt", "expectations", "models", "reports", "publication")
 NEW_YEAR = 2020
+# The performance targets (issue 11), per scale: (stage, metric, upper limit).
+TARGETS = {
+    "1": [("end_to_end", "wall_s", 60), ("rerun_new_year", "wall_s", 30), ("m2_fit", "fit_wall_s", 5)],
+    "100": [("end_to_end", "wall_s", 600), ("end_to_end", "peak_rss_mb", 8192)],
+}
 
 
-def measure(command: list[str], env: dict[str, str], label: str) -> dict:
-    """Run a command to completion; its wall and CPU seconds and peak resident memory (MB)."""
+def measure(command: list[str], env: dict[str, str], label: str, json_output: bool = False) -> dict:
+    """Run a command to completion; its wall and CPU seconds and peak resident memory (MB), plus
+    the JSON object it printed when json_output is set."""
     print(f"  {label} …", file=sys.stderr, flush=True)
-    with tempfile.TemporaryFile() as stderr:
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen(
+            command, env=env, cwd=REPO, stdout=stdout if json_output else subprocess.DEVNULL, stderr=stderr
+        )
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -43,11 +52,14 @@ def measure(command: list[str], env: dict[str, str], label: str) -> dict:
             stderr.seek(0)
             tail = stderr.read().decode(errors="replace")[-4000:]
             raise RuntimeError(f"{label} failed with exit code {process.returncode}:\n{tail}")
+        stdout.seek(0)
+        printed = json.loads(stdout.read()) if json_output else {}
     return {
         "wall_s": round(wall, 2),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         # Linux reports ru_maxrss in kilobytes.
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        **printed,
     }
 
 
@@ -75,6 +87,7 @@ def one_repeat(scale: float, workdir: Path, seed: int) -> dict[str, dict]:
     }
     for stage in STAGES:
         results[stage] = measure([sys.executable, "-m", "benchmarks.stages", stage], env, stage)
+    results["m2_fit"] = measure([sys.executable, "-m", "benchmarks.m2_fit"], env, "M2 fit", json_output=True)
 
     shutil.rmtree(home)
     results["end_to_end"] = measure([iwh, "run"], env, "end-to-end iwh run")
@@ -105,6 +118,15 @@ def medians(repeats: list[dict[str, dict]]) -> dict[str, dict]:
     }
 
 
+def target_checks(scale: str, median: dict[str, dict]) -> list[dict]:
+    return [
+        {"stage": stage, "metric": metric, "limit": limit, "median": median[stage][metric],
+         "met": median[stage][metric] < limit}
+        for stage, metric, limit in TARGETS.get(scale, [])
+        if stage in median
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 100.0])
@@ -125,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scale {scale:g}, repeat {repeat + 1}/{args.repeats}", file=sys.stderr, flush=True)
             with tempfile.TemporaryDirectory(dir=args.workdir) as scratch:
                 runs.append(one_repeat(scale, Path(scratch), args.seed))
-        report["scales"][f"{scale:g}"] = {"median": medians(runs), "runs": runs}
+        median = medians(runs)
+        report["scales"][f"{scale:g}"] = {"median": median, "targets": target_checks(f"{scale:g}", median), "runs": runs}
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
@@ -133,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scale {scale} (median of {args.repeats}):")
         for stage, numbers in result["median"].items():
             print(f"  {stage:<16} {numbers['wall_s']:>8.1f} s wall {numbers['cpu_s']:>8.1f} s CPU {numbers['peak_rss_mb']:>8.0f} MB")
+        for check in result["targets"]:
+            verdict = "met" if check["met"] else "NOT met"
+            print(f"  target {check['stage']} {check['metric']} < {check['limit']}: {check['median']} ({verdict})")
     print(f"written to {args.out}")
     return 0
 

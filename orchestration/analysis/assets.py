@@ -54,6 +54,15 @@ def outcome_variant_of(dataset: pd.DataFrame) -> str:
     return str(variants[0])
 
 
+def read_model_input(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The columns of the analysis dataset that the models read, in a fixed row order: floating-point
+    sums depend on it, and two runs over the same marts must give bit-identical estimates whatever
+    physical order the warehouse stored."""
+    return con.execute(
+        f"select {', '.join(MODEL_INPUT_COLUMNS)} from {ANALYSIS_DATASET} order by programme, cohort_year, person_key"
+    ).df()
+
+
 def write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]) -> None:
     """Replace the analysis.* tables in one transaction, rows in the order given."""
     con.execute("begin transaction")
@@ -80,12 +89,7 @@ def write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]
 def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource):
     """M1, M2, M3 (and their women-only versions) and the contribution indicators, as analysis.*."""
     with warehouse.connect(read_only=True) as con:
-        # A fixed row order: floating-point sums depend on it, and two runs over the same marts
-        # must give bit-identical estimates whatever physical order the warehouse stored.
-        dataset = con.execute(
-            f"select {', '.join(MODEL_INPUT_COLUMNS)} from {ANALYSIS_DATASET} "
-            "order by programme, cohort_year, person_key"
-        ).df()
+        dataset = read_model_input(con)
     outcome_variant = outcome_variant_of(dataset)
     started = time.perf_counter()
     fitted = models.fit_models(dataset, outcome_variant)
