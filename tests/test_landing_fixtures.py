@@ -1,6 +1,6 @@
 """Shared helpers for the landing tests: small landing zones built from the contract's examples.
 
-The examples in ../shared/spec/examples were written by an independent writer of the
+The examples (../shared/spec/examples, copied to tests/fixtures/) were written by an independent writer of the
 contract; tests copy them into temporary directories and rewrite them into every variant
 the contract allows (and every kind of bad input it does not).
 """
@@ -23,7 +23,8 @@ from stdnum.no import fodselsnummer
 from iwh.landing import REFERENCE_SOURCES, discover, load_partition, load_reference
 from iwh.settings import Settings
 
-EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "examples"
+# A copy of ../shared/spec/examples, so the suite runs wherever the repository is cloned.
+EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "landing_examples"
 TEST_KEY = "test-pseudonym-key"
 LOG = logging.getLogger("iwh.test.landing")
 
