@@ -64,7 +64,9 @@ def prepare(frame: pd.DataFrame, spec: MultilevelSpec, women_only: bool = False)
     """
     model = spec.name + ("_women" if women_only else "")
     columns = MULTILEVEL_INDIVIDUAL + list(spec.context_columns) + spec.unit_columns
-    sample = complete_cases(frame, columns)
+    # The sample keeps only this model's columns: it stays alive with the fit, one per model.
+    flags = ["complete_case"] if "complete_case" in frame.columns else []
+    sample = complete_cases(frame[[OUTCOME, *columns, *flags]], columns)
     if women_only:
         sample = sample.loc[sample["kjonn_mann"] == 0]
     unit = sample[spec.unit_id_column].astype(str) + UNIT_SEPARATOR + sample["cohort_year"].astype(int).astype(str)
