@@ -76,9 +76,11 @@ def test_dagster_dev_serves_the_asset_graph(tmp_path):
             missing = [name for name in asset_names if name not in dom]
             assert missing == [], f"not shown in the {group} asset graph: {missing}"
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        # Ctrl-C, as an operator stops it; webserver, daemon and code server each shut down in
+        # turn, which takes long on a loaded two-core machine.
+        os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=60)
+            process.wait(timeout=240)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-            raise AssertionError("dagster dev did not shut down within 60 s of SIGTERM") from None
+            raise AssertionError("dagster dev did not shut down within 240 s of Ctrl-C") from None
