@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,21 +77,23 @@ def environment(landing: Path, home: Path) -> dict[str, str]:
     return env
 
 
-def one_repeat(scale: float, workdir: Path, seed: int) -> dict[str, dict]:
+def one_repeat(scale: float, workdir: Path, seed: int, results: dict[str, dict], save: Callable[[], None]) -> None:
+    """Measure every stage into ``results``, calling ``save`` after each (a late failure keeps the rest)."""
     landing, home = workdir / "landing", workdir / "home"
     env = environment(landing, home)
     iwh = str(BIN / "iwh")
-    results = {
-        "generate": measure(
-            [iwh, "sample", "--out", str(landing), "--scale", str(scale), "--seed", str(seed)], env, "generate"
-        )
-    }
+
+    def record(stage: str, command: list[str], label: str, json_output: bool = False) -> None:
+        results[stage] = measure(command, env, label, json_output)
+        save()
+
+    record("generate", [iwh, "sample", "--out", str(landing), "--scale", str(scale), "--seed", str(seed)], "generate")
     for stage in STAGES:
-        results[stage] = measure([sys.executable, "-m", "benchmarks.stages", stage], env, stage)
-    results["m2_fit"] = measure([sys.executable, "-m", "benchmarks.m2_fit"], env, "M2 fit", json_output=True)
+        record(stage, [sys.executable, "-m", "benchmarks.stages", stage], stage)
+    record("m2_fit", [sys.executable, "-m", "benchmarks.m2_fit"], "M2 fit", json_output=True)
 
     shutil.rmtree(home)
-    results["end_to_end"] = measure([iwh, "run"], env, "end-to-end iwh run")
+    record("end_to_end", [iwh, "run"], "end-to-end iwh run")
 
     # A new cohort arrives: the warehouse holds every year but the last, then its files land.
     held_back = workdir / "held_back"
@@ -100,12 +103,11 @@ def one_repeat(scale: float, workdir: Path, seed: int) -> dict[str, dict]:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(path, target)
     shutil.rmtree(home)
-    subprocess.run([iwh, "run"], env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    measure([iwh, "run"], env, f"build without cohort {NEW_YEAR} (not reported)")
     for path in sorted(held_back.rglob("*")):
         if path.is_file():
             shutil.move(path, landing / path.relative_to(held_back))
-    results["rerun_new_year"] = measure([iwh, "run"], env, f"re-run after cohort {NEW_YEAR} arrives")
-    return results
+    record("rerun_new_year", [iwh, "run"], f"re-run after cohort {NEW_YEAR} arrives")
 
 
 def medians(repeats: list[dict[str, dict]]) -> dict[str, dict]:
@@ -141,17 +143,22 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "scales": {},
     }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+
     for scale in args.scales:
-        runs = []
+        runs: list[dict[str, dict]] = []
+        report["scales"][f"{scale:g}"] = {"runs": runs}
         for repeat in range(args.repeats):
             print(f"scale {scale:g}, repeat {repeat + 1}/{args.repeats}", file=sys.stderr, flush=True)
+            runs.append({})
             with tempfile.TemporaryDirectory(dir=args.workdir) as scratch:
-                runs.append(one_repeat(scale, Path(scratch), args.seed))
+                one_repeat(scale, Path(scratch), args.seed, runs[-1], save)
         median = medians(runs)
         report["scales"][f"{scale:g}"] = {"median": median, "targets": target_checks(f"{scale:g}", median), "runs": runs}
-
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+        save()
     for scale, result in report["scales"].items():
         print(f"scale {scale} (median of {args.repeats}):")
         for stage, numbers in result["median"].items():
