@@ -33,7 +33,7 @@ test: install
 	$(BIN)/pytest
 
 bench: install
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python -m benchmarks.run
 
 ui: install
 	@mkdir -p "$(IWH_HOME)/dagster"

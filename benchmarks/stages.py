@@ -64,12 +64,12 @@ def run_stage(stage: str) -> bool:
         years = [str(year) for year in sorted(discover(settings.landing_dir).cohort_years())]
         known = set(instance.get_dynamic_partitions(PARTITIONS_NAME))
         instance.add_dynamic_partitions(PARTITIONS_NAME, [y for y in years if y not in known])
-        job = defs.get_job_def("ingest_cohort_job")
+        job = defs.resolve_job_def("ingest_cohort_job")
         return all(
             job.execute_in_process(instance=instance, partition_key=year, run_config=RUN_CONFIG, raise_on_error=False).success
             for year in years
         )
-    job = defs.get_job_def("build_warehouse_job")
+    job = defs.resolve_job_def("build_warehouse_job")
     selection = stage_selection(stage)
     checks = stage_checks(stage, selection, job.asset_layer.asset_graph.asset_check_keys)
     subset = job.get_subset(asset_selection=set(selection), asset_check_selection=checks)

@@ -105,7 +105,7 @@ def run_pipeline(
     outcome = RunOutcome()
     outcome.unchanged = [str(y) for y in cohort_years if y not in stale_years]
     run_group = uuid.uuid4().hex[:12]
-    ingest_job = defs.get_job_def("ingest_cohort_job")
+    ingest_job = defs.resolve_job_def("ingest_cohort_job")
     for year in stale_years:
         echo(f"ingesting cohort {year}")
         result = ingest_job.execute_in_process(
@@ -124,7 +124,7 @@ def run_pipeline(
         return outcome
 
     echo("building the warehouse (reference data, dbt, expectations, models, reports, publication)")
-    result = defs.get_job_def("build_warehouse_job").execute_in_process(
+    result = defs.resolve_job_def("build_warehouse_job").execute_in_process(
         instance=instance, run_config=RUN_CONFIG, raise_on_error=False, tags={"iwh/run_group": run_group}
     )
     if result.success:

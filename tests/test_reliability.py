@@ -143,7 +143,7 @@ def test_a_sensor_run_and_a_manual_run_at_once_serialise(built_warehouse, landin
     sensor_run = (
         "import sys; from dagster import AssetKey, DagsterInstance; "
         "from orchestration.definitions import defs; from orchestration.runner import RUN_CONFIG; "
-        "job = defs.get_job_def(sys.argv[1]); "
+        "job = defs.resolve_job_def(sys.argv[1]); "
         "result = job.execute_in_process(instance=DagsterInstance.get(), partition_key=sys.argv[2], "
         "asset_selection=[AssetKey.from_user_string(k) for k in sys.argv[3:]], run_config=RUN_CONFIG, "
         "tags={'iwh/trigger': 'landing_sensor'}, raise_on_error=False); sys.exit(0 if result.success else 1)"
