@@ -106,6 +106,8 @@ NIR_VARIANTS: dict[str, tuple[Callable, dict]] = {
     "utf-8 with BOM": (lambda h, r: (h, r), {"boms": 1}),
     "utf-8 with two BOMs": (lambda h, r: (h, r), {"boms": 2}),
     "windows-1252": (lambda h, r: (h, r), {"encoding": "cp1252"}),
+    "windows-1252, CRLF": (lambda h, r: (h, r), {"encoding": "cp1252", "line_end": "\r\n"}),
+    "utf-8 with BOM, CRLF": (lambda h, r: (h, r), {"boms": 1, "line_end": "\r\n"}),
     "comma separator, quoted decimal commas": (lambda h, r: (h, r), {"separator": ","}),
     "comma separator, decimal points": (_with_decimal_points, {"separator": ","}),
     "decimal points": (_with_decimal_points, {}),
@@ -181,6 +183,20 @@ def _write_nir_xlsx_with_typed_cells(path: Path) -> None:
 def test_nir_xlsx_with_numeric_and_date_cells_gives_identical_rows(nir_base_rows, tmp_path):
     typed_rows, quarantine = load_variant(
         tmp_path, "nir/nir_deltakere_2018.xlsx", _write_nir_xlsx_with_typed_cells, "nir_deltakere", 2018
+    )
+    assert quarantine == []
+    assert typed_rows == nir_base_rows
+
+
+def test_mixed_line_endings_give_identical_rows(nir_base_rows, tmp_path):
+    header, rows = _nir_base()
+
+    def write_with_mixed_line_endings(path: Path) -> None:
+        lines = [";".join(header), *(";".join(r) for r in rows)]
+        path.write_bytes(("\r\n".join(lines[:3]) + "\n" + "\r\n".join(lines[3:]) + "\n").encode("cp1252"))
+
+    typed_rows, quarantine = load_variant(
+        tmp_path, "nir/nir_deltakere_2018.csv", write_with_mixed_line_endings, "nir_deltakere", 2018
     )
     assert quarantine == []
     assert typed_rows == nir_base_rows
