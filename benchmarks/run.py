@@ -108,6 +108,18 @@ def environment(landing: Path, home: Path) -> dict[str, str]:
     return env
 
 
+def move_cohort(source: Path, destination: Path, year: int) -> list[Path]:
+    """Move one cohort year's delivered files (``<name>_<year>.<ext>``) from one landing tree to
+    another, keeping their relative paths; the moved files' relative paths."""
+    moved = []
+    for path in sorted(source.rglob(f"*_{year}.*")):
+        relative = path.relative_to(source)
+        (destination / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, destination / relative)
+        moved.append(relative)
+    return moved
+
+
 MEASUREMENTS = ("generate", *STAGES, "m2_fit", "end_to_end", "rerun_new_year")
 
 
@@ -139,17 +151,11 @@ def one_repeat(
         return
 
     # A new cohort arrives: the warehouse holds every year but the last, then its files land.
-    held_back = workdir / "held_back"
-    held_back.mkdir()
-    for path in sorted(landing.rglob(f"*_{NEW_YEAR}.*")):
-        target = held_back / path.relative_to(landing)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(path, target)
+    if not move_cohort(landing, workdir / "held_back", NEW_YEAR):
+        raise RuntimeError(f"the sample in {landing} has no files of cohort {NEW_YEAR}")
     shutil.rmtree(home, ignore_errors=True)
     measure([iwh, "run"], env, f"build without cohort {NEW_YEAR} (not reported)")
-    for path in sorted(held_back.rglob("*")):
-        if path.is_file():
-            shutil.move(path, landing / path.relative_to(held_back))
+    move_cohort(workdir / "held_back", landing, NEW_YEAR)
     record("rerun_new_year", [iwh, "run"], f"re-run after cohort {NEW_YEAR} arrives")
 
 
