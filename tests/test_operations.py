@@ -57,6 +57,8 @@ def test_a_repeat_run_gives_identical_tables_while_a_reader_keeps_answering(buil
     snapshot = settings.published_path
     before = content_checksums(snapshot)
     old_run_id = _published_run_id(snapshot)
+    docs = settings.reports_dir / "dbt_docs" / "index.html"
+    docs_written = docs.stat().st_mtime_ns
 
     log, stop = tmp_path / "reader.log", tmp_path / "stop"
     reader = subprocess.Popen([sys.executable, "-c", READER_SCRIPT, str(snapshot), str(log), str(stop)],
@@ -80,6 +82,7 @@ def test_a_repeat_run_gives_identical_tables_while_a_reader_keeps_answering(buil
     assert _published_run_id(snapshot) != old_run_id, "a new connection sees the new publication"
     assert content_checksums(snapshot) == before, "same deliveries, same tables (run metadata aside)"
     assert content_checksums(settings.previous_published_path) == before
+    assert docs.stat().st_mtime_ns == docs_written, "same project and columns: the dbt docs are not generated again"
 
 
 def test_the_stata_export_has_the_marts_values_and_value_labels(built_warehouse):

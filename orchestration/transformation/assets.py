@@ -10,13 +10,23 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.resources import WarehouseResource
-from orchestration.transformation.project import apply_dbt_environment, copy_static_docs, ensure_manifest
+from orchestration.transformation.project import (
+    apply_dbt_environment,
+    copy_static_docs,
+    docs_are_current,
+    docs_fingerprint,
+    ensure_manifest,
+)
 from orchestration.transformation.translator import WarehouseDbtTranslator
 
 # dbt's recommendation: unit tests check the SQL on fixed rows, so they run in development and CI
 # (tests/test_dbt_harmonisation.py), not on every production build.
 BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+WAREHOUSE_COLUMNS = """
+    select table_schema, table_name, column_name, data_type, ordinal_position
+    from information_schema.columns order by all
+"""
 
 
 @dbt_assets(
@@ -42,9 +52,16 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         if saved_parse.exists():
             shutil.copyfile(saved_parse, target / PARTIAL_PARSE_FILE)
         yield from dbt.cli([*BUILD_ARGS, *variables], context=context, target_path=target).stream()
-        # The build just compiled every node into this target: the catalog is all that is left to do.
-        dbt.cli(["docs", "generate", "--static", "--no-compile", *variables], target_path=target).wait()
-        docs = copy_static_docs(target, settings)
+        with warehouse.connect(read_only=True) as con:
+            columns = con.execute(WAREHOUSE_COLUMNS).fetchall()
+        fingerprint = docs_fingerprint(target, columns)
+        # Most runs bring new data, not a new project: the docs of the last run are still right,
+        # and generating them again costs a dbt process (about 4 s).
+        if docs_are_current(settings, fingerprint):
+            context.log.info("dbt docs unchanged: the project and the warehouse's columns are those of the last run")
+        else:
+            # The build just compiled every node into this target: the catalog is all that is left to do.
+            dbt.cli(["docs", "generate", "--static", "--no-compile", *variables], target_path=target).wait()
+            context.log.info(f"dbt docs written to {copy_static_docs(target, settings, fingerprint)}")
         if (target / PARTIAL_PARSE_FILE).exists():
             os.replace(target / PARTIAL_PARSE_FILE, saved_parse)
-    context.log.info(f"dbt docs written to {docs}")

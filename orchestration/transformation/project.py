@@ -7,6 +7,8 @@ warehouse as the rest of the pipeline and never phones home.
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -87,10 +89,52 @@ def _parse() -> None:
         os.replace(Path(target) / "manifest.json", MANIFEST_PATH)
 
 
-def copy_static_docs(target_path: Path, settings: Settings) -> Path:
-    """Publish `dbt docs generate --static`'s single-file site under IWH_HOME/reports/dbt_docs/."""
+# Fields of the manifest that change from one build to the next without changing the docs.
+_VOLATILE_MANIFEST_FIELDS = frozenset(
+    {"created_at", "compiled_path", "build_path", "root_path", "generated_at", "invocation_id", "invocation_started_at"}
+)
+_FINGERPRINT_FILE = ".fingerprint"
+
+
+def _without_volatile_fields(value):
+    if isinstance(value, dict):
+        return {k: _without_volatile_fields(v) for k, v in value.items() if k not in _VOLATILE_MANIFEST_FIELDS}
+    if isinstance(value, list):
+        return [_without_volatile_fields(v) for v in value]
+    return value
+
+
+def docs_fingerprint(target_path: Path, warehouse_columns: list[tuple]) -> str:
+    """What the docs site shows: the project as the build's manifest describes it (models, tests,
+    descriptions, compiled SQL) and the warehouse columns of its models, seeds and sources (the
+    catalog). warehouse_columns are (schema, table, column, type, position) rows."""
+    manifest = json.loads((target_path / "manifest.json").read_text())
+    documented = {(node["schema"], node.get("alias") or node["name"]) for node in manifest["nodes"].values()}
+    documented |= {(source["schema"], source["identifier"]) for source in manifest["sources"].values()}
+    content = {
+        "dbt_version": manifest["metadata"].get("dbt_version"),
+        "manifest": {
+            section: _without_volatile_fields(manifest.get(section, {}))
+            for section in ("nodes", "sources", "docs", "exposures", "metrics", "semantic_models", "unit_tests")
+        },
+        "columns": [list(map(str, row)) for row in warehouse_columns if tuple(row[:2]) in documented],
+    }
+    text = json.dumps(content, sort_keys=True, default=str).replace(str(target_path), "<target>")
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def docs_are_current(settings: Settings, fingerprint: str) -> bool:
+    docs_dir = settings.reports_dir / "dbt_docs"
+    marker = docs_dir / _FINGERPRINT_FILE
+    return (docs_dir / "index.html").exists() and marker.exists() and marker.read_text() == fingerprint
+
+
+def copy_static_docs(target_path: Path, settings: Settings, fingerprint: str) -> Path:
+    """Publish `dbt docs generate --static`'s single-file site under IWH_HOME/reports/dbt_docs/,
+    with the fingerprint of what it shows."""
     docs_dir = settings.reports_dir / "dbt_docs"
     docs_dir.mkdir(parents=True, exist_ok=True)
     destination = docs_dir / "index.html"
     shutil.copyfile(target_path / "static_index.html", destination)
+    (docs_dir / _FINGERPRINT_FILE).write_text(fingerprint)
     return destination
