@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -86,15 +87,108 @@ def _step_started(prefix: str, delay_s: float = 0.0):
     return trigger
 
 
+@dataclass(frozen=True)
+class SerialisedRuns:
+    """A sensor-requested ingestion and a manual `iwh run`, started together after one 2019 file
+    was corrected on a copy of the session's warehouse."""
+
+    landing: Path
+    home: Path
+    dagster_home: Path
+    requested: list[tuple[str, str]]
+    started: float
+    manual: subprocess.CompletedProcess
+    sensor: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="module")
+def serialised_runs(built_warehouse, sample_landing, tmp_path_factory) -> SerialisedRuns:
+    from dagster import build_sensor_context
+
+    from orchestration.ingestion.sensors import landing_sensor
+    from orchestration.resources import WarehouseResource
+    from orchestration.runner import prepare_instance
+
+    root = tmp_path_factory.mktemp("serialised")
+    landing = root / "landing"
+    shutil.copytree(sample_landing, landing)
+    home = _copy_home(built_warehouse, root / "home")
+    settings = point_environment_at(landing, home)
+    instance = prepare_instance(settings)
+    with build_sensor_context(instance=instance, resources={"warehouse": WarehouseResource()}) as before:
+        cursor = landing_sensor(before).cursor
+    correct_one_end_reason(landing)
+    with build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource()}) as after:
+        requests = landing_sensor(after).run_requests
+
+    sensor_run = (
+        "import sys; from dagster import AssetKey, DagsterInstance; "
+        "from orchestration.definitions import defs; from orchestration.runner import RUN_CONFIG; "
+        "job = defs.resolve_job_def(sys.argv[1]); "
+        "result = job.execute_in_process(instance=DagsterInstance.get(), partition_key=sys.argv[2], "
+        "asset_selection=[AssetKey.from_user_string(k) for k in sys.argv[3:]], run_config=RUN_CONFIG, "
+        "tags={'iwh/trigger': 'landing_sensor'}, raise_on_error=False); sys.exit(0 if result.success else 1)"
+    )
+    env = _env(landing, home)
+    env["DAGSTER_HOME"] = str(settings.dagster_home)
+    if not requests:
+        pytest.fail("the sensor requested no run for the corrected 2019 file")
+    request = requests[0]
+    started = time.time()
+    manual = subprocess.Popen([IWH, "run"], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    sensor = subprocess.Popen(
+        [sys.executable, "-c", sensor_run, request.job_name, request.partition_key,
+         *[key.to_user_string() for key in request.asset_selection]],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    _, manual_err = manual.communicate(timeout=900)
+    _, sensor_err = sensor.communicate(timeout=900)
+    return SerialisedRuns(
+        landing=landing,
+        home=home,
+        dagster_home=settings.dagster_home,
+        requested=[(r.job_name, r.partition_key) for r in requests],
+        started=started,
+        manual=subprocess.CompletedProcess(manual.args, manual.returncode, "", manual_err),
+        sensor=subprocess.CompletedProcess(sensor.args, sensor.returncode, "", sensor_err),
+    )
+
+
+@pytest.mark.slow
+def test_a_sensor_run_and_a_manual_run_at_once_serialise(serialised_runs):
+    from dagster import DagsterInstance
+
+    runs = serialised_runs
+    assert runs.requested == [("ingest_cohort_job", "2019")]
+    assert runs.manual.returncode == 0, runs.manual.stderr[-3000:]
+    assert runs.sensor.returncode == 0, runs.sensor.stderr[-3000:]
+
+    assert _raw_partitions_are_whole(runs.home / "warehouse.duckdb") == []
+    corrected_sha = _sha256(runs.landing / "nir" / "nir_deltakere_2019.csv")
+    con = duckdb.connect(str(runs.home / "warehouse.duckdb"), read_only=True)
+    try:
+        assert con.execute(
+            "select list(distinct _file_sha256) from raw.nir_deltakere where cohort_year = 2019"
+        ).fetchone()[0] == [corrected_sha]
+    finally:
+        con.close()
+
+    # The writer lock kept the two runs' steps apart in time.
+    os.environ["DAGSTER_HOME"] = str(runs.dagster_home)
+    intervals = _step_intervals(DagsterInstance.get(), since=runs.started)
+    assert len(intervals) >= 2
+    assert all(earlier[1] <= later[0] for earlier, later in zip(intervals, intervals[1:])), intervals
+
+
 @pytest.mark.slow
 def test_killing_a_run_at_any_step_keeps_the_published_snapshot_and_the_next_run_recovers(
-    built_warehouse, landing_copy, tmp_path
+    built_warehouse, serialised_runs, landing_copy, tmp_path
 ):
+    # The result every run on the corrected delivery must reach: that of the serialised runs
+    # (rebuilding is deterministic, see test_operations).
+    assert serialised_runs.manual.returncode == 0, serialised_runs.manual.stderr[-3000:]
+    clean_result = content_checksums(serialised_runs.home / "published" / "warehouse.duckdb")
     correct_one_end_reason(landing_copy)
-    clean_home = tmp_path / "clean"
-    clean = subprocess.run([IWH, "run"], env=_env(landing_copy, clean_home), cwd=REPO, capture_output=True, text=True)
-    assert clean.returncode == 0, clean.stderr[-3000:]
-    clean_result = content_checksums(clean_home / "published" / "warehouse.duckdb")
 
     home = _copy_home(built_warehouse, tmp_path / "home")
     env = _env(landing_copy, home)
@@ -120,63 +214,6 @@ def test_killing_a_run_at_any_step_keeps_the_published_snapshot_and_the_next_run
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert content_checksums(snapshot) == clean_result
     assert not list((home / "published").glob(".incoming-*"))
-
-
-@pytest.mark.slow
-def test_a_sensor_run_and_a_manual_run_at_once_serialise(built_warehouse, landing_copy, tmp_path):
-    from dagster import DagsterInstance, build_sensor_context
-
-    from orchestration.ingestion.sensors import landing_sensor
-    from orchestration.resources import WarehouseResource
-    from orchestration.runner import prepare_instance
-
-    home = _copy_home(built_warehouse, tmp_path / "home")
-    settings = point_environment_at(landing_copy, home)
-    instance = prepare_instance(settings)
-    with build_sensor_context(instance=instance, resources={"warehouse": WarehouseResource()}) as before:
-        cursor = landing_sensor(before).cursor
-    correct_one_end_reason(landing_copy)
-    with build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource()}) as after:
-        requests = landing_sensor(after).run_requests
-    assert [(r.job_name, r.partition_key) for r in requests] == [("ingest_cohort_job", "2019")]
-
-    sensor_run = (
-        "import sys; from dagster import AssetKey, DagsterInstance; "
-        "from orchestration.definitions import defs; from orchestration.runner import RUN_CONFIG; "
-        "job = defs.resolve_job_def(sys.argv[1]); "
-        "result = job.execute_in_process(instance=DagsterInstance.get(), partition_key=sys.argv[2], "
-        "asset_selection=[AssetKey.from_user_string(k) for k in sys.argv[3:]], run_config=RUN_CONFIG, "
-        "tags={'iwh/trigger': 'landing_sensor'}, raise_on_error=False); sys.exit(0 if result.success else 1)"
-    )
-    request = requests[0]
-    env = _env(landing_copy, home)
-    env["DAGSTER_HOME"] = str(settings.dagster_home)
-    started = time.time()
-    manual = subprocess.Popen([IWH, "run"], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    sensor = subprocess.Popen(
-        [sys.executable, "-c", sensor_run, request.job_name, request.partition_key,
-         *[key.to_user_string() for key in request.asset_selection]],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    _, manual_err = manual.communicate(timeout=900)
-    _, sensor_err = sensor.communicate(timeout=900)
-    assert manual.returncode == 0, manual_err[-3000:]
-    assert sensor.returncode == 0, sensor_err[-3000:]
-
-    assert _raw_partitions_are_whole(home / "warehouse.duckdb") == []
-    corrected_sha = _sha256(landing_copy / "nir" / "nir_deltakere_2019.csv")
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        assert con.execute(
-            "select list(distinct _file_sha256) from raw.nir_deltakere where cohort_year = 2019"
-        ).fetchone()[0] == [corrected_sha]
-    finally:
-        con.close()
-
-    # The writer lock kept the two runs' steps apart in time.
-    intervals = _step_intervals(DagsterInstance.get(), since=started)
-    assert len(intervals) >= 2
-    assert all(earlier[1] <= later[0] for earlier, later in zip(intervals, intervals[1:])), intervals
 
 
 def _step_intervals(instance, since: float) -> list[tuple[float, float]]:
