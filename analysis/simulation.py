@@ -76,7 +76,6 @@ TILTAK_RATES = {
 SCHOOL_SUBJECT_RATE = (0.30, 0.20)
 
 
-
 def sigma_u_for_icc(icc: float) -> float:
     return math.sqrt(icc / (1 - icc) * math.pi**2 / 3)
 

@@ -59,8 +59,11 @@ def _tree_rss_kb(pid: int) -> int:
 
 
 def _sample_tree_rss(pid: int, done: threading.Event, peak: list[int]) -> None:
-    while not done.wait(TREE_SAMPLE_S):
+    """Sample from the start, so a short command is seen at least once."""
+    while True:
         peak[0] = max(peak[0], _tree_rss_kb(pid))
+        if done.wait(TREE_SAMPLE_S):
+            return
 
 
 def measure(command: list[str], env: dict[str, str], label: str, json_output: bool = False) -> dict:

@@ -50,7 +50,6 @@ CRITICAL = "critical"
 WARNING = "warning"
 
 
-
 @dataclass(frozen=True)
 class MissingLimits:
     """Largest shares of missing values before a warning and before a failure."""

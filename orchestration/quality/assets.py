@@ -27,8 +27,8 @@ from dagster import (
 )
 
 from expectations.run import QualityOutcome, QualityPaths, validate_warehouse
-from iwh.warehouse import table_exists
 from expectations.suites import CRITICAL, SUITES
+from iwh.warehouse import table_exists
 from orchestration.ingestion.assets import raw_assets
 from orchestration.resources import WarehouseResource
 

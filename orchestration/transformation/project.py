@@ -123,16 +123,19 @@ def docs_fingerprint(target_path: Path, warehouse_columns: list[tuple]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _docs_dir(settings: Settings) -> Path:
+    return settings.reports_dir / "dbt_docs"
+
+
 def docs_are_current(settings: Settings, fingerprint: str) -> bool:
-    docs_dir = settings.reports_dir / "dbt_docs"
-    marker = docs_dir / _FINGERPRINT_FILE
-    return (docs_dir / "index.html").exists() and marker.exists() and marker.read_text() == fingerprint
+    marker = _docs_dir(settings) / _FINGERPRINT_FILE
+    return (_docs_dir(settings) / "index.html").exists() and marker.exists() and marker.read_text() == fingerprint
 
 
 def copy_static_docs(target_path: Path, settings: Settings, fingerprint: str) -> Path:
     """Publish `dbt docs generate --static`'s single-file site under IWH_HOME/reports/dbt_docs/,
     with the fingerprint of what it shows."""
-    docs_dir = settings.reports_dir / "dbt_docs"
+    docs_dir = _docs_dir(settings)
     docs_dir.mkdir(parents=True, exist_ok=True)
     destination = docs_dir / "index.html"
     shutil.copyfile(target_path / "static_index.html", destination)
