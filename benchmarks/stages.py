@@ -56,7 +56,8 @@ def run_stage(stage: str) -> bool:
     from iwh.landing import discover
     from iwh.settings import Settings
     from orchestration.definitions import defs
-    from orchestration.runner import PARTITIONS_NAME, RUN_CONFIG, prepare_instance
+    from orchestration.instance import prepare_instance
+    from orchestration.runner import PARTITIONS_NAME, RUN_CONFIG
 
     settings = Settings.from_env()
     instance = prepare_instance(settings)

@@ -278,3 +278,13 @@ def test_dbt_tests_are_asset_checks_and_unmapped_labels_block():
     assert AssetKey(["raw", "nir_deltakere"]) in upstream
     assert AssetKey(["quality", "quarantine"]) in upstream
     assert AssetKey(["marts", "participant_exits"]) in dbt_warehouse_assets.keys
+
+
+def test_the_dbt_version_dagster_dbt_is_given_is_that_of_the_dbt_it_runs():
+    from packaging.version import Version
+
+    from orchestration.transformation.resources import dbt_resource
+
+    printed = subprocess.run([str(DBT_EXECUTABLE), "--version"], capture_output=True, text=True, check=True).stdout
+    core_line = next(line for line in printed.splitlines() if "installed:" in line)
+    assert dbt_resource()._cli_version == Version(core_line.split("installed:")[1].strip())

@@ -106,8 +106,8 @@ def serialised_runs(built_warehouse, sample_landing, tmp_path_factory) -> Serial
     from dagster import build_sensor_context
 
     from orchestration.ingestion.sensors import landing_sensor
+    from orchestration.instance import prepare_instance
     from orchestration.resources import WarehouseResource
-    from orchestration.runner import prepare_instance
 
     root = tmp_path_factory.mktemp("serialised")
     landing = root / "landing"

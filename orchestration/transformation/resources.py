@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+from importlib.metadata import version
+
 from dagster_dbt import DbtCliResource
+from packaging.version import Version
 
 from iwh.settings import Settings
 from orchestration.transformation.project import DBT_EXECUTABLE, DBT_PROJECT_DIR, apply_dbt_environment
 
 
 class WarehouseDbtCliResource(DbtCliResource):
-    """DbtCliResource without the in-process dbt adapter.
+    """DbtCliResource without the in-process dbt adapter or the `dbt --version` process.
 
     Before every dbt command dagster-dbt loads the dbt profile and project in this process and
     registers an adapter, which it needs only to fetch column metadata and row counts after the
@@ -20,6 +24,12 @@ class WarehouseDbtCliResource(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args):
         return None
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        """dagster-dbt asks the dbt executable for its version (`dbt --version`, a 3 s process per
+        build). The executable is this venv's own dbt, so its version is the installed dbt-core's."""
+        return Version(version("dbt-core"))
 
 
 def dbt_resource(settings: Settings | None = None) -> DbtCliResource:
