@@ -1,9 +1,11 @@
 """Run the suites through GX checkpoints and turn the results into warehouse rows.
 
 One checkpoint per batch source and partition (``raw.nir_deltakere accepted rows 2019``),
-holding the validation definitions of every suite that reads that frame. The GX project
-is file-backed under ``IWH_HOME/gx`` so the validation store, and with it the Data Docs
-index, keeps every earlier run.
+holding the validation definitions of every suite that reads that frame, except the suites
+that validated an identical frame before: their earlier result stands (``expectations.reuse``),
+so a new cohort year costs the validation of that year, not of every year. The validation
+store is file-backed under ``IWH_HOME/gx`` so it, and with it the Data Docs index, keeps
+every validation ever run.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
-import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
-from expectations import explain
+from expectations import explain, reuse
 from expectations.batches import Batch
 from expectations.suites import SUITES, BatchSource, Suite, batch_sources, resolve_parameter
 
@@ -92,9 +93,9 @@ def _result_format(source: BatchSource) -> dict:
     return {"result_format": "SUMMARY", "partial_unexpected_count": UNEXPECTED_VALUES_SHOWN}
 
 
-def _batch_definition(datasource, source: BatchSource, partition: str):
+def _batch_definition(datasource, batch_name: str, partition: str):
     # The batch is named by dataset and partition so Data Docs show which partition a page is about.
-    return datasource.add_dataframe_asset(f"{source.name} {partition}").add_batch_definition_whole_dataframe(partition)
+    return datasource.add_dataframe_asset(batch_name).add_batch_definition_whole_dataframe(partition)
 
 
 def _register_suite(context, suite: Suite) -> gx.ExpectationSuite:
@@ -109,7 +110,11 @@ def _register_suite(context, suite: Suite) -> gx.ExpectationSuite:
 @dataclass(frozen=True)
 class CheckpointRun:
     records: list[ValidationRecord]
+    # Results whose Data Docs page this run must render: the ones it validated, and reused
+    # ones whose page is missing from the site.
     result_identifiers: list
+    # (suite, partition) whose result came from an earlier validation of identical data.
+    reused: list[tuple[str, str]]
 
 
 def run_checkpoints(
@@ -117,58 +122,93 @@ def run_checkpoints(
     context,
     run_id: str,
     suites: Sequence[Suite] = SUITES,
+    gx_root: Path | None = None,
+    docs_dir: Path | None = None,
 ) -> CheckpointRun:
-    """Validate every partition of every suite's dataset: one record per expectation × partition."""
+    """Validate every partition of every suite's dataset: one record per expectation × partition.
+
+    With ``gx_root``, a suite whose batch is identical to one validated before (see
+    ``expectations.reuse``) takes that result instead of validating again; its records are
+    rebuilt from it like fresh ones, and link to the Data Docs page of the validation that
+    produced it."""
     # The context is new every run (suites are code), so everything is added, never updated:
     # add_or_update compares every expectation of every suite, which costs more than validating.
     gx_suites = {suite.name: _register_suite(context, suite) for suite in suites}
+    definitions = {name: reuse.suite_definition(gx_suite) for name, gx_suite in gx_suites.items()}
+    index = reuse.ResultIndex(gx_root, context.validation_results_store) if gx_root is not None else None
     datasource = context.data_sources.add_pandas(DATASOURCE)
     run_time = dt.datetime.now(dt.timezone.utc)
     gx_run_id = RunIdentifier(run_name=run_id, run_time=run_time)
     records: list[ValidationRecord] = []
     identifiers = []
+    reused = []
     for source in batch_sources(suites):
         source_suites = [suite for suite in suites if suite.source is source]
+        result_format = _result_format(source)
         for batch in source.build(con):
-            batch_definition = _batch_definition(datasource, source, batch.partition)
-            definitions = [
-                context.validation_definitions.add(
-                    gx.ValidationDefinition(
-                        name=f"{suite.name} {batch.partition}", data=batch_definition, suite=gx_suites[suite.name]
+            batch_name = f"{source.name} {batch.partition}"
+            results = {}
+            keys = {}
+            if index is not None:
+                frame_sha256 = reuse.frame_digest(batch.frame)
+                for suite in source_suites:
+                    keys[suite.name] = reuse.fingerprint(
+                        definitions[suite.name], batch_name, frame_sha256, batch.parameters, result_format
                     )
-                )
-                for suite in source_suites
-            ]
-            checkpoint = context.checkpoints.add(
-                gx.Checkpoint(
-                    name=f"{source.name} {batch.partition}",
-                    validation_definitions=definitions,
-                    result_format=_result_format(source),
-                )
-            )
-            result = checkpoint.run(
-                batch_parameters={"dataframe": batch.frame},
-                expectation_parameters=batch.parameters,
-                run_id=gx_run_id,
-            )
-            for identifier, suite_result in result.run_results.items():
-                identifiers.append(identifier)
-                suite = next(s for s in source_suites if s.name == suite_result.suite_name)
-                page = _docs_page(context, identifier)
+                    earlier = index.find(keys[suite.name])
+                    if earlier is not None:
+                        results[suite.name] = earlier
+                        reused.append((suite.name, batch.partition))
+                        if docs_dir is not None and not (docs_dir / docs_page(earlier[0])).is_file():
+                            identifiers.append(earlier[0])
+            to_validate = [suite for suite in source_suites if suite.name not in results]
+            if to_validate:
+                for identifier, suite_result in _validate(
+                    context, datasource, gx_suites, to_validate, batch_name, batch, result_format, gx_run_id
+                ).items():
+                    identifiers.append(identifier)
+                    results[suite_result.suite_name] = (identifier, suite_result)
+                    if index is not None and not _raised(suite_result):
+                        index.remember(keys[suite_result.suite_name], identifier)
+            for suite in source_suites:
+                identifier, suite_result = results[suite.name]
+                page = docs_page(identifier)
                 for expectation_result in suite_result.results:
-                    records.append(
-                        _record(con, run_id, run_time, suite, batch, expectation_result, page)
-                    )
-    return CheckpointRun(records=records, result_identifiers=identifiers)
+                    records.append(_record(con, run_id, run_time, suite, batch, expectation_result, page))
+    return CheckpointRun(records=records, result_identifiers=identifiers, reused=reused)
 
 
-def _docs_page(context, identifier) -> str | None:
-    urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=DOCS_SITE, only_if_exists=False)
-    if not urls or not urls[0].get("site_url"):
-        return None
-    url = urls[0]["site_url"]
-    marker = "/validations/"
-    return "validations/" + urllib.parse.unquote(url.split(marker, 1)[1]) if marker in url else None
+def _validate(context, datasource, gx_suites, suites: Sequence[Suite], batch_name: str, batch: Batch,
+              result_format: dict, gx_run_id: RunIdentifier) -> dict:
+    """One checkpoint over the batch, holding the validation definitions of ``suites``."""
+    batch_definition = _batch_definition(datasource, batch_name, batch.partition)
+    definitions = [
+        context.validation_definitions.add(
+            gx.ValidationDefinition(
+                name=f"{suite.name} {batch.partition}", data=batch_definition, suite=gx_suites[suite.name]
+            )
+        )
+        for suite in suites
+    ]
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(name=batch_name, validation_definitions=definitions, result_format=result_format)
+    )
+    result = checkpoint.run(
+        batch_parameters={"dataframe": batch.frame},
+        expectation_parameters=batch.parameters,
+        run_id=gx_run_id,
+    )
+    return result.run_results
+
+
+def _raised(suite_result) -> bool:
+    """Whether an expectation raised: such a result is not reused, the error may not recur."""
+    return any(_exception_message(result.exception_info or {}) for result in suite_result.results)
+
+
+def docs_page(identifier) -> str:
+    """Where the Data Docs site keeps a validation result's page, relative to the site root."""
+    return "validations/" + "/".join(identifier.to_tuple()) + ".html"
 
 
 def _number(value) -> str:

@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
-from expectations.checkpoints import DOCS_SITE
+from expectations.checkpoints import DOCS_SITE, docs_page
 
 EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.IGNORECASE)
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>.*?</script>", re.IGNORECASE | re.DOTALL)
@@ -38,18 +38,26 @@ th { background: #f0f0f0; }
 
 
 def build(context, docs_dir: Path, result_identifiers: Sequence) -> Path:
-    """Render this run's validation pages and the index, then strip every external reference.
+    """Render the pages of ``result_identifiers`` and the index, then strip every external reference.
 
-    Earlier runs' pages were made offline when they were written and are left as they are."""
-    context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=list(result_identifiers))
+    Every other page was made offline when it was written and is left as it is. With no page to
+    render and an index in place, the site already shows everything: the validation store holds
+    nothing it did not hold when the index was written."""
     index = docs_dir / "index.html"
-    for page in docs_dir.rglob("*.html"):
+    if not result_identifiers and index.is_file():
+        return index
+    # An empty list makes GX render every stored result, which is what a site without an index needs.
+    context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=list(result_identifiers))
+    pages = (
+        [docs_dir / docs_page(identifier) for identifier in result_identifiers]
+        if result_identifiers
+        else [page for page in docs_dir.rglob("*.html") if page != index]
+    )
+    for page in pages:
         text = page.read_text(encoding="utf-8")
-        if page == index:
-            text = _static_index_tables(text, context)
-        elif STYLE in text:
-            continue
-        page.write_text(_offline(text), encoding="utf-8")
+        if STYLE not in text:
+            page.write_text(_offline(text), encoding="utf-8")
+    index.write_text(_offline(_static_index_tables(index.read_text(encoding="utf-8"), context)), encoding="utf-8")
     return index
 
 
@@ -67,10 +75,8 @@ def _validation_rows(context) -> list[tuple[str, str, str, str, bool, str]]:
     rows = []
     for key in store.list_keys():
         result = store.get(key)
-        parts = key.to_tuple()
-        run_name, run_time, batch = parts[-3], parts[-2], parts[-1]
-        link = "validations/" + "/".join(parts) + ".html"
-        rows.append((run_time, run_name, result.suite_name, batch, bool(result.success), link))
+        run_name, run_time, batch = key.to_tuple()[-3:]
+        rows.append((run_time, run_name, result.suite_name, batch, bool(result.success), docs_page(key)))
     return sorted(rows, reverse=True)
 
 

@@ -31,6 +31,8 @@ class QualityOutcome:
     missingness_rows: int
     data_docs_index: Path
     auditors_report: Path
+    # (suite, partition) whose result was reused from an earlier validation of identical data.
+    reused: list[tuple[str, str]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -52,7 +54,7 @@ def validate_warehouse(
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     context = open_context(paths.gx_root, paths.data_docs_dir)
-    checkpoint_run = run_checkpoints(con, context, run_id)
+    checkpoint_run = run_checkpoints(con, context, run_id, gx_root=paths.gx_root, docs_dir=paths.data_docs_dir)
     storage.write_validation_results(con, checkpoint_run.records)
     seconds["checkpoints"] = time.perf_counter() - started
 
@@ -74,5 +76,6 @@ def validate_warehouse(
         missingness_rows=len(missing),
         data_docs_index=index,
         auditors_report=report,
+        reused=checkpoint_run.reused,
         seconds=seconds,
     )
