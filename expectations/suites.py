@@ -39,12 +39,15 @@ import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import great_expectations.expectations as gxe
-from great_expectations.expectations.expectation import Expectation
 
 from expectations import batches
 from iwh.vocabulary import NORSK_TIERS, REGIONS, TILTAK_GROUPS
+
+if TYPE_CHECKING:
+    from great_expectations.expectations.expectation import Expectation
 
 CRITICAL = "critical"
 WARNING = "warning"
@@ -137,11 +140,21 @@ class Suite:
         return self.name.replace(".", "__")
 
 
+def _gx_expectations():
+    """GX's expectation classes, imported when a suite's expectations are built for a validation,
+    not when the suites are defined: the Dagster definitions list the suites as asset checks, and
+    importing GX takes about 2 s."""
+    import great_expectations.expectations as gxe
+
+    return gxe
+
+
 def _share(value: float) -> str:
     return f"{value:.0%}"
 
 
 def _completeness(limits_by_column: dict[str, MissingLimits], scope: str) -> list[Expectation]:
+    gxe = _gx_expectations()
     expectations: list[Expectation] = []
     for column, limits in limits_by_column.items():
         expectations.append(
@@ -164,6 +177,7 @@ def _completeness(limits_by_column: dict[str, MissingLimits], scope: str) -> lis
 
 
 def _municipality_completeness() -> list[Expectation]:
+    gxe = _gx_expectations()
     expectations: list[Expectation] = []
     for variable, limits in MUNICIPALITY_COMPLETENESS.items():
         column = f"{variable}_missing_share"
@@ -186,6 +200,7 @@ def _municipality_completeness() -> list[Expectation]:
 
 
 def _participant_exit_validity() -> list[Expectation]:
+    gxe = _gx_expectations()
     in_set = gxe.ExpectColumnValuesToBeInSet
     between = gxe.ExpectColumnValuesToBeBetween
     return [
@@ -214,6 +229,7 @@ def _participant_exit_validity() -> list[Expectation]:
 
 
 def _unique_person() -> list[Expectation]:
+    gxe = _gx_expectations()
     return [
         gxe.ExpectColumnValuesToBeUnique(
             column="person_key",
@@ -224,6 +240,7 @@ def _unique_person() -> list[Expectation]:
 
 
 def _volume() -> list[Expectation]:
+    gxe = _gx_expectations()
     low, high = VOLUME_WARN_OUTSIDE
     return [
         gxe.ExpectColumnValuesToBeBetween(
@@ -244,6 +261,7 @@ def _volume() -> list[Expectation]:
 
 
 def _end_in_cohort_year(column: str) -> Expectation:
+    gxe = _gx_expectations()
     return gxe.ExpectColumnValuesToBeBetween(
         column=column,
         min_value={"$PARAMETER": "cohort_year"},
@@ -254,6 +272,7 @@ def _end_in_cohort_year(column: str) -> Expectation:
 
 
 def _known_label(column: str, code_list: str) -> Expectation:
+    gxe = _gx_expectations()
     return gxe.ExpectColumnValuesToBeInSet(
         column=column,
         value_set={"$PARAMETER": code_list},
@@ -262,6 +281,25 @@ def _known_label(column: str, code_list: str) -> Expectation:
         notes=f"Critical: every label must map through the dbt seed {code_list}; an unknown label would "
         "silently become a missing value.",
     )
+
+
+def _nir_row_validity() -> list[Expectation]:
+    gxe = _gx_expectations()
+    return [
+        gxe.ExpectColumnValuesToNotBeNull(column="avsluttet_aar", severity=CRITICAL),
+        _end_in_cohort_year("avsluttet_aar"),
+        _known_label("avslutningsaarsak", "nir_avslutningsaarsaker"),
+        _known_label("statsborgerskapforste", "land_regioner"),
+    ]
+
+
+def _jobbsjansen_leaver_validity() -> list[Expectation]:
+    gxe = _gx_expectations()
+    return [
+        _known_label("v4_1", "jobbsjansen_avslutningsaarsaker"),
+        gxe.ExpectColumnValuesToBeInSet(column="v1_8", value_set=[str(month) for month in range(1, 13)], severity=CRITICAL),
+        _known_label("v2_5", "land_regioner"),
+    ]
 
 
 LINEAGE = ("source_file", "source_row")
@@ -353,12 +391,7 @@ SUITES: tuple[Suite, ...] = (
         name="raw_nir_deltakere.validity",
         description="Accepted NIR rows: end date inside the cohort year; end reason and citizenship in the code lists.",
         source=NIR_ROWS,
-        build_expectations=lambda: [
-            gxe.ExpectColumnValuesToNotBeNull(column="avsluttet_aar", severity=CRITICAL),
-            _end_in_cohort_year("avsluttet_aar"),
-            _known_label("avslutningsaarsak", "nir_avslutningsaarsaker"),
-            _known_label("statsborgerskapforste", "land_regioner"),
-        ],
+        build_expectations=_nir_row_validity,
     ),
     Suite(
         name="raw_nir_tiltak.validity",
@@ -370,13 +403,7 @@ SUITES: tuple[Suite, ...] = (
         name="raw_jobbsjansen_individrapportering.validity",
         description="Accepted Jobbsjansen leavers: exit reason, exit month and country of origin in their lists.",
         source=JOBBSJANSEN_LEAVERS,
-        build_expectations=lambda: [
-            _known_label("v4_1", "jobbsjansen_avslutningsaarsaker"),
-            gxe.ExpectColumnValuesToBeInSet(
-                column="v1_8", value_set=[str(month) for month in range(1, 13)], severity=CRITICAL
-            ),
-            _known_label("v2_5", "land_regioner"),
-        ],
+        build_expectations=_jobbsjansen_leaver_validity,
     ),
     *(
         Suite(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import sys
@@ -146,14 +145,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_command() -> None:
-    """The `iwh` executable: main, then exit without the interpreter's last garbage collection.
+    """The `iwh` executable: main, then exit without tearing the interpreter down.
 
-    After a run the heap holds Dagster's, dbt's and GX's objects, and that collection walked them
-    for 2-3 s before the process ended (py-spy). The commands write and close everything themselves.
+    After a run the heap holds Dagster's, dbt's and GX's objects, and the teardown's garbage
+    collection walked them for 2-3 s before the process ended (py-spy). The commands commit and
+    close what they write themselves; only the standard streams and log handlers are left to flush.
     """
     code = main()
-    gc.freeze()
-    sys.exit(code)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

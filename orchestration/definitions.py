@@ -25,9 +25,6 @@ _built_assets = [
     *analysis_assets.assets,
 ]
 
-# Libraries that steps import when they run, not when the definitions load.
-DEFERRED_IMPORTS = analysis_assets.DEFERRED_IMPORTS
-
 defs = Definitions(
     assets=[
         *_built_assets,

@@ -6,9 +6,7 @@ shows them in its run history next to sensor- and schedule-launched runs.
 
 from __future__ import annotations
 
-import importlib
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,22 +22,6 @@ from orchestration.progress import root_cause_message
 PARTITIONS_NAME = "cohort_year"
 # Selecting the job's own `console` logger (orchestration.progress) replaces Dagster's verbose default.
 RUN_CONFIG = {"loggers": {"console": {}}}
-
-
-def _import_in_background(modules: Sequence[str]) -> None:
-    """Import the later build steps' libraries in a thread. The build's first long step is dbt, in a
-    process of its own, while this process waits for its output: the imports (about 4 s at any
-    scale) then cost nothing on the way to the published warehouse."""
-
-    def run() -> None:
-        for module in modules:
-            try:
-                importlib.import_module(module)
-            except Exception:
-                # The step that needs the module imports it again and fails with the error.
-                return
-
-    threading.Thread(target=run, name="iwh-import-build-steps", daemon=True).start()
 
 
 @dataclass
@@ -72,7 +54,7 @@ def run_pipeline(
     if is_demo_key:
         echo("warning: synthetic sample: pseudonymising with the public demo key (never use it for real data)")
 
-    from orchestration.definitions import DEFERRED_IMPORTS, defs
+    from orchestration.definitions import defs
 
     instance = prepare_instance(settings)
     inventory = discover(settings.landing_dir)
@@ -123,7 +105,6 @@ def run_pipeline(
         return outcome
 
     echo("building the warehouse (reference data, dbt, expectations, models, reports, publication)")
-    _import_in_background(DEFERRED_IMPORTS)
     result = defs.resolve_job_def("build_warehouse_job").execute_in_process(
         instance=instance, run_config=RUN_CONFIG, raise_on_error=False, tags={"iwh/run_group": run_group}
     )

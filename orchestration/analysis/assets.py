@@ -22,10 +22,6 @@ from iwh.warehouse import table_exists
 from orchestration.quality.assets import GATED_KEY, MISSINGNESS_KEY, VALIDATION_RESULTS_KEY
 from orchestration.resources import WarehouseResource
 
-# statsmodels, scipy and matplotlib take about 2 s to import, so the steps import them when they
-# run: loading the definitions (the UI, a sensor tick) does not need them, and `iwh run` imports
-# them in the background while dbt runs (orchestration/runner.py).
-DEFERRED_IMPORTS = ("analysis.models", "analysis.contribution", "analysis.report")
 GROUP = "analysis"
 SCHEMA = "analysis"
 ANALYSIS_DATASET = "marts.analysis_dataset"
@@ -91,6 +87,7 @@ def write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]
 )
 def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource):
     """M1, M2, M3 (and their women-only versions) and the contribution indicators, as analysis.*."""
+    # Imported here, not with the definitions (orchestration/background_imports.py).
     from analysis import contribution, models
 
     with warehouse.connect(read_only=True) as con:
@@ -137,7 +134,7 @@ def replace_directory(built: Path, target: Path) -> None:
     "contribution quadrants (figure 21), predicted vs actual (figures 22–28), missingness, model tables.",
 )
 def analysis_report(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    from analysis import report
+    from analysis import report  # see analysis_models
 
     settings = warehouse.settings()
     with warehouse.connect(read_only=True) as con:

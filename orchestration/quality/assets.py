@@ -12,6 +12,7 @@ marts.analysis_dataset — the models, the exports and the published snapshot. W
 WARN-severity suite checks and block nothing.
 """
 
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -26,12 +27,13 @@ from dagster import (
     multi_asset,
 )
 
-from expectations.run import QualityOutcome, QualityPaths, validate_warehouse
 from expectations.suites import CRITICAL, SUITES
 from iwh.warehouse import table_exists
 from orchestration.ingestion.assets import raw_assets
 from orchestration.resources import WarehouseResource
 
+if TYPE_CHECKING:
+    from expectations.run import QualityOutcome
 VALIDATION_RESULTS_KEY = AssetKey(["quality", "validation_results"])
 MISSINGNESS_KEY = AssetKey(["quality", "missingness"])
 DATA_DOCS_KEY = AssetKey(["reports", "quality_data_docs"])
@@ -64,6 +66,9 @@ GROUP = "quality"
     ],
 )
 def quality_checkpoints(context: AssetExecutionContext, warehouse: WarehouseResource):
+    # Great Expectations is imported here, not with the definitions (orchestration/background_imports.py).
+    from expectations.run import QualityPaths, validate_warehouse
+
     settings = warehouse.settings()
     paths = QualityPaths.under(settings.home)
     with warehouse.connect() as con:
@@ -87,7 +92,7 @@ def quality_checkpoints(context: AssetExecutionContext, warehouse: WarehouseReso
         yield _suite_check(suite.name, suite.check_name, outcome)
 
 
-def _suite_check(suite_name: str, check_name: str, outcome: QualityOutcome) -> AssetCheckResult:
+def _suite_check(suite_name: str, check_name: str, outcome: "QualityOutcome") -> AssetCheckResult:
     results = outcome.results[outcome.results["suite"] == suite_name]
     failed = results[~results["success"]]
     critical = failed[failed["severity"] == CRITICAL]
@@ -112,7 +117,7 @@ def _failure_line(row) -> str:
     )
 
 
-def _log_outcome(context: AssetExecutionContext, outcome: QualityOutcome) -> None:
+def _log_outcome(context: AssetExecutionContext, outcome: "QualityOutcome") -> None:
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in outcome.seconds.items())
     context.log.info(
         f"{len(outcome.results)} expectation results, {len(outcome.critical_failures)} critical failures, "
@@ -130,6 +135,8 @@ def _log_outcome(context: AssetExecutionContext, outcome: QualityOutcome) -> Non
     description="Every critical Great Expectations result of this run passed; blocks the models and publication.",
 )
 def critical_expectations(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
+    from expectations.run import QualityPaths  # see quality_checkpoints
+
     settings = warehouse.settings()
     with warehouse.connect() as con:
         run_id = _results_run_id(con, context.run.run_id)

@@ -9,6 +9,7 @@ from pathlib import Path
 from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from orchestration.background_imports import import_in_background
 from orchestration.resources import WarehouseResource
 from orchestration.transformation.project import (
     apply_dbt_environment,
@@ -51,7 +52,9 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         target.mkdir()
         if saved_parse.exists():
             shutil.copyfile(saved_parse, target / PARTIAL_PARSE_FILE)
-        yield from dbt.cli([*BUILD_ARGS, *variables], context=context, target_path=target).stream()
+        build = dbt.cli([*BUILD_ARGS, *variables], context=context, target_path=target)
+        import_in_background()
+        yield from build.stream()
         with warehouse.connect(read_only=True) as con:
             columns = con.execute(WAREHOUSE_COLUMNS).fetchall()
         fingerprint = docs_fingerprint(target, columns)
