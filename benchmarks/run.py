@@ -58,6 +58,21 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
+def _cpu_stolen_and_total() -> tuple[int, int]:
+    """The machine's CPU time stolen by the hypervisor, and all its CPU time, in clock ticks since boot.
+
+    On a virtual machine the host can take a large and varying share of the CPUs (seen here: 38 %
+    of an idle minute), which slows every measurement without showing in its CPU time."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    # user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
+    return fields[7], sum(fields[:8])
+
+
+def cpu_stolen_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[1] - before[1]
+    return round(100 * (after[0] - before[0]) / total, 1) if total > 0 else 0.0
+
+
 def _sample_tree_rss(pid: int, done: threading.Event, peak: list[int]) -> None:
     """Sample from the start, so a short command is seen at least once."""
     while True:
@@ -69,9 +84,11 @@ def _sample_tree_rss(pid: int, done: threading.Event, peak: list[int]) -> None:
 def measure(command: list[str], env: dict[str, str], label: str, json_output: bool = False) -> dict:
     """Run a command to completion; its wall and CPU seconds, the peak resident memory (MB) of its
     largest process (exact, from the kernel) and of its whole process tree (sampled: dbt runs as a
-    child of `iwh run`), plus the JSON object it printed when json_output is set."""
+    child of `iwh run`), the share of the machine's CPU time the hypervisor took meanwhile, plus the
+    JSON object it printed when json_output is set."""
     print(f"  {label} …", file=sys.stderr, flush=True)
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        cpu_before = _cpu_stolen_and_total()
         started = time.perf_counter()
         process = subprocess.Popen(
             command, env=env, cwd=REPO, stdout=stdout if json_output else subprocess.DEVNULL, stderr=stderr
@@ -81,6 +98,7 @@ def measure(command: list[str], env: dict[str, str], label: str, json_output: bo
         sampler.start()
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
+        cpu_after = _cpu_stolen_and_total()
         done.set()
         sampler.join()
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -96,6 +114,7 @@ def measure(command: list[str], env: dict[str, str], label: str, json_output: bo
         # Linux reports ru_maxrss in kilobytes.
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "peak_tree_rss_mb": round(tree_peak[0] / 1024, 1),
+        "cpu_stolen_pct": cpu_stolen_percent(cpu_before, cpu_after),
         **printed,
     }
 
@@ -191,13 +210,14 @@ def markdown(report: dict) -> str:
         lines += [
             f"Scale {scale}, median of {report['repeats']}:",
             "",
-            "| measurement | wall (s) | CPU (s) | peak memory, largest process (MB) | peak memory, all processes (MB) |",
-            "|---|---:|---:|---:|---:|",
+            "| measurement | wall (s) | CPU (s) | peak memory, largest process (MB) | peak memory, all processes (MB) "
+            "| CPU taken by the host (%) |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
         for stage, numbers in result["median"].items():
             lines.append(
                 f"| {stage} | {numbers['wall_s']:.1f} | {numbers['cpu_s']:.1f} | {numbers['peak_rss_mb']:.0f} "
-                f"| {numbers['peak_tree_rss_mb']:.0f} |"
+                f"| {numbers['peak_tree_rss_mb']:.0f} | {numbers['cpu_stolen_pct']:.0f} |"
             )
         lines.append("")
         for check in result["targets"]:
