@@ -11,13 +11,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from dagster import ExecuteInProcessResult
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
 from iwh.landing import changed_partitions, discover
 from iwh.settings import Settings, SettingsError
 from iwh.warehouse import connect, writer_lock
 from orchestration.instance import prepare_instance
 from orchestration.progress import root_cause_message
+from orchestration.transformation.project import BackgroundParse
 
 PARTITIONS_NAME = "cohort_year"
 # Selecting the job's own `console` logger (orchestration.progress) replaces Dagster's verbose default.
@@ -44,19 +45,14 @@ def _failure_messages(result: ExecuteInProcessResult) -> list[str]:
     return messages or ["the run failed (see the Dagster run log)"]
 
 
-def run_pipeline(
+def _ingest(
     settings: Settings,
-    years: Sequence[int] | None = None,
-    echo: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
-) -> RunOutcome:
-    settings.require_landing()
-    _, is_demo_key = settings.resolve_pseudonym_key()
-    if is_demo_key:
-        echo("warning: synthetic sample: pseudonymising with the public demo key (never use it for real data)")
-
-    from orchestration.definitions import defs
-
-    instance = prepare_instance(settings)
+    defs: Definitions,
+    instance: DagsterInstance,
+    years: Sequence[int] | None,
+    echo: Callable[[str], None],
+) -> tuple[RunOutcome, str]:
+    """Ingest every stale cohort partition, a Dagster run per cohort year."""
     inventory = discover(settings.landing_dir)
     cohort_years = sorted(inventory.cohort_years())
     if years:
@@ -100,6 +96,32 @@ def run_pipeline(
             outcome.ingested.append(str(year))
         else:
             outcome.failures.extend(_failure_messages(result))
+    return outcome, run_group
+
+
+def run_pipeline(
+    settings: Settings,
+    years: Sequence[int] | None = None,
+    echo: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+) -> RunOutcome:
+    settings.require_landing()
+    _, is_demo_key = settings.resolve_pseudonym_key()
+    if is_demo_key:
+        echo("warning: synthetic sample: pseudonymising with the public demo key (never use it for real data)")
+
+    # The first run of a home parses the dbt project beside the ingestion instead of before the build.
+    parse = BackgroundParse.start(settings)
+    try:
+        from orchestration.definitions import defs
+
+        instance = prepare_instance(settings)
+        outcome, run_group = _ingest(settings, defs, instance, years, echo)
+    except BaseException:
+        if parse is not None:
+            parse.cancel()
+        raise
+    if parse is not None:
+        parse.finish()
     if outcome.failures:
         echo("ingestion failed; the published warehouse is unchanged")
         return outcome

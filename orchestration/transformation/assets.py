@@ -1,6 +1,5 @@
 """dbt models and seeds as Dagster assets; dbt tests as asset checks; dbt docs as a report."""
 
-import json
 import os
 import shutil
 import tempfile
@@ -12,18 +11,20 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.background_imports import import_in_background
 from orchestration.resources import WarehouseResource
 from orchestration.transformation.project import (
+    PARTIAL_PARSE_FILE,
     apply_dbt_environment,
     copy_static_docs,
+    dbt_vars,
     docs_are_current,
     docs_fingerprint,
     ensure_manifest,
+    saved_parse_path,
 )
 from orchestration.transformation.translator import WarehouseDbtTranslator
 
 # dbt's recommendation: unit tests check the SQL on fixed rows, so they run in development and CI
 # (tests/test_dbt_harmonisation.py), not on every production build.
 BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 WAREHOUSE_COLUMNS = """
     select table_schema, table_name, column_name, data_type, ordinal_position
     from information_schema.columns order by all
@@ -40,13 +41,12 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     checks; then the dbt docs site for analysts under IWH_HOME/reports/dbt_docs/."""
     settings = warehouse.settings()
     apply_dbt_environment(settings)
-    variables = ["--vars", json.dumps({"outcome_variant": settings.outcome_variant})]
+    variables = dbt_vars(settings)
     # Per-run artefacts (compiled SQL, run results, dbt's log) go to a scratch directory beside the
     # warehouse instead of accumulating in the repository's dbt_project/target/. Both dbt commands
     # share it, so docs generation starts from the build's parse, and the parse is kept for the next
-    # run: dbt re-parses from scratch whenever the warehouse path (part of its profile) or the vars
-    # differ from those of the parse it is given, and a full parse costs more than a small build.
-    saved_parse = settings.home / f"dbt_{PARTIAL_PARSE_FILE}"
+    # run of this home (a full parse costs more than a small build).
+    saved_parse = saved_parse_path(settings)
     with tempfile.TemporaryDirectory(prefix="dbt-run-", dir=settings.home) as scratch:
         target = Path(scratch) / "target"
         target.mkdir()
