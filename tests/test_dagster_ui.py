@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from browser import chromium_path, dump_dom
+from orchestration.instance import instance_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 DAGSTER = Path(sys.executable).parent / "dagster"
@@ -55,7 +56,8 @@ def test_dagster_dev_serves_the_asset_graph(tmp_path):
         IWH_LANDING_DIR=str(tmp_path / "no-landing-yet"),
     )
     (tmp_path / "dagster").mkdir()
-    (tmp_path / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # The instance configuration `iwh run` writes, so the webserver and daemon use its event log storage.
+    (tmp_path / "dagster" / "dagster.yaml").write_text(instance_yaml(str(tmp_path / "dagster")))
     process = subprocess.Popen(
         [str(DAGSTER), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
         cwd=REPO,
