@@ -34,6 +34,7 @@ from orchestration.resources import WarehouseResource
 
 if TYPE_CHECKING:
     from expectations.run import QualityOutcome
+
 VALIDATION_RESULTS_KEY = AssetKey(["quality", "validation_results"])
 MISSINGNESS_KEY = AssetKey(["quality", "missingness"])
 DATA_DOCS_KEY = AssetKey(["reports", "quality_data_docs"])
