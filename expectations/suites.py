@@ -38,7 +38,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-
 from typing import TYPE_CHECKING
 
 import duckdb
