@@ -49,6 +49,12 @@ def dbt_vars(settings: Settings) -> list[str]:
     return ["--vars", json.dumps({"outcome_variant": settings.outcome_variant})]
 
 
+def parse_command(settings: Settings, target: Path) -> list[str]:
+    """`dbt parse` of the project into ``target``, with the run's vars (dbt_vars)."""
+    return [str(DBT_EXECUTABLE), "parse", *dbt_vars(settings), "--project-dir", str(DBT_PROJECT_DIR),
+            "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), "--log-path", str(target)]
+
+
 def saved_parse_path(settings: Settings) -> Path:
     """dbt's partial parse kept between runs of one IWH_HOME. dbt re-parses from scratch whenever
     the warehouse path (part of its profile) or the vars differ from those of the parse it is
@@ -74,8 +80,7 @@ class BackgroundParse:
         ensure_private_dir(settings.home)
         scratch = Path(tempfile.mkdtemp(prefix="dbt-parse-", dir=settings.home))
         process = subprocess.Popen(
-            [str(DBT_EXECUTABLE), "parse", *dbt_vars(settings), "--project-dir", str(DBT_PROJECT_DIR),
-             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(scratch), "--log-path", str(scratch)],
+            parse_command(settings, scratch),
             env={**os.environ, **dbt_environment(settings)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -131,12 +136,11 @@ def ensure_manifest() -> Path:
 
 
 def _parse() -> None:
-    env = {**os.environ, **dbt_environment(Settings.from_env())}
+    settings = Settings.from_env()
     with tempfile.TemporaryDirectory(dir=MANIFEST_PATH.parent, prefix="parse-") as target:
         completed = subprocess.run(
-            [str(DBT_EXECUTABLE), "parse", "--project-dir", str(DBT_PROJECT_DIR),
-             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", target, "--log-path", target],
-            env=env,
+            parse_command(settings, Path(target)),
+            env={**os.environ, **dbt_environment(settings)},
             capture_output=True,
             text=True,
         )
