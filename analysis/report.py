@@ -8,9 +8,14 @@ Figures are written as PNG and SVG beside ``index.html`` and referenced by relat
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import html
 import math
-from collections.abc import Mapping
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,31 +98,52 @@ class Figure:
         return [f"{self.stem}.png", f"{self.stem}.svg"]
 
 
+def write_figure(fig: MplFigure, out_dir: Path, stem: str) -> None:
+    """``stem``.svg and ``stem``.png from one layout."""
+    # One layout, frozen, serves both files: left to savefig, constrained layout and an extra
+    # invisible draw are repeated for each format, which was a third of the report's time. The
+    # layout measures text with the figure's canvas, so attach the SVG one: its text metrics are
+    # the wider, what fits the SVG fits the PNG, whereas a layout measured by Agg clipped long
+    # tick labels at the SVG's edge.
+    FigureCanvasSVG(fig)
+    fig.get_layout_engine().execute(fig)
+    fig.set_layout_engine(None)
+    # A fixed hash salt and no date keep the SVG identical for identical tables.
+    with matplotlib.rc_context({"svg.hashsalt": "iwh-analysis-report"}):
+        fig.savefig(out_dir / f"{stem}.svg", metadata={"Date": None})
+    fig.savefig(out_dir / f"{stem}.png", dpi=PNG_DPI, metadata={"Software": None})
+
+
+def _draw_and_write(draw: Callable[..., MplFigure], data: tuple, out_dir: Path, stem: str) -> None:
+    write_figure(draw(*data), out_dir, stem)
+
+
 @dataclass
 class ReportBuilder:
-    out_dir: Path
-    figures: list[Figure] = field(default_factory=list)
+    """Collects the page's figures; with a ``pool`` they are drawn there while the page is built."""
 
-    def save(self, fig: MplFigure, stem: str, title: str, caption: str) -> str:
-        # One layout, frozen, serves both files: left to savefig, constrained layout and an extra
-        # invisible draw are repeated for each format, which was a third of the report's time. The
-        # layout measures text with the figure's canvas, so attach the SVG one: its text metrics are
-        # the wider, what fits the SVG fits the PNG, whereas a layout measured by Agg clipped long
-        # tick labels at the SVG's edge.
-        FigureCanvasSVG(fig)
-        fig.get_layout_engine().execute(fig)
-        fig.set_layout_engine(None)
-        # A fixed hash salt and no date keep the SVG identical for identical tables.
-        with matplotlib.rc_context({"svg.hashsalt": "iwh-analysis-report"}):
-            fig.savefig(self.out_dir / f"{stem}.svg", metadata={"Date": None})
-        fig.savefig(self.out_dir / f"{stem}.png", dpi=PNG_DPI, metadata={"Software": None})
-        figure = Figure(stem, title, caption)
-        self.figures.append(figure)
+    out_dir: Path
+    pool: Executor | None = None
+    figures: list[Figure] = field(default_factory=list)
+    pending: list[Future] = field(default_factory=list)
+
+    def figure(self, draw: Callable[..., MplFigure], data: tuple, stem: str, title: str, caption: str) -> str:
+        """The HTML of the figure ``draw(*data)``, written as ``stem``.png and ``stem``.svg."""
+        if self.pool is None:
+            _draw_and_write(draw, data, self.out_dir, stem)
+        else:
+            self.pending.append(self.pool.submit(_draw_and_write, draw, data, self.out_dir, stem))
+        self.figures.append(Figure(stem, title, caption))
         return (
             f'<figure id="{stem}"><img src="{stem}.png" alt="{html.escape(title)}">'
             f"<figcaption><b>{html.escape(title)}.</b> {html.escape(caption)} "
             f'<a href="{stem}.svg">SVG</a></figcaption></figure>'
         )
+
+    def wait(self) -> None:
+        """Until every figure is written; raises the first figure's error."""
+        for written in self.pending:
+            written.result()
 
 
 def _figure(*grid: int, figsize: tuple[float, float], sharey: bool = False):
@@ -362,13 +388,13 @@ def _contribution_section(builder: ReportBuilder, tables: Mapping[str, pd.DataFr
     ]
     if pooled_projects.empty:
         return "".join(parts) + "<p class='note'>No project has 5 or more modelled participants.</p>"
-    parts.append(builder.save(
-        quadrant_plot(pooled_projects), "fig21_contribution_quadrants", "Contribution and actual result (report figure 21)",
+    parts.append(builder.figure(
+        quadrant_plot, (pooled_projects,), "fig21_contribution_quadrants", "Contribution and actual result (report figure 21)",
         "Each dot is a project with at least 5 modelled participants, sized by participants. Top left: better than "
         "expected with results below the national mean; bottom right: worse than expected with results above it.",
     ))
-    parts.append(builder.save(
-        funnel_plot(pooled_projects), "contribution_funnel", "Contribution against project size",
+    parts.append(builder.figure(
+        funnel_plot, (pooled_projects,), "contribution_funnel", "Contribution against project size",
         "Dashed: the range within which a project of that size lands by binomial noise alone; small projects "
         "scatter most, which is why the shrunken indicator pulls them toward zero.",
     ))
@@ -411,8 +437,8 @@ def _contribution_section(builder: ReportBuilder, tables: Mapping[str, pd.DataFr
          "same_classification_share": "Same classification"},
     ))
     if not yearly_projects.empty:
-        parts.append(builder.save(
-            stability_plot(yearly_projects), "contribution_stability", "Year-to-year stability of project contributions",
+        parts.append(builder.figure(
+            stability_plot, (yearly_projects,), "contribution_stability", "Year-to-year stability of project contributions",
             "Each dot is a project's contribution in one cohort year against the next; projects with fewer than 5 "
             "participants in either year are left out.",
         ))
@@ -429,8 +455,8 @@ def _predicted_vs_actual_section(builder: ReportBuilder, predicted_vs_actual: pd
     for characteristic, (title, reference) in CHARACTERISTIC_TITLES.items():
         if not (table["characteristic"] == characteristic).any():
             continue
-        parts.append(builder.save(
-            predicted_vs_actual_plot(table, characteristic), f"predicted_vs_actual_{characteristic}",
+        parts.append(builder.figure(
+            predicted_vs_actual_plot, (table, characteristic), f"predicted_vs_actual_{characteristic}",
             f"{title} (report {reference})", "Grey: predicted by M1; colour: actual; <5: fewer than 5 participants, not shown.",
         ))
     parts.append("<details><summary>All cells</summary>" + html_table(
@@ -446,34 +472,45 @@ def _missingness_section(builder: ReportBuilder, missingness: pd.DataFrame | Non
     parts = ["<h2 id='missingness'>Missing values</h2>"]
     if missingness is None or missingness.empty:
         return "".join(parts) + "<p class='note'>quality.missingness was not available to this run.</p>"
-    parts.append(builder.save(
-        missingness_plot(missingness), "missingness_by_variable", "Share missing per variable",
+    parts.append(builder.figure(
+        missingness_plot, (missingness,), "missingness_by_variable", "Share missing per variable",
         "All ended participations, all cohort years; from quality.missingness.",
     ))
-    parts.append(builder.save(
-        missingness_by_characteristic_plot(missingness), "missingness_by_characteristic",
+    parts.append(builder.figure(
+        missingness_by_characteristic_plot, (missingness,), "missingness_by_characteristic",
         "Spor or Norwegian level missing, by characteristic (report table 15)",
         "Participations with a determinable outcome, both programmes; cells of fewer than 5 persons left out.",
     ))
     return "".join(parts)
 
 
-def write_report(out_dir: Path, tables: Mapping[str, pd.DataFrame], missingness: pd.DataFrame | None,
-                 run_id: str, outcome_variant: str) -> list[Path]:
-    """Write index.html and its figures to ``out_dir``; returns the files written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    builder = ReportBuilder(out_dir)
+@contextlib.contextmanager
+def _figure_pool() -> Iterator[Executor | None]:
+    """A worker process per usable core to draw the figures in, forked so that each starts with
+    matplotlib imported; none on a single core, where this process draws them as fast. A worker
+    freezes the objects it inherits, so its garbage collections skip the parent's heap (large in
+    the Dagster process), whose traversal would also copy every page it touches."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if cores < 2:
+        yield None
+        return
+    with ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("fork"), initializer=gc.freeze) as pool:
+        yield pool
+
+
+def _page_body(builder: ReportBuilder, tables: Mapping[str, pd.DataFrame], missingness: pd.DataFrame | None,
+               run_id: str, outcome_variant: str) -> list[str]:
     fit = tables["model_fit"]
     coefficients = tables["model_coefficients"]
-    body = [
+    return [
         "<h1>Goal achievement in Jobbsjansen and the introduction programme: models and contribution indicators</h1>",
         f"<p class='note'>Run <code>{html.escape(run_id)}</code>; outcome variant <code>{html.escape(outcome_variant)}</code>. "
         "Only aggregates: no person-level rows, and no cell describing fewer than 5 persons.</p>",
         "<nav><a href='#m1'>M1</a><a href='#predicted'>Predicted vs actual</a><a href='#contribution'>Contribution</a>"
         "<a href='#multilevel'>M2 and M3</a><a href='#missingness'>Missing values</a></nav>",
         "<h2 id='m1'>M1: individual logistic model</h2>",
-        builder.save(
-            forest_plot(coefficients), "fig20_odds_ratios", "Odds ratios of goal achievement, M1 (report figure 20)",
+        builder.figure(
+            forest_plot, (coefficients,), "fig20_odds_ratios", "Odds ratios of goal achievement, M1 (report figure 20)",
             "Reference: woman, region Europa, no measure of the kind. A point right of 1 means higher odds of goal achievement.",
         ),
         "<h3>Model fit</h3>",
@@ -502,6 +539,16 @@ def write_report(out_dir: Path, tables: Mapping[str, pd.DataFrame], missingness:
         *[_coefficient_section(coefficients, model) for model in ("m2", "m3", "m2_women", "m3_women")],
         _missingness_section(builder, missingness),
     ]
+
+
+def write_report(out_dir: Path, tables: Mapping[str, pd.DataFrame], missingness: pd.DataFrame | None,
+                 run_id: str, outcome_variant: str) -> list[Path]:
+    """Write index.html and its figures to ``out_dir``; returns the files written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _figure_pool() as pool:
+        builder = ReportBuilder(out_dir, pool)
+        body = _page_body(builder, tables, missingness, run_id, outcome_variant)
+        builder.wait()
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Analysis report</title>"
         f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"

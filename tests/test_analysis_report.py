@@ -151,7 +151,7 @@ def test_one_layout_fits_the_text_of_both_formats(warehouse_tables, tmp_path):
     stick out of the figure (laid out with Agg's narrower metrics, the long term labels of figure 20
     were clipped at the SVG's left edge)."""
     fig = report.forest_plot(warehouse_tables["model_coefficients"])
-    report.ReportBuilder(tmp_path).save(fig, "fig20_odds_ratios", "Odds ratios", "M1")
+    report.write_figure(fig, tmp_path, "fig20_odds_ratios")
     width, height = fig.get_size_inches()
     fig.set_dpi(72)
     svg = fig.get_tightbbox(RendererSVG(width * 72, height * 72, io.StringIO()))
@@ -159,6 +159,17 @@ def test_one_layout_fits_the_text_of_both_formats(warehouse_tables, tmp_path):
     png = fig.get_tightbbox(RendererAgg(round(width * report.PNG_DPI), round(height * report.PNG_DPI), report.PNG_DPI))
     for name, box in (("svg", svg), ("png", png)):
         assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, (name, box.bounds, width, height)
+
+
+def test_figures_drawn_by_worker_processes_are_those_drawn_in_one_process(home, report_dir, tmp_path, monkeypatch):
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        tables = {name: con.execute(f"select * from analysis.{name}").df() for name in RUN_TAGGED_TABLES}
+        missing = con.execute("select * from quality.missingness").df()
+    monkeypatch.setattr(report.os, "sched_getaffinity", lambda pid: {0})
+    report.write_report(tmp_path, tables, missing, run_id="one-process", outcome_variant="report_text")
+    for stem in EXPECTED_FIGURES:
+        for suffix in (".png", ".svg"):
+            assert (tmp_path / f"{stem}{suffix}").read_bytes() == (report_dir / f"{stem}{suffix}").read_bytes(), stem + suffix
 
 
 def test_the_quadrant_plot_shows_exactly_the_published_projects(report_dir, warehouse_tables):
