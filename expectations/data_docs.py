@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from expectations.checkpoints import DOCS_SITE, docs_page
+from expectations.reuse import stored_result
 
 EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.IGNORECASE)
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>.*?</script>", re.IGNORECASE | re.DOTALL)
@@ -24,7 +25,10 @@ EXTERNAL_IMAGE = re.compile(r"<img[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>", re.IGNO
 FILTER_BUTTON = re.compile(r"<button[^>]*clearTableFilters[^>]*>.*?</button>", re.IGNORECASE | re.DOTALL)
 FOOTER = re.compile(r"<footer\b.*?</footer>", re.IGNORECASE | re.DOTALL)
 EXTERNAL_ANCHOR = re.compile(r"<a\b[^>]*\bhref=\"https?://[^\"]*\"[^>]*>(.*?)</a>", re.IGNORECASE | re.DOTALL)
-INDEX_TABLE = re.compile(r"<table\s+id=\"(?P<id>section-1-content-block-2-(?P<n>\d)-body-table)\"[^>]*>\s*</table>")
+# GX writes these tables empty; this module fills them (and fills them again on the next build).
+INDEX_TABLE = re.compile(
+    r"<table\s+id=\"(?P<id>section-1-content-block-2-(?P<n>\d)-body-table)\"[^>]*>.*?</table>", re.DOTALL
+)
 
 STYLE = """<style>
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #1b1b1b; }
@@ -42,12 +46,17 @@ def build(context, docs_dir: Path, result_identifiers: Sequence) -> Path:
 
     Every other page was made offline when it was written and is left as it is. With no page to
     render and an index in place, the site already shows everything: the validation store holds
-    nothing it did not hold when the index was written."""
+    nothing it did not hold when the index was written. An index in place keeps its page and gets
+    new tables: GX would read every result ever stored to write the tables its scripts fill, and
+    those scripts are removed."""
     index = docs_dir / "index.html"
     if not result_identifiers and index.is_file():
         return index
+    existing_index = index.is_file()
     # An empty list makes GX render every stored result, which is what a site without an index needs.
-    context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=list(result_identifiers))
+    context.build_data_docs(
+        site_names=[DOCS_SITE], resource_identifiers=list(result_identifiers), build_index=not existing_index
+    )
     pages = (
         [docs_dir / docs_page(identifier) for identifier in result_identifiers]
         if result_identifiers
@@ -57,7 +66,8 @@ def build(context, docs_dir: Path, result_identifiers: Sequence) -> Path:
         text = page.read_text(encoding="utf-8")
         if STYLE not in text:
             page.write_text(_offline(text), encoding="utf-8")
-    index.write_text(_offline(_static_index_tables(index.read_text(encoding="utf-8"), context)), encoding="utf-8")
+    text = index.read_text(encoding="utf-8")
+    index.write_text(_static_index_tables(text if existing_index else _offline(text), context), encoding="utf-8")
     return index
 
 
@@ -74,9 +84,9 @@ def _validation_rows(context) -> list[tuple[str, str, str, str, bool, str]]:
     store = context.validation_results_store
     rows = []
     for key in store.list_keys():
-        result = store.get(key)
+        result = stored_result(store, key)
         run_name, run_time, batch = key.to_tuple()[-3:]
-        rows.append((run_time, run_name, result.suite_name, batch, bool(result.success), docs_page(key)))
+        rows.append((run_time, run_name, result["suite_name"], batch, bool(result["success"]), docs_page(key)))
     return sorted(rows, reverse=True)
 
 
