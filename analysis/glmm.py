@@ -14,13 +14,15 @@ log-likelihood is analytic, including the dependence of the modes and curvatures
 the implicit-function theorem, so the optimum is found to a gradient norm near machine precision
 and the observed information (finite differences of the analytic gradient) is accurate.
 
-Rows are summarised per group with ``np.bincount``; the per-group Newton iterations for the modes
-run for all groups at once. Rows may carry binomial trials, so identical covariate patterns within a
-group can be collapsed before fitting (same likelihood, fewer rows).
+Rows are sorted by group and summarised per group over each group's consecutive rows; the
+per-group Newton iterations for the modes run for all groups at once. Rows may carry binomial
+trials, so identical covariate patterns within a group can be collapsed before fitting (same
+likelihood, fewer rows).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -48,6 +50,7 @@ class GroupedData:
     trials: np.ndarray  # (n,)
     group_index: np.ndarray  # (n,) 0..G-1, non-decreasing
     n_groups: int
+    group_starts: np.ndarray  # (G,) first row of each group
 
     @classmethod
     def from_arrays(cls, X, successes, groups, trials=None) -> tuple["GroupedData", np.ndarray]:
@@ -65,11 +68,14 @@ class GroupedData:
             trials=trials[order],
             group_index=group_index[order],
             n_groups=len(labels),
+            group_starts=np.searchsorted(group_index[order], np.arange(len(labels))),
         )
         return data, labels
 
     def group_sum(self, row_values: np.ndarray) -> np.ndarray:
-        return np.bincount(self.group_index, weights=row_values, minlength=self.n_groups)
+        # Every group has rows and they are contiguous: one pass over consecutive slices, about
+        # twice as fast as a weighted bincount (which also scans the group index for its range).
+        return np.add.reduceat(row_values, self.group_starts)
 
 
 def _logistic_parts(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,6 +142,16 @@ class _Evaluation:
     posterior_sd: np.ndarray
 
 
+@functools.cache
+def _gauss_hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Hermite nodes and log weights times e^(z²), solved for once: the eigenvalue problem
+    behind them took 7 % of each likelihood evaluation at scale 1."""
+    z, w = np.polynomial.hermite.hermgauss(nodes)
+    log_w = np.log(w) + z**2
+    z.flags.writeable = log_w.flags.writeable = False  # shared by every later call
+    return z, log_w
+
+
 def evaluate(data: GroupedData, beta: np.ndarray, sigma: float, nodes: int, mode_start=None) -> _Evaluation:
     """The AGHQ (nodes = 1: Laplace) marginal log-likelihood and its exact gradient in (β, σ)."""
     if not 1 <= nodes <= MAX_NODES:
@@ -145,8 +161,7 @@ def evaluate(data: GroupedData, beta: np.ndarray, sigma: float, nodes: int, mode
     b_hat, H = conditional_modes(data, offset, sigma, start=mode_start)
     s = 1.0 / np.sqrt(H)
 
-    z, w = np.polynomial.hermite.hermgauss(nodes)
-    log_w = np.log(w) + z**2
+    z, log_w = _gauss_hermite(nodes)
     G, K = data.n_groups, nodes
     node_positions = b_hat[:, None] + math.sqrt(2.0) * s[:, None] * z[None, :]  # (G, K)
 
