@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
+from threadpoolctl import threadpool_limits
 
 from analysis.specification import MODEL_INPUT_COLUMNS
 from iwh.warehouse import table_exists
@@ -94,12 +95,15 @@ def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource
         dataset = read_model_input(con)
     outcome_variant = outcome_variant_of(dataset)
     started = time.perf_counter()
-    fitted = models.fit_models(dataset, outcome_variant)
-    tables = models.tables(fitted, context.run_id, outcome_variant)
-    fitted_seconds = time.perf_counter() - started
-    if fitted.m1 is None:
-        raise ValueError(f"M1 is not estimable, so there are no contribution indicators: {fitted.not_estimable['m1']}")
-    tables.update(contribution.contribution_tables(fitted.m1, context.run_id, outcome_variant).as_dict())
+    # One BLAS thread: the models' matrices (tens of columns) gain little from a second one, and on
+    # a busy machine OpenBLAS threads waiting for each other made this step two to three times slower.
+    with threadpool_limits(1, user_api="blas"):
+        fitted = models.fit_models(dataset, outcome_variant)
+        tables = models.tables(fitted, context.run_id, outcome_variant)
+        fitted_seconds = time.perf_counter() - started
+        if fitted.m1 is None:
+            raise ValueError(f"M1 is not estimable, so there are no contribution indicators: {fitted.not_estimable['m1']}")
+        tables.update(contribution.contribution_tables(fitted.m1, context.run_id, outcome_variant).as_dict())
     context.log.info(
         f"models fitted in {fitted_seconds:.1f} s, indicators in {time.perf_counter() - started - fitted_seconds:.1f} s"
         + (f"; not estimable: {', '.join(sorted(fitted.not_estimable))}" if fitted.not_estimable else "")
