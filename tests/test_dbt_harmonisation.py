@@ -56,15 +56,34 @@ def copy_warehouse(harmonised: HarmonisedWarehouse, destination: Path) -> Settin
     return Settings(landing_dir=harmonised.settings.landing_dir, home=destination, pseudonym_key=None)
 
 
-@pytest.fixture(scope="module")
-def harmonised(sample_landing, tmp_path_factory) -> HarmonisedWarehouse:
-    """The sample through ingestion and the Dagster dbt asset (`dbt build`, checks, docs)."""
+def materialize_dbt_assets(settings: Settings):
+    """The Dagster dbt asset (`dbt build`, checks, docs) on this home's warehouse."""
     from dagster import DagsterInstance, materialize
 
-    from iwh.landing import discover, load_partition, load_reference
     from orchestration.resources import WarehouseResource
     from orchestration.transformation.assets import dbt_warehouse_assets
     from orchestration.transformation.resources import dbt_resource
+
+    previous_environment = dict(os.environ)
+    try:
+        return materialize(
+            [dbt_warehouse_assets],
+            resources={
+                "dbt": dbt_resource(settings),
+                "warehouse": WarehouseResource(landing_dir=str(settings.landing_dir), home=str(settings.home)),
+            },
+            instance=DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(previous_environment)
+
+
+@pytest.fixture(scope="module")
+def harmonised(sample_landing, tmp_path_factory) -> HarmonisedWarehouse:
+    """The sample through ingestion and the Dagster dbt asset."""
+    from iwh.landing import discover, load_partition, load_reference
 
     home = tmp_path_factory.mktemp("dbt_harmonisation") / "home"
     home.mkdir()
@@ -79,20 +98,7 @@ def harmonised(sample_landing, tmp_path_factory) -> HarmonisedWarehouse:
             load_partition(con, settings, source, year, "test_dbt_harmonisation", log)
     finally:
         con.close()
-    previous_environment = dict(os.environ)
-    try:
-        result = materialize(
-            [dbt_warehouse_assets],
-            resources={
-                "dbt": dbt_resource(settings),
-                "warehouse": WarehouseResource(landing_dir=str(sample_landing), home=str(home)),
-            },
-            instance=DagsterInstance.ephemeral(),
-            raise_on_error=False,
-        )
-    finally:
-        os.environ.clear()
-        os.environ.update(previous_environment)
+    result = materialize_dbt_assets(settings)
     assert result.success
     failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
     return HarmonisedWarehouse(settings, sample_landing / "truth_persons.parquet", failed)
@@ -221,6 +227,42 @@ def test_exclusions_reconcile_from_delivered_to_modelled_rows(harmonised):
         assert delivered == modelled + (excluded or 0), (programme, year)
         assert delivered == loaded[(programme, year)], (programme, year)
         assert modelled == modelled_in_truth[(programme, year)], (programme, year)
+
+
+def test_a_build_after_a_new_cohort_reuses_what_does_not_read_it_and_equals_a_full_build(harmonised, tmp_path):
+    """The module's build without its last Jobbsjansen cohort, then that cohort delivered: the
+    rebuild through Dagster reuses the seeds and the municipality models and gives the tables a
+    full `dbt build` gives."""
+    from warehouse_content import content_checksums
+
+    incremental = copy_warehouse(harmonised, tmp_path / "incremental")
+    full = copy_warehouse(harmonised, tmp_path / "full")
+    with duckdb.connect(str(incremental.warehouse_path)) as con:
+        con.execute("delete from raw.jobbsjansen_individrapportering where cohort_year = "
+                    "(select max(cohort_year) from raw.jobbsjansen_individrapportering)")
+    assert materialize_dbt_assets(incremental).success, "the build without the cohort"
+    with duckdb.connect(str(incremental.warehouse_path)) as con:
+        con.execute(f"attach '{harmonised.settings.warehouse_path}' as delivered (read_only)")
+        con.execute("insert into raw.jobbsjansen_individrapportering "
+                    "select * from delivered.raw.jobbsjansen_individrapportering except "
+                    "select * from raw.jobbsjansen_individrapportering")
+    result = materialize_dbt_assets(incremental)
+    assert result.success
+
+    reused = {event.asset_key.path[-1] for event in result.get_asset_materialization_events()
+              if "reused" in event.materialization.metadata}
+    rebuilt = {event.asset_key.path[-1] for event in result.get_asset_materialization_events()} - reused
+    assert {"utdanning_spor", "land_regioner", "stg_ssb__statbank", "stg_nir__deltakere"} <= reused
+    assert {"stg_jobbsjansen__individrapportering", "int_participants__spor", "participant_exits",
+            "analysis_dataset"} <= rebuilt
+    reused_checks = [e for e in result.get_asset_check_evaluations() if "reused" in e.metadata]
+    assert reused_checks and all(e.passed for e in reused_checks)
+
+    assert run_dbt(full, "build", "--exclude-resource-type", "unit_test").returncode == 0
+    schemas = ("staging", "intermediate", "marts")
+    assert content_checksums(incremental.warehouse_path, schemas) == content_checksums(full.warehouse_path, schemas)
+    assert content_checksums(incremental.warehouse_path, schemas) == content_checksums(
+        harmonised.settings.warehouse_path, schemas)
 
 
 def test_dbt_unit_tests_pass(harmonised, tmp_path):

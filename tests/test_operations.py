@@ -6,6 +6,7 @@ again without disturbing other tests.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,14 @@ def _published_run_id(snapshot: Path) -> str:
     return subprocess.run([sys.executable, "-c", code, str(snapshot)], check=True, capture_output=True, text=True).stdout.strip()
 
 
+def _dbt_node_builds(warehouse: Path) -> set[tuple]:
+    """Each dbt node with the run that last built it (orchestration/transformation/reuse.py)."""
+    code = ("import duckdb,sys,json; print(json.dumps(duckdb.connect(sys.argv[1], read_only=True).execute("
+            "'select unique_id, run_id from quality.dbt_node_state').fetchall()))")
+    out = subprocess.run([sys.executable, "-c", code, str(warehouse)], check=True, capture_output=True, text=True).stdout
+    return {tuple(row) for row in json.loads(out)}
+
+
 @pytest.mark.slow
 def test_a_repeat_run_gives_identical_tables_while_a_reader_keeps_answering(built_warehouse, tmp_path):
     from orchestration.runner import run_pipeline
@@ -59,6 +68,7 @@ def test_a_repeat_run_gives_identical_tables_while_a_reader_keeps_answering(buil
     old_run_id = _published_run_id(snapshot)
     docs = settings.reports_dir / "dbt_docs" / "index.html"
     docs_written = docs.stat().st_mtime_ns
+    dbt_builds = _dbt_node_builds(settings.warehouse_path)
 
     log, stop = tmp_path / "reader.log", tmp_path / "stop"
     reader = subprocess.Popen([sys.executable, "-c", READER_SCRIPT, str(snapshot), str(log), str(stop)],
@@ -83,6 +93,8 @@ def test_a_repeat_run_gives_identical_tables_while_a_reader_keeps_answering(buil
     assert content_checksums(snapshot) == before, "same deliveries, same tables (run metadata aside)"
     assert content_checksums(settings.previous_published_path) == before
     assert docs.stat().st_mtime_ns == docs_written, "same project and columns: the dbt docs are not generated again"
+    assert len(dbt_builds) > 100 and _dbt_node_builds(settings.warehouse_path) == dbt_builds, (
+        "same project and deliveries: every dbt node is reused, none rebuilt")
 
 
 def test_the_stata_export_has_the_marts_values_and_value_labels(built_warehouse):

@@ -1,11 +1,13 @@
 """dbt models and seeds as Dagster assets; dbt tests as asset checks; dbt docs as a report."""
 
+import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from dagster import AssetExecutionContext
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, MetadataValue, Output
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.background_imports import import_in_background
@@ -17,9 +19,11 @@ from orchestration.transformation.project import (
     dbt_vars,
     docs_are_current,
     docs_fingerprint,
+    docs_site_exists,
     ensure_manifest,
     saved_parse_path,
 )
+from orchestration.transformation.reuse import BuildPlan, plan_build, record_build, topological_order
 from orchestration.transformation.translator import WarehouseDbtTranslator
 
 # dbt's recommendation: unit tests check the SQL on fixed rows, so they run in development and CI
@@ -29,19 +33,64 @@ WAREHOUSE_COLUMNS = """
     select table_schema, table_name, column_name, data_type, ordinal_position
     from information_schema.columns order by all
 """
+MANIFEST = json.loads(ensure_manifest().read_text())
+TRANSLATOR = WarehouseDbtTranslator()
+# Where dagster-dbt keeps a check's dbt test in the check's metadata.
+DBT_UNIQUE_ID_METADATA_KEY = "dagster_dbt/unique_id"
+REUSE_REASON = "its inputs and the dbt project are unchanged since it last succeeded"
 
 
-@dbt_assets(
-    manifest=ensure_manifest(),
-    dagster_dbt_translator=WarehouseDbtTranslator(),
-    name="dbt_warehouse",
-)
+def _reused_results(context: AssetExecutionContext, plan: BuildPlan) -> Iterator[Output | AssetCheckResult]:
+    """What the reused nodes stand for in this run: an output for each selected model and seed
+    (Dagster skips every asset downstream of an output that is not yielded) and, for each selected
+    test, the result it last had. They come before dbt's own events because reused nodes are only
+    ever upstream of rebuilt ones."""
+    checks = {spec.metadata.get(DBT_UNIQUE_ID_METADATA_KEY): spec for spec in context.assets_def.check_specs}
+    for unique_id in topological_order(MANIFEST, plan.reused):
+        node = MANIFEST["nodes"][unique_id]
+        if node["resource_type"] == "test":
+            spec = checks.get(unique_id)
+            if spec is not None and spec.key in context.selected_asset_check_keys:
+                yield AssetCheckResult(
+                    asset_key=spec.asset_key,
+                    check_name=spec.name,
+                    passed=plan.reused[unique_id] == "pass",
+                    severity=AssetCheckSeverity.WARN if plan.reused[unique_id] == "warn" else AssetCheckSeverity.ERROR,
+                    metadata={"reused": MetadataValue.text(f"not run again: {REUSE_REASON}")},
+                )
+            continue
+        key = TRANSLATOR.get_asset_key(node)
+        if key in context.selected_asset_keys:
+            yield Output(
+                None,
+                output_name=context.assets_def.get_output_name_for_asset_key(key),
+                metadata={"reused": MetadataValue.text(f"not rebuilt: {REUSE_REASON}")},
+            )
+
+
+@dbt_assets(manifest=MANIFEST, dagster_dbt_translator=TRANSLATOR, name="dbt_warehouse")
 def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """`dbt build` of seeds, staging, intermediate and marts (harmonisation.md), its tests as asset
-    checks; then the dbt docs site for analysts under IWH_HOME/reports/dbt_docs/."""
+    checks, reusing nodes whose inputs are unchanged (reuse.py); then the dbt docs site for
+    analysts under IWH_HOME/reports/dbt_docs/."""
+    import_in_background()
     settings = warehouse.settings()
     apply_dbt_environment(settings)
     variables = dbt_vars(settings)
+    # A selection made in the UI is rebuilt as asked; dbt's selection of it also relies on the
+    # indirect selection of tests that reuse turns off (BuildPlan.dbt_args).
+    assets_def = context.assets_def
+    whole_project = (assets_def.keys_by_output_name == assets_def.node_keys_by_output_name
+                     and assets_def.check_specs_by_output_name == assets_def.node_check_specs_by_output_name)
+    with warehouse.connect() as con:
+        plan = plan_build(con, MANIFEST, variables, reuse=whole_project)
+    if len(plan.reused) == len(plan.fingerprints) and docs_site_exists(settings):
+        # Nothing to build and nothing new to document: no dbt process at all (about 5 s).
+        context.log.info(f"all {len(plan.reused)} dbt nodes reused: their inputs are unchanged; dbt not started")
+        yield from _reused_results(context, plan)
+        return
+    if plan.reused:
+        context.log.info(f"reusing {len(plan.reused)} of {len(plan.fingerprints)} dbt nodes: their inputs are unchanged")
     # Per-run artefacts (compiled SQL, run results, dbt's log) go to a scratch directory beside the
     # warehouse instead of accumulating in the repository's dbt_project/target/. Both dbt commands
     # share it, so docs generation starts from the build's parse, and the parse is kept for the next
@@ -52,9 +101,13 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         target.mkdir()
         if saved_parse.exists():
             shutil.copyfile(saved_parse, target / PARTIAL_PARSE_FILE)
-        build = dbt.cli([*BUILD_ARGS, *variables], context=context, target_path=target)
-        import_in_background()
-        yield from build.stream()
+        build = dbt.cli([*BUILD_ARGS, *variables, *plan.dbt_args(MANIFEST)], context=context, target_path=target)
+        yield from _reused_results(context, plan)
+        try:
+            yield from build.stream()
+        finally:
+            with warehouse.connect() as con:
+                record_build(con, plan, target / "run_results.json", context.run_id)
         with warehouse.connect(read_only=True) as con:
             columns = con.execute(WAREHOUSE_COLUMNS).fetchall()
         fingerprint = docs_fingerprint(target, columns)
@@ -63,8 +116,10 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         if docs_are_current(settings, fingerprint):
             context.log.info("dbt docs unchanged: the project and the warehouse's columns are those of the last run")
         else:
-            # The build just compiled every node into this target: the catalog is all that is left to do.
-            dbt.cli(["docs", "generate", "--static", "--no-compile", *variables], target_path=target).wait()
+            # A build that reused no node compiled every node into this target: the catalog is all
+            # that is left to do.
+            compile_args = ["--no-compile"] if not plan.reused else []
+            dbt.cli(["docs", "generate", "--static", *compile_args, *variables], target_path=target).wait()
             context.log.info(f"dbt docs written to {copy_static_docs(target, settings, fingerprint)}")
         if (target / PARTIAL_PARSE_FILE).exists():
             os.replace(target / PARTIAL_PARSE_FILE, saved_parse)

@@ -152,18 +152,21 @@ def _parse() -> None:
         os.replace(Path(target) / "manifest.json", MANIFEST_PATH)
 
 
-# Fields of the manifest that change from one build to the next without changing the docs.
+# Fields of the manifest that change from one parse or build to the next without changing what the
+# project builds or documents: timestamps, paths, and the SQL a build compiled (which follows from
+# the project, but is only there for the nodes that build ran).
 _VOLATILE_MANIFEST_FIELDS = frozenset(
-    {"created_at", "compiled_path", "build_path", "root_path", "generated_at", "invocation_id", "invocation_started_at"}
+    {"created_at", "compiled_path", "build_path", "root_path", "generated_at", "invocation_id", "invocation_started_at",
+     "compiled", "compiled_code", "extra_ctes", "extra_ctes_injected"}
 )
 _FINGERPRINT_FILE = ".fingerprint"
 
 
-def _without_volatile_fields(value):
+def without_volatile_fields(value):
     if isinstance(value, dict):
-        return {k: _without_volatile_fields(v) for k, v in value.items() if k not in _VOLATILE_MANIFEST_FIELDS}
+        return {k: without_volatile_fields(v) for k, v in value.items() if k not in _VOLATILE_MANIFEST_FIELDS}
     if isinstance(value, list):
-        return [_without_volatile_fields(v) for v in value]
+        return [without_volatile_fields(v) for v in value]
     return value
 
 
@@ -177,7 +180,7 @@ def docs_fingerprint(target_path: Path, warehouse_columns: list[tuple]) -> str:
     content = {
         "dbt_version": manifest["metadata"].get("dbt_version"),
         "manifest": {
-            section: _without_volatile_fields(manifest.get(section, {}))
+            section: without_volatile_fields(manifest.get(section, {}))
             for section in ("nodes", "sources", "docs", "exposures", "metrics", "semantic_models", "unit_tests")
         },
         "columns": [list(map(str, row)) for row in warehouse_columns if tuple(row[:2]) in documented],
@@ -190,9 +193,13 @@ def _docs_dir(settings: Settings) -> Path:
     return settings.reports_dir / "dbt_docs"
 
 
+def docs_site_exists(settings: Settings) -> bool:
+    return (_docs_dir(settings) / "index.html").exists()
+
+
 def docs_are_current(settings: Settings, fingerprint: str) -> bool:
     marker = _docs_dir(settings) / _FINGERPRINT_FILE
-    return (_docs_dir(settings) / "index.html").exists() and marker.exists() and marker.read_text() == fingerprint
+    return docs_site_exists(settings) and marker.exists() and marker.read_text() == fingerprint
 
 
 def copy_static_docs(target_path: Path, settings: Settings, fingerprint: str) -> Path:
