@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -109,6 +110,29 @@ def test_failures_name_file_row_and_column(degraded):
     assert details[("raw_nir_deltakere.uniqueness", "person_key")] == (
         "nir/nir_deltakere_2019.csv rows 12 and 13, column Fodselsnummer: the same person"
     )
+
+
+def test_gx_results_list_unexpected_values_with_counts_only_where_values_are_shown(degraded):
+    _, _, _, paths = degraded
+    validations = paths.gx_root / "validations"
+
+    def results(suite: str, batch: str) -> dict:
+        [path] = (validations / suite.replace(".", "/")).rglob(f"warehouse-{batch}.json")
+        return {(result["expectation_config"]["kwargs"]["column"], result["expectation_config"]["severity"]): result
+                for result in json.loads(path.read_text(encoding="utf-8"))["results"]}
+
+    labels = results("raw_nir_deltakere.validity", "raw.nir_deltakere accepted rows 2019")
+    assert labels[("avslutningsaarsak", "critical")]["result"]["partial_unexpected_counts"] == [
+        {"value": "Permisjon", "count": 1}
+    ]
+    assert labels[("statsborgerskapforste", "critical")]["result"]["unexpected_count"] == 0
+    [page] = (paths.data_docs_dir / "validations" / "raw_nir_deltakere" / "validity").rglob("*accepted rows 2019.html")
+    assert "Permisjon" in page.read_text(encoding="utf-8")
+    spor = results("participant_exits_intro.completeness", "marts.participant_exits completeness 2019 intro")
+    assert spor[("spor", "critical")]["result"] == {
+        "element_count": 31, "unexpected_count": 24, "unexpected_percent": pytest.approx(77.42, abs=0.01),
+        "partial_unexpected_list": [],
+    }
 
 
 def test_no_person_key_in_results_or_data_docs(degraded):
