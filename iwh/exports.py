@@ -2,24 +2,24 @@
 
 Files are written to a temporary name and renamed, so a reader never opens a half-written export.
 
-The .dta file is streamed: pandas writes the file's metadata (variable types, names, formats,
-value labels) for a one-row stand-in of the table, and the data section — fixed-width rows, the
-only part that grows with the table — is written here batch by batch from DuckDB. A whole
-table as a pandas frame, plus the copies ``to_stata`` makes of it, took many gigabytes for the
-three million rows of marts.analysis_dataset at scale 100.
+The .dta file is streamed: its metadata (variable types, names, formats, value labels) is
+written from the table's column types, byte for byte what pandas' ``to_stata`` writes, and the
+data section — fixed-width rows, the only part that grows with the table — batch by batch from
+DuckDB. A whole table as a pandas frame, plus the copies ``to_stata`` makes of it, took many
+gigabytes for the three million rows of marts.analysis_dataset at scale 100.
 """
 
 from __future__ import annotations
 
-import io
+import datetime
 import os
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,15 +39,21 @@ STATA_VALUE_LABELS: dict[str, dict[int, str]] = {
     "maloppnaelse_3": {1: "arbeid eller utdanning", 2: "ikke oppnådd", 3: "avbrutt"},
 }
 
-STATA_VERSION = 118
 # Stata's system missing value "." for a double (and a float): the smallest of its missing codes.
 STATA_MISSING_DOUBLE = struct.unpack("<d", b"\x00\x00\x00\x00\x00\x00\xe0\x7f")[0]
 STATA_MISSING_FLOAT = struct.unpack("<f", b"\x00\x00\x00\x7f")[0]
 ROWS_PER_BATCH = 100_000
-# In a .dta 118 file the map (offsets of every section) follows the header; its entries, in order:
+# Stata 118 (.dta of Stata 14-18), little-endian: type codes and display formats of the numeric
+# fields (a string field's code is its width), the fixed sizes of names, formats and labels, and
+# the number of sections whose offsets the file's map gives.
+STATA_VERSION = 118
+_STATA_TYPES = {"<f8": (65526, "%10.0g"), "<f4": (65527, "%9.0g"), "i1": (65530, "%8.0g")}
+_NAME_BYTES, _FORMAT_BYTES, _VARIABLE_LABEL_BYTES = 129, 57, 321
 _MAP_ENTRIES = 14
-_MAP_DATA, _MAP_STRLS = 9, 10
-_HEADER_BEFORE_N = len(b"<stata_dta><header><release>118</release><byteorder>LSF</byteorder><K>") + 2 + len(b"</K><N>")
+_STATA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+_STATA_RESERVED = {"_all", "_b", "byte", "_coef", "_cons", "double", "float", "if", "in", "int", "long", "_n", "_N",
+                   "_pi", "_pred", "_rc", "_skip", "strL", "using", "with"}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _value_labels_for(columns: list[str]) -> dict[str, dict[int, str]]:
@@ -100,45 +106,76 @@ def _stata_columns(con: duckdb.DuckDBPyConnection, source: str, labelled: set[st
     return columns
 
 
-def _stand_in(columns: list[_StataColumn]) -> pd.DataFrame:
-    """One row with each column's Stata type, so pandas writes the metadata of the real table."""
-    values = {}
-    for column in columns:
-        if column.field.startswith("S"):
-            values[column.name] = pd.Series(["x" * int(column.field[1:])], dtype=object)
-        else:
-            values[column.name] = pd.Series([0], dtype=np.dtype(column.field).newbyteorder("="))
-    return pd.DataFrame(values)
+def _tag(name: str, content: bytes) -> bytes:
+    return b"<" + name.encode() + b">" + content + b"</" + name.encode() + b">"
 
 
-def _metadata(columns: list[_StataColumn], labels: dict[str, dict[int, str]], data_label: str) -> tuple[bytes, bytes, int]:
-    """The bytes before and after the data section of a .dta file of these columns, and its row width."""
-    buffer = io.BytesIO()
-    _stand_in(columns).to_stata(
-        buffer, write_index=False, version=STATA_VERSION, byteorder="<", value_labels=labels, data_label=data_label
+def _padded(text: str, size: int) -> bytes:
+    encoded = text.encode("utf-8")
+    return encoded + b"\x00" * (size - len(encoded))
+
+
+def _value_label_table(name: str, labels: dict[int, str]) -> bytes:
+    values = sorted(labels)
+    texts = [labels[value].encode("utf-8") + b"\x00" for value in values]
+    offsets = np.cumsum([0] + [len(text) for text in texts[:-1]])
+    table = (
+        struct.pack("<ii", len(values), sum(map(len, texts)))
+        + struct.pack(f"<{len(values)}i", *offsets)
+        + struct.pack(f"<{len(values)}i", *values)
+        + b"".join(texts)
     )
-    written = buffer.getvalue()
-    label_at = _HEADER_BEFORE_N + 8 + len(b"</N><label>")
-    (label_bytes,) = struct.unpack_from("<H", written, label_at)
-    stamp_at = label_at + 2 + label_bytes + len(b"</label><timestamp>")
-    map_at = stamp_at + 1 + written[stamp_at] + len(b"</timestamp></header>") + len(b"<map>")
-    offsets = struct.unpack_from(f"<{_MAP_ENTRIES}Q", written, map_at)
-    data_starts = offsets[_MAP_DATA] + len(b"<data>")
-    data_ends = offsets[_MAP_STRLS] - len(b"</data>")
-    return written[:data_starts], written[data_ends:], data_ends - data_starts
+    return _tag("lbl", struct.pack("<i", len(table)) + _padded(name, _NAME_BYTES) + b"\x00" * 3 + table)
 
 
-def _with_row_count(before_data: bytes, rows: int, row_width: int) -> bytes:
-    """The metadata of the one-row stand-in, for ``rows`` rows: the count in the header, and the
-    offsets of the sections after the data moved by the extra rows."""
-    patched = bytearray(before_data)
-    struct.pack_into("<Q", patched, _HEADER_BEFORE_N, rows)
-    map_at = patched.index(b"<map>", _HEADER_BEFORE_N) + len(b"<map>")
-    offsets = list(struct.unpack_from(f"<{_MAP_ENTRIES}Q", patched, map_at))
-    for entry in range(_MAP_STRLS, _MAP_ENTRIES):
-        offsets[entry] += (rows - 1) * row_width
-    struct.pack_into(f"<{_MAP_ENTRIES}Q", patched, map_at, *offsets)
-    return bytes(patched)
+def _metadata(columns: list[_StataColumn], labels: dict[str, dict[int, str]], data_label: str, rows: int,
+              row_width: int) -> tuple[bytes, bytes]:
+    """The bytes before and after the data section of a .dta file of ``rows`` rows of these columns:
+    what pandas' ``to_stata(version=118, byteorder="<")`` writes (a test compares them), without
+    its per-column preparation of a frame, which took a third of the exports' time."""
+    for column in columns:
+        if not _STATA_NAME.fullmatch(column.name) or column.name in _STATA_RESERVED:
+            raise ValueError(f"{column.name!r} is not a Stata variable name")
+    types = [(int(c.field[1:]), f"%{c.field[1:]}s") if c.field.startswith("S") else _STATA_TYPES[c.field] for c in columns]
+    now = datetime.datetime.now()
+    stamp = f"{now:%d} {_MONTHS[now.month - 1]} {now:%Y %H:%M}".encode()
+    label = data_label[:80].encode("utf-8")
+    header = b"<stata_dta>" + _tag("header", (
+        _tag("release", str(STATA_VERSION).encode()) + _tag("byteorder", b"LSF")
+        + _tag("K", struct.pack("<H", len(columns))) + _tag("N", struct.pack("<Q", rows))
+        + _tag("label", struct.pack("<H", len(label)) + label) + _tag("timestamp", bytes([len(stamp)]) + stamp)
+    ))
+    before_data = [
+        _tag("variable_types", struct.pack(f"<{len(types)}H", *(code for code, _ in types))),
+        _tag("varnames", b"".join(_padded(c.name, _NAME_BYTES) for c in columns)),
+        _tag("sortlist", b"\x00" * 2 * (len(columns) + 1)),
+        _tag("formats", b"".join(_padded(display, _FORMAT_BYTES) for _, display in types)),
+        _tag("value_label_names", b"".join(_padded(c.name if c.name in labels else "", _NAME_BYTES) for c in columns)),
+        _tag("variable_labels", b"\x00" * _VARIABLE_LABEL_BYTES * len(columns)),
+        _tag("characteristics", b""),
+        b"<data>",
+    ]
+    after_data = [
+        b"</data>",
+        _tag("strls", b""),
+        _tag("value_labels", b"".join(_value_label_table(name, mapping) for name, mapping in labels.items())),
+        b"</stata_dta>",
+    ]
+    # The map: the offset of each section's opening tag, then of the file's closing tag and its end.
+    map_at = len(header)
+    position = map_at + len(_tag("map", bytes(8 * _MAP_ENTRIES)))
+    offsets = [0, map_at]
+    for section in before_data[:-1]:
+        offsets.append(position)
+        position += len(section)
+    offsets.append(position)
+    position += len(b"<data>") + rows * row_width
+    for section in after_data[:-1]:
+        position += len(section)
+        offsets.append(position)
+    offsets.append(position + len(after_data[-1]))
+    file_map = _tag("map", struct.pack(f"<{_MAP_ENTRIES}Q", *offsets))
+    return header + file_map + b"".join(before_data), b"".join(after_data)
 
 
 def _records(batch: pa.RecordBatch, columns: list[_StataColumn], row_type: np.dtype) -> bytes:
@@ -160,15 +197,13 @@ def write_stata(con: duckdb.DuckDBPyConnection, source: str, path: Path, data_la
     names = con.sql(f"select * from {source}").columns
     labels = _value_labels_for(names)
     columns = _stata_columns(con, source, set(labels))
-    before_data, after_data, row_width = _metadata(columns, labels, data_label)
     row_type = np.dtype([(column.name, column.field) for column in columns])
-    if row_type.itemsize != row_width:
-        raise RuntimeError(f"{source}: rows of {row_type.itemsize} bytes, but pandas describes {row_width}")
     rows = con.execute(f"select count(*) from {source}").fetchall()[0][0]
+    before_data, after_data = _metadata(columns, labels, data_label, rows, row_type.itemsize)
     select = ", ".join(f"{column.select} as {_quoted(column.name)}" for column in columns)
     reader = con.sql(f"select {select} from {source}").to_arrow_reader(ROWS_PER_BATCH)
     with open(path, "wb") as out:
-        out.write(_with_row_count(before_data, rows, row_width))
+        out.write(before_data)
         for batch in reader:
             out.write(_records(batch, columns, row_type))
         out.write(after_data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pandas as pd
+import pytest
 
 from iwh.exports import write_exports, write_stata
 
@@ -82,3 +83,38 @@ def test_an_empty_table_gives_a_readable_stata_file_with_its_columns(tmp_path):
     write_stata(con, "t", tmp_path / "empty.dta", data_label="t")
     empty = pd.read_stata(tmp_path / "empty.dta")
     assert list(empty.columns) == ["model", "odds_ratio"] and len(empty) == 0
+
+
+def test_metadata_of_several_value_label_tables_and_a_long_data_label_is_what_pandas_writes(tmp_path):
+    con = duckdb.connect()
+    con.execute(
+        "create table t as select * from (values "
+        "(2, 1, 'Midtøsten og Nord-Afrika', 0.25::float), (null, 0, 'Afrika', null)) "
+        "v(spor, tiltak_fag_vgo, region, ratio)"
+    )
+    label = "analysis." + "x" * 100
+    write_stata(con, "t", tmp_path / "streamed.dta", data_label=label)
+    expected = pd.DataFrame(
+        {
+            "spor": [2.0, np.nan],
+            "tiltak_fag_vgo": [1.0, 0.0],
+            "region": ["Midtøsten og Nord-Afrika", "Afrika"],
+            "ratio": np.array([0.25, np.nan], dtype="float32"),
+        }
+    )
+    expected.to_stata(
+        tmp_path / "pandas.dta", write_index=False, version=118, data_label=label[:80],
+        value_labels={"spor": {1: "liten eller ingen skolegang", 2: "en del skolegang", 3: "god allmennutdanning"},
+                      "tiltak_fag_vgo": {0: "nei", 1: "ja"}},
+    )
+    streamed, reference = (tmp_path / "streamed.dta").read_bytes(), (tmp_path / "pandas.dta").read_bytes()
+    assert _without_timestamp(streamed) == _without_timestamp(reference)
+    assert pd.read_stata(tmp_path / "streamed.dta")["spor"].tolist()[0] == "en del skolegang"
+
+
+@pytest.mark.parametrize("name", ["a_name_of_more_than_thirty_two_chars", "in", "2nd", "fravær"])
+def test_a_column_stata_cannot_name_is_refused(tmp_path, name):
+    con = duckdb.connect()
+    con.execute(f'create table t as select 1.0::double as "{name}"')
+    with pytest.raises(ValueError, match="not a Stata variable name"):
+        write_stata(con, "t", tmp_path / "t.dta", data_label="t")
