@@ -58,7 +58,6 @@ COLUMNS = [
 
 
 def _share_rows(
-    con: duckdb.DuckDBPyConnection,
     report_table: str,
     variable: str,
     statistic: str,
@@ -68,44 +67,48 @@ def _share_rows(
     programme: str,
     cohort_year: str,
     where: str,
-) -> pd.DataFrame:
-    return con.execute(
-        f"""
+) -> str:
+    return f"""
         select '{report_table}' as report_table, {programme} as programme, {cohort_year} as cohort_year,
                '{characteristic}' as characteristic, {category} as category, '{variable}' as variable,
                '{statistic}' as statistic, count(*) as n_persons, count(*) filter (where {numerator}) as n_numerator
         from {EXITS}
         where {where}
         group by all
-        order by all
         """
-    ).df()
 
 
-def _table_15(con: duckdb.DuckDBPyConnection) -> list[pd.DataFrame]:
+def _shares(con: duckdb.DuckDBPyConnection, queries: list[str]) -> pd.DataFrame:
+    """The share queries' rows in one result, each query's sorted and in the queries' order:
+    one query of thirty parts costs a fraction of thirty queries and frames."""
+    parts = " union all ".join(f"select {part} as part, * from ({query})" for part, query in enumerate(queries))
+    return con.execute(f"{parts} order by all").df().drop(columns="part")
+
+
+def _table_15() -> list[str]:
     common = dict(report_table="15", variable="spor_or_norsk_score", statistic="share_missing", numerator=MISSING)
     frames = [
-        _share_rows(con, characteristic=name, category=expression, programme="'all'", cohort_year="null::integer",
+        _share_rows(characteristic=name, category=expression, programme="'all'", cohort_year="null::integer",
                     where=MODEL_POPULATION, **common)
         for name, expression in CHARACTERISTICS.items()
     ]
     frames.append(
-        _share_rows(con, characteristic="programme", category=CHARACTERISTICS["programme"], programme="programme",
+        _share_rows(characteristic="programme", category=CHARACTERISTICS["programme"], programme="programme",
                     cohort_year="cohort_year", where=MODEL_POPULATION, **common)
     )
     frames.append(
-        _share_rows(con, characteristic="kommune", category="kommunenummer || ' ' || coalesce(kommunenavn, '')",
+        _share_rows(characteristic="kommune", category="kommunenummer || ' ' || coalesce(kommunenavn, '')",
                     programme="programme", cohort_year="null::integer", where=MODEL_POPULATION, **common)
     )
     return frames
 
 
-def _by_variable(con: duckdb.DuckDBPyConnection) -> list[pd.DataFrame]:
+def _by_variable() -> list[str]:
     frames = []
     for variable in VARIABLES:
         for cohort_year in ("cohort_year", "null::integer"):
             frames.append(
-                _share_rows(con, report_table="by_variable", variable=variable, statistic="share_missing",
+                _share_rows(report_table="by_variable", variable=variable, statistic="share_missing",
                             numerator=f"{variable} is null", characteristic="programme",
                             category=CHARACTERISTICS["programme"], programme="programme", cohort_year=cohort_year,
                             where="true")
@@ -113,13 +116,13 @@ def _by_variable(con: duckdb.DuckDBPyConnection) -> list[pd.DataFrame]:
     return frames
 
 
-def _goal_achievement(con: duckdb.DuckDBPyConnection) -> list[pd.DataFrame]:
+def _goal_achievement() -> list[str]:
     frames = []
     for programme in ("programme", "'all'"):
         for statistic, condition in (("share_achieved_without_missing", f"not {MISSING}"),
                                      ("share_achieved_with_missing", MISSING)):
             frames.append(
-                _share_rows(con, report_table="goal_achievement", variable="maloppnaelse", statistic=statistic,
+                _share_rows(report_table="goal_achievement", variable="maloppnaelse", statistic=statistic,
                             numerator="maloppnaelse = 1", characteristic="programme",
                             category=CHARACTERISTICS["programme"] if programme == "programme" else "'Alle'",
                             programme=programme, cohort_year="null::integer",
@@ -169,7 +172,7 @@ def _suppress_means(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def compute(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
-    shares = pd.concat([*_table_15(con), *_by_variable(con), *_goal_achievement(con)], ignore_index=True)
+    shares = _shares(con, [*_table_15(), *_by_variable(), *_goal_achievement()])
     frame = pd.concat([_suppress_shares(shares), _suppress_means(_table_16(con))], ignore_index=True)[COLUMNS]
     frame["cohort_year"] = frame["cohort_year"].astype("Int64")
     frame.insert(0, "computed_at", dt.datetime.now(dt.timezone.utc))
