@@ -15,6 +15,7 @@ import pandas as pd
 from analysis import m1, multilevel
 from analysis.design import ModelNotEstimable
 from analysis.specification import DEFAULT_NODES, M2, M3, MODEL_NAMES
+from analysis.workers import forked_workers
 
 TABLE_COLUMNS = {
     "model_coefficients": ["model", "term", "estimate", "std_error", "z", "p_value", "odds_ratio", "ci_low", "ci_high",
@@ -68,21 +69,33 @@ def select_outcome_variant(analysis_dataset: pd.DataFrame, outcome_variant: str)
 
 def fit_models(analysis_dataset: pd.DataFrame, outcome_variant: str, nodes: int = DEFAULT_NODES) -> FittedModels:
     """Every model; one whose sample cannot identify it (say, women in too few projects in a small
-    delivery) is recorded as not estimable instead of stopping the others."""
+    delivery) is recorded as not estimable instead of stopping the others.
+
+    The M2/M3 fits, most of the time, are independent: worker processes fit them, on the collapsed
+    rows (small to send), while this process prepares the next sample and fits M1.
+    """
     frame = select_outcome_variant(analysis_dataset, outcome_variant)
     fitted = FittedModels(individual={}, multilevel={}, not_estimable={})
-    for name, women_only in (("m1", False), ("m1_women", True)):
-        try:
-            fitted.individual[name] = m1.fit_m1(frame, name, women_only=women_only)
-        except ModelNotEstimable as reason:
-            fitted.not_estimable[name] = str(reason)
-    for spec in (M2, M3):
-        for women_only in (False, True):
-            name = spec.name + ("_women" if women_only else "")
+    with forked_workers() as workers:
+        pending = {}
+        for spec in (M2, M3):
+            for women_only in (False, True):
+                name = spec.name + ("_women" if women_only else "")
+                try:
+                    data = multilevel.prepare(frame, spec, women_only=women_only)
+                except ModelNotEstimable as reason:
+                    fitted.not_estimable[name] = str(reason)
+                    continue
+                collapsed = multilevel.collapse(data)
+                pending[name] = data, workers.submit(multilevel.fit_collapsed, collapsed, list(data.design.columns), nodes)
+        for name, women_only in (("m1", False), ("m1_women", True)):
             try:
-                fitted.multilevel[name] = multilevel.fit_multilevel(frame, spec, women_only=women_only, nodes=nodes)
+                fitted.individual[name] = m1.fit_m1(frame, name, women_only=women_only)
             except ModelNotEstimable as reason:
                 fitted.not_estimable[name] = str(reason)
+        for name, (data, fit) in pending.items():
+            result, logit_loglik = fit.result()
+            fitted.multilevel[name] = multilevel.MultilevelFit(data=data, result=result, logit_loglik=logit_loglik)
     return fitted
 
 

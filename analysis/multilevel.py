@@ -113,13 +113,19 @@ def collapse(data: MultilevelData) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return X, grouped["sum"].to_numpy(dtype=float), grouped["size"].to_numpy(dtype=float), grouped["_unit"].to_numpy()
 
 
+def fit_collapsed(collapsed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], term_names: list[str],
+                  nodes: int = DEFAULT_NODES) -> tuple[glmm.GlmmResult, float]:
+    """The random-intercept fit of ``collapse``'s rows, and the log-likelihood without the intercept."""
+    X, successes, trials, units = collapsed
+    result = glmm.fit(X, successes, units, nodes=nodes, trials=trials, term_names=term_names)
+    return result, glmm.logistic_loglik(X, successes, trials)
+
+
 def fit_multilevel(
     frame: pd.DataFrame, spec: MultilevelSpec, women_only: bool = False, nodes: int = DEFAULT_NODES
 ) -> MultilevelFit:
     data = prepare(frame, spec, women_only)
-    X, successes, trials, units = collapse(data)
-    result = glmm.fit(X, successes, units, nodes=nodes, trials=trials, term_names=list(data.design.columns))
-    logit_loglik = glmm.logistic_loglik(X, successes, trials)
+    result, logit_loglik = fit_collapsed(collapse(data), list(data.design.columns), nodes)
     return MultilevelFit(data=data, result=result, logit_loglik=logit_loglik)
 
 

@@ -8,14 +8,10 @@ Figures are written as PNG and SVG beside ``index.html`` and referenced by relat
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import html
 import math
-import multiprocessing
-import os
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +24,7 @@ from matplotlib.figure import Figure as MplFigure
 
 from analysis.contribution import INTERVAL_LEVEL, POOLED, YEAR, Z_INTERVAL
 from analysis.specification import REGION_TERMS
+from analysis.workers import forked_workers
 
 PROGRAMME_LABELS = {"jobbsjansen": "Jobbsjansen", "intro": "Introduksjonsprogrammet", "all": "Both programmes"}
 # Report figure 21: Jobbsjansen blue, introduction programme yellow.
@@ -120,19 +117,16 @@ def _draw_and_write(draw: Callable[..., MplFigure], data: tuple, out_dir: Path, 
 
 @dataclass
 class ReportBuilder:
-    """Collects the page's figures; with a ``pool`` they are drawn there while the page is built."""
+    """Collects the page's figures, drawn by ``workers`` while the page is built."""
 
     out_dir: Path
-    pool: Executor | None = None
+    workers: Executor
     figures: list[Figure] = field(default_factory=list)
     pending: list[Future] = field(default_factory=list)
 
     def figure(self, draw: Callable[..., MplFigure], data: tuple, stem: str, title: str, caption: str) -> str:
         """The HTML of the figure ``draw(*data)``, written as ``stem``.png and ``stem``.svg."""
-        if self.pool is None:
-            _draw_and_write(draw, data, self.out_dir, stem)
-        else:
-            self.pending.append(self.pool.submit(_draw_and_write, draw, data, self.out_dir, stem))
+        self.pending.append(self.workers.submit(_draw_and_write, draw, data, self.out_dir, stem))
         self.figures.append(Figure(stem, title, caption))
         return (
             f'<figure id="{stem}"><img src="{stem}.png" alt="{html.escape(title)}">'
@@ -484,20 +478,6 @@ def _missingness_section(builder: ReportBuilder, missingness: pd.DataFrame | Non
     return "".join(parts)
 
 
-@contextlib.contextmanager
-def _figure_pool() -> Iterator[Executor | None]:
-    """A worker process per usable core to draw the figures in, forked so that each starts with
-    matplotlib imported; none on a single core, where this process draws them as fast. A worker
-    freezes the objects it inherits, so its garbage collections skip the parent's heap (large in
-    the Dagster process), whose traversal would also copy every page it touches."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    if cores < 2:
-        yield None
-        return
-    with ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("fork"), initializer=gc.freeze) as pool:
-        yield pool
-
-
 def _page_body(builder: ReportBuilder, tables: Mapping[str, pd.DataFrame], missingness: pd.DataFrame | None,
                run_id: str, outcome_variant: str) -> list[str]:
     fit = tables["model_fit"]
@@ -545,8 +525,8 @@ def write_report(out_dir: Path, tables: Mapping[str, pd.DataFrame], missingness:
                  run_id: str, outcome_variant: str) -> list[Path]:
     """Write index.html and its figures to ``out_dir``; returns the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with _figure_pool() as pool:
-        builder = ReportBuilder(out_dir, pool)
+    with forked_workers() as workers:
+        builder = ReportBuilder(out_dir, workers)
         body = _page_body(builder, tables, missingness, run_id, outcome_variant)
         builder.wait()
     page = (

@@ -12,6 +12,7 @@ import html
 import http.server
 import io
 import json
+import os
 import re
 import shutil
 import threading
@@ -165,7 +166,7 @@ def test_figures_drawn_by_worker_processes_are_those_drawn_in_one_process(home, 
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         tables = {name: con.execute(f"select * from analysis.{name}").df() for name in RUN_TAGGED_TABLES}
         missing = con.execute("select * from quality.missingness").df()
-    monkeypatch.setattr(report.os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     report.write_report(tmp_path, tables, missing, run_id="one-process", outcome_variant="report_text")
     for stem in EXPECTED_FIGURES:
         for suffix in (".png", ".svg"):
