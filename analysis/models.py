@@ -8,6 +8,8 @@ callers that need more than the tables (contribution indicators use M1's predict
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pandas as pd
@@ -67,12 +69,15 @@ def select_outcome_variant(analysis_dataset: pd.DataFrame, outcome_variant: str)
     return selected
 
 
-def fit_models(analysis_dataset: pd.DataFrame, outcome_variant: str, nodes: int = DEFAULT_NODES) -> FittedModels:
-    """Every model; one whose sample cannot identify it (say, women in too few projects in a small
-    delivery) is recorded as not estimable instead of stopping the others.
+@contextlib.contextmanager
+def fitting(analysis_dataset: pd.DataFrame, outcome_variant: str, nodes: int = DEFAULT_NODES) -> Iterator[FittedModels]:
+    """Every model, fitted in two stages: inside the block M1 is fitted (``individual``) while worker
+    processes, one per core, fit M2 and M3; ``multilevel`` holds them when the block ends. Work on
+    M1 alone done inside the block (the contribution indicators) runs beside their fits.
 
-    The M2/M3 fits, most of the time, are independent: worker processes fit them, on the collapsed
-    rows (small to send), while this process prepares the next sample and fits M1.
+    A model whose sample cannot identify it (say, women in too few projects in a small delivery)
+    is recorded as not estimable instead of stopping the others. The workers get the collapsed
+    rows of M2/M3 (small to send); this process prepares each sample.
     """
     frame = select_outcome_variant(analysis_dataset, outcome_variant)
     fitted = FittedModels(individual={}, multilevel={}, not_estimable={})
@@ -93,9 +98,16 @@ def fit_models(analysis_dataset: pd.DataFrame, outcome_variant: str, nodes: int 
                 fitted.individual[name] = m1.fit_m1(frame, name, women_only=women_only)
             except ModelNotEstimable as reason:
                 fitted.not_estimable[name] = str(reason)
+        yield fitted
         for name, (data, fit) in pending.items():
             result, logit_loglik = fit.result()
             fitted.multilevel[name] = multilevel.MultilevelFit(data=data, result=result, logit_loglik=logit_loglik)
+
+
+def fit_models(analysis_dataset: pd.DataFrame, outcome_variant: str, nodes: int = DEFAULT_NODES) -> FittedModels:
+    """Every model (see ``fitting``)."""
+    with fitting(analysis_dataset, outcome_variant, nodes) as fitted:
+        pass
     return fitted
 
 

@@ -98,14 +98,14 @@ def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource
     # One BLAS thread: the models' matrices (tens of columns) gain little from a second one, and on
     # a busy machine OpenBLAS threads waiting for each other made this step two to three times slower.
     with threadpool_limits(1, user_api="blas"):
-        fitted = models.fit_models(dataset, outcome_variant)
+        with models.fitting(dataset, outcome_variant) as fitted:
+            if fitted.m1 is None:
+                raise ValueError(f"M1 is not estimable, so there are no contribution indicators: {fitted.not_estimable['m1']}")
+            indicators = contribution.contribution_tables(fitted.m1, context.run_id, outcome_variant)
         tables = models.tables(fitted, context.run_id, outcome_variant)
-        fitted_seconds = time.perf_counter() - started
-        if fitted.m1 is None:
-            raise ValueError(f"M1 is not estimable, so there are no contribution indicators: {fitted.not_estimable['m1']}")
-        tables.update(contribution.contribution_tables(fitted.m1, context.run_id, outcome_variant).as_dict())
+    tables.update(indicators.as_dict())
     context.log.info(
-        f"models fitted in {fitted_seconds:.1f} s, indicators in {time.perf_counter() - started - fitted_seconds:.1f} s"
+        f"models and indicators in {time.perf_counter() - started:.1f} s"
         + (f"; not estimable: {', '.join(sorted(fitted.not_estimable))}" if fitted.not_estimable else "")
     )
     with warehouse.connect() as con:
