@@ -174,14 +174,13 @@ def run_checkpoints(
                             identifiers.append(earlier[0])
             to_validate = [suite for suite in source_suites if suite.name not in results]
             if to_validate:
-                for identifier, suite_result in _validate(
+                for identifier, result in _validate(
                     context, datasource, gx_suites, to_validate, batch_name, batch, result_format, gx_run_id
                 ).items():
                     identifiers.append(identifier)
-                    result = suite_result.to_json_dict()
-                    results[suite_result.suite_name] = (identifier, result)
+                    results[result["suite_name"]] = (identifier, result)
                     if index is not None and not _raised(result):
-                        index.remember(keys[suite_result.suite_name], identifier)
+                        index.remember(keys[result["suite_name"]], identifier)
             for suite in source_suites:
                 identifier, suite_result = results[suite.name]
                 page = docs_page(identifier)
@@ -192,7 +191,8 @@ def run_checkpoints(
 
 def _validate(context, datasource, gx_suites, suites: Sequence[Suite], batch_name: str, batch: Batch,
               result_format: dict, gx_run_id: RunIdentifier) -> dict:
-    """Validate ``suites`` on the batch and store each result under the key a checkpoint would.
+    """Validate ``suites`` on the batch and store each result under the key a checkpoint would;
+    each result is returned as stored, like a reused one.
 
     One validator loads the batch once for every suite. A GX checkpoint would do the same work
     around it: check that each stored object equals its in-memory one and serialise it, which
@@ -212,7 +212,7 @@ def _validate(context, datasource, gx_suites, suites: Sequence[Suite], batch_nam
             expectation_suite_identifier=suite_identifier, run_id=gx_run_id, batch_identifier=validator.active_batch_id
         )
         context.validation_results_store.store_validation_results(result, identifier, suite_identifier)
-        results[identifier] = result
+        results[identifier] = reuse.stored_result(context.validation_results_store, identifier)
     return results
 
 
