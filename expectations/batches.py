@@ -87,6 +87,7 @@ def nir_deltakere(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
         "nir_avslutningsaarsaker": _code_list(con, "nir_avslutningsaarsaker", "avslutningsaarsak"),
         "land_regioner": _code_list(con, "land_regioner", "landnavn"),
     }
+    accepted = _accepted(con)
     for year in cohort_years(con, table):
         frame = _frame(
             con,
@@ -96,7 +97,7 @@ def nir_deltakere(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
                    {end_label} as avslutningsaarsak,
                    {land_label} as statsborgerskapforste
             from {table} r {end_join} {land_join}
-            where r.cohort_year = ? and {_accepted(con)}
+            where r.cohort_year = ? and {accepted}
             """,
             [year],
         )
@@ -107,13 +108,14 @@ def nir_tiltak(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
     table = "raw.nir_tiltak"
     join, label = _canonical(table, "tiltak", "nir_tiltak", "tiltak", "t")
     parameters = {"nir_tiltak": _code_list(con, "nir_tiltak", "tiltak")}
+    accepted = _accepted(con)
     for year in cohort_years(con, table):
         frame = _frame(
             con,
             f"""
             select r._source_file as source_file, r._row_number as source_row, {label} as tiltak
             from {table} r {join}
-            where r.cohort_year = ? and {_accepted(con)}
+            where r.cohort_year = ? and {accepted}
             """,
             [year],
         )
@@ -127,6 +129,7 @@ def jobbsjansen_leavers(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
         "jobbsjansen_avslutningsaarsaker": _code_list(con, "jobbsjansen_avslutningsaarsaker", "v4_1"),
         "land_regioner": _code_list(con, "land_regioner", "landnavn"),
     }
+    accepted = _accepted(con)
     for year in cohort_years(con, table):
         frame = _frame(
             con,
@@ -134,7 +137,7 @@ def jobbsjansen_leavers(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
             select r._source_file as source_file, r._row_number as source_row,
                    r.v4_1, r.v1_8, {land_label} as v2_5
             from {table} r {land_join}
-            where r.cohort_year = ? and trim(r.v1_7) = '2' and {_accepted(con)}
+            where r.cohort_year = ? and trim(r.v1_7) = '2' and {accepted}
             """,
             [year],
         )
