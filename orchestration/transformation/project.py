@@ -12,17 +12,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from iwh.settings import Settings
 from iwh.warehouse import ensure_private_dir
+from orchestration.transformation.warm_dbt import DBT_EXECUTABLE
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
-# The venv's own dbt, so the pipeline works without an activated venv.
-DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 # Written by dbt itself, never inputs of the manifest.
 _GENERATED_DIRS = frozenset({"target", "logs", "dbt_packages"})
 

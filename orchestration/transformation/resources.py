@@ -9,7 +9,8 @@ from dagster_dbt import DbtCliResource
 from packaging.version import Version
 
 from iwh.settings import Settings
-from orchestration.transformation.project import DBT_EXECUTABLE, DBT_PROJECT_DIR, apply_dbt_environment
+from orchestration.transformation.project import DBT_PROJECT_DIR, apply_dbt_environment
+from orchestration.transformation.warm_dbt import CLIENT_EXECUTABLE
 
 
 class WarehouseDbtCliResource(DbtCliResource):
@@ -28,7 +29,8 @@ class WarehouseDbtCliResource(DbtCliResource):
     @cached_property
     def _cli_version(self) -> Version:
         """dagster-dbt asks the dbt executable for its version (`dbt --version`, a 3 s process per
-        build). The executable is this venv's own dbt, so its version is the installed dbt-core's."""
+        build). The executable, `iwh-dbt`, runs this venv's own dbt, so its version is the installed
+        dbt-core's."""
         return Version(version("dbt-core"))
 
 
@@ -39,5 +41,5 @@ def dbt_resource(settings: Settings | None = None) -> DbtCliResource:
     return WarehouseDbtCliResource(
         project_dir=str(DBT_PROJECT_DIR),
         profiles_dir=str(DBT_PROJECT_DIR),
-        dbt_executable=str(DBT_EXECUTABLE),
+        dbt_executable=str(CLIENT_EXECUTABLE),
     )
