@@ -27,6 +27,7 @@ class ProgressHandler(logging.Handler):
         super().__init__(level=logging.DEBUG)
         self.stream = stream or sys.stderr
         self._started: dict[str, float] = {}
+        self._warned: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None) or {}
@@ -51,7 +52,12 @@ class ProgressHandler(logging.Handler):
                     self._write(f"  ! check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed ({severity})")
             return
         if record.levelno >= logging.WARNING:
-            self._write(f"  ! {step}: {meta.get('orig_message', record.getMessage())}")
+            message = meta.get("orig_message", record.getMessage())
+            # Several steps give the same warning (each raw table of a cohort loaded with the demo
+            # key, say): the operator reads it once, under the first step that gave it.
+            if message not in self._warned:
+                self._warned.add(message)
+                self._write(f"  ! {step}: {message}")
 
     def _write(self, line: str) -> None:
         self.stream.write(line + "\n")

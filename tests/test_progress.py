@@ -14,6 +14,17 @@ def first_step():
 
 
 @asset
+def warning_step(context):
+    context.log.warning("pseudonymising with the demo key")
+    context.log.warning("cohort 2019: 3 rows quarantined")
+
+
+@asset
+def same_warning_step(context, warning_step):
+    context.log.warning("pseudonymising with the demo key")
+
+
+@asset
 def failing_step(first_step):
     raise ValueError("column Kjonn: value outside K/M in row 7")
 
@@ -32,3 +43,18 @@ def test_progress_lines_name_each_step_and_the_root_cause(capsys):
         "  ▶ first_step", "  ✓ first_step", "  ▶ failing_step", "  ✗ failing_step"
     ]
     assert "      ValueError: column Kjonn: value outside K/M in row 7" in printed
+
+
+def test_a_warning_given_by_several_steps_is_printed_once(capsys):
+    defs = Definitions(
+        assets=[warning_step, same_warning_step],
+        jobs=[define_asset_job("warning_job", selection="*")],
+        loggers={"console": progress_logger},
+        executor=in_process_executor,
+    )
+    assert defs.resolve_job_def("warning_job").execute_in_process(run_config=RUN_CONFIG).success
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("  ! ")]
+    assert warnings == [
+        "  ! warning_step: pseudonymising with the demo key",
+        "  ! warning_step: cohort 2019: 3 rows quarantined",
+    ]
