@@ -54,13 +54,19 @@ class WarmDbt:
         # A directory of its own (mode 0700) keeps the socket private, and short enough for a Unix
         # socket path wherever IWH_HOME is.
         directory = Path(tempfile.mkdtemp(prefix="iwh-dbt-"))
-        process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(directory / "dbt.sock")],
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        # Listening before the process starts, so a command sent at once waits for it instead of
+        # finding no socket.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(str(directory / "dbt.sock"))
+            listener.listen(1)
+            process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(listener.fileno()), str(directory / "dbt.sock")],
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=[listener.fileno()],
+            )
         return cls(process, directory)
 
     def stop(self) -> None:
@@ -70,11 +76,9 @@ class WarmDbt:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def serve(socket_path: str) -> None:
-    """Listen, import dbt, run the one command a client sends, and report its exit code."""
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(socket_path)
-    listener.listen(1)
+def serve(listener_fd: int, socket_path: str) -> None:
+    """Import dbt, run the one command a client sends on the listening socket, report its exit code."""
+    listener = socket.socket(fileno=listener_fd)
 
     from dbt.cli.main import cli  # the import this process exists to do ahead of time
 
@@ -154,4 +158,4 @@ def _receive_exactly(connection: socket.socket, size: int) -> bytes:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(int(sys.argv[1]), sys.argv[2])
