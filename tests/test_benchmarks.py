@@ -14,15 +14,15 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_medians_and_targets_from_known_runs():
     runs = [
-        {"end_to_end": {"wall_s": 50.0, "cpu_s": 40.0, "peak_rss_mb": 900.0, "peak_tree_rss_mb": 1200.0,
+        {"end_to_end": {"wall_s": 50.0, "cpu_s": 40.0, "peak_rss_mb": 900.0, "peak_tree_pss_mb": 1200.0,
                         "cpu_stolen_pct": 3.0}},
-        {"end_to_end": {"wall_s": 70.0, "cpu_s": 44.0, "peak_rss_mb": 800.0, "peak_tree_rss_mb": 1000.0,
+        {"end_to_end": {"wall_s": 70.0, "cpu_s": 44.0, "peak_rss_mb": 800.0, "peak_tree_pss_mb": 1000.0,
                         "cpu_stolen_pct": 30.0}},
-        {"end_to_end": {"wall_s": 55.0, "cpu_s": 41.5, "peak_rss_mb": 1000.0, "peak_tree_rss_mb": 1100.0,
+        {"end_to_end": {"wall_s": 55.0, "cpu_s": 41.5, "peak_rss_mb": 1000.0, "peak_tree_pss_mb": 1100.0,
                         "cpu_stolen_pct": 12.0}},
     ]
     median = medians(runs)
-    assert median == {"end_to_end": {"wall_s": 55.0, "cpu_s": 41.5, "peak_rss_mb": 900.0, "peak_tree_rss_mb": 1100.0,
+    assert median == {"end_to_end": {"wall_s": 55.0, "cpu_s": 41.5, "peak_rss_mb": 900.0, "peak_tree_pss_mb": 1100.0,
                                      "cpu_stolen_pct": 12.0}}
     assert target_checks("1", median) == [
         {"stage": "end_to_end", "metric": "wall_s", "limit": 60, "median": 55.0, "met": True}
@@ -69,7 +69,7 @@ def test_harness_measures_every_stage_at_a_small_scale(tmp_path):
         assert numbers["wall_s"] > 0 and numbers["cpu_s"] > 0, stage
         assert 50 < numbers["peak_rss_mb"] < 8192, stage
         # Sampled, so it may miss a short peak, but it sees the run's processes while they live.
-        assert 0 < numbers["peak_tree_rss_mb"] < 8192, stage
+        assert 0 < numbers["peak_tree_pss_mb"] < 8192, stage
         assert 0 <= numbers["cpu_stolen_pct"] <= 100, stage
     assert 0 < result["median"]["m2_fit"]["fit_wall_s"] <= result["median"]["m2_fit"]["wall_s"]
     # A scale without targets reports none; the summary table names every measurement.
