@@ -29,15 +29,19 @@ def failing_step(first_step):
     raise ValueError("column Kjonn: value outside K/M in row 7")
 
 
-def test_progress_lines_name_each_step_and_the_root_cause(capsys):
+def _run_with_progress_lines(*assets):
+    """Run the assets as `iwh run` runs a job, with its console logger; the Dagster result."""
     defs = Definitions(
-        assets=[first_step, failing_step],
+        assets=list(assets),
         jobs=[define_asset_job("progress_job", selection="*")],
         loggers={"console": progress_logger},
         executor=in_process_executor,
     )
-    result = defs.resolve_job_def("progress_job").execute_in_process(run_config=RUN_CONFIG, raise_on_error=False)
-    assert not result.success
+    return defs.resolve_job_def("progress_job").execute_in_process(run_config=RUN_CONFIG, raise_on_error=False)
+
+
+def test_progress_lines_name_each_step_and_the_root_cause(capsys):
+    assert not _run_with_progress_lines(first_step, failing_step).success
     printed = capsys.readouterr().err.splitlines()
     assert [line.split(" (")[0] for line in printed[:4]] == [
         "  ▶ first_step", "  ✓ first_step", "  ▶ failing_step", "  ✗ failing_step"
@@ -46,13 +50,7 @@ def test_progress_lines_name_each_step_and_the_root_cause(capsys):
 
 
 def test_a_warning_given_by_several_steps_is_printed_once(capsys):
-    defs = Definitions(
-        assets=[warning_step, same_warning_step],
-        jobs=[define_asset_job("warning_job", selection="*")],
-        loggers={"console": progress_logger},
-        executor=in_process_executor,
-    )
-    assert defs.resolve_job_def("warning_job").execute_in_process(run_config=RUN_CONFIG).success
+    assert _run_with_progress_lines(warning_step, same_warning_step).success
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("  ! ")]
     assert warnings == [
         "  ! warning_step: pseudonymising with the demo key",

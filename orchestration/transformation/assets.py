@@ -23,7 +23,7 @@ from orchestration.transformation.project import (
     ensure_manifest,
     saved_parse_path,
 )
-from orchestration.transformation.reuse import BuildPlan, plan_build, record_build, topological_order
+from orchestration.transformation.reuse import BuildPlan, plan_build, record_build
 from orchestration.transformation.translator import WarehouseDbtTranslator
 
 # dbt's recommendation: unit tests check the SQL on fixed rows, so they run in development and CI
@@ -46,7 +46,7 @@ def _reused_results(context: AssetExecutionContext, plan: BuildPlan) -> Iterator
     test, the result it last had. They come before dbt's own events because reused nodes are only
     ever upstream of rebuilt ones."""
     checks = {spec.metadata.get(DBT_UNIQUE_ID_METADATA_KEY): spec for spec in context.assets_def.check_specs}
-    for unique_id in topological_order(MANIFEST, plan.reused):
+    for unique_id, status in plan.reused.items():
         node = MANIFEST["nodes"][unique_id]
         if node["resource_type"] == "test":
             spec = checks.get(unique_id)
@@ -54,8 +54,8 @@ def _reused_results(context: AssetExecutionContext, plan: BuildPlan) -> Iterator
                 yield AssetCheckResult(
                     asset_key=spec.asset_key,
                     check_name=spec.name,
-                    passed=plan.reused[unique_id] == "pass",
-                    severity=AssetCheckSeverity.WARN if plan.reused[unique_id] == "warn" else AssetCheckSeverity.ERROR,
+                    passed=status == "pass",
+                    severity=AssetCheckSeverity.WARN if status == "warn" else AssetCheckSeverity.ERROR,
                     metadata={"reused": MetadataValue.text(f"not run again: {REUSE_REASON}")},
                 )
             continue

@@ -36,7 +36,7 @@ _STANDING_STATUSES = frozenset({"success", "pass", "warn"})
 @dataclass(frozen=True)
 class BuildPlan:
     """What a build must run and what it can reuse, by dbt unique_id; `reused` maps each reused
-    node to the status it last succeeded with (a test's "pass" or "warn")."""
+    node, parents before children, to the status it last succeeded with (a test's "pass" or "warn")."""
 
     fingerprints: Mapping[str, str]
     reused: Mapping[str, str]
@@ -118,7 +118,7 @@ def plan_build(
     # A node is rebuilt when any parent is: dbt and Dagster then see reused nodes only upstream of
     # rebuilt ones, and Dagster takes a multi-asset's outputs in topological order only.
     reused: dict[str, str] = {}
-    for unique_id in topological_order(manifest, fingerprints):
+    for unique_id in _topological_order(manifest, fingerprints):
         node = manifest["nodes"][unique_id]
         fingerprint, status = stored.get(unique_id, (None, None))
         parents = [p for p in node["depends_on"].get("nodes", []) if p in fingerprints]
@@ -133,7 +133,7 @@ def plan_build(
     return BuildPlan(fingerprints=fingerprints, reused=reused)
 
 
-def topological_order(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> list[str]:
+def _topological_order(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> list[str]:
     """unique_ids with every node after the nodes it depends on."""
     wanted, ordered, visited = set(unique_ids), [], set()
 
@@ -151,10 +151,10 @@ def topological_order(manifest: Mapping[str, Any], unique_ids: Iterable[str]) ->
     return ordered
 
 
-def record_build(con: duckdb.DuckDBPyConnection, plan: BuildPlan, run_results_path: Path, run_id: str) -> int:
-    """Store the fingerprints of the nodes that succeeded in this build; how many."""
+def record_build(con: duckdb.DuckDBPyConnection, plan: BuildPlan, run_results_path: Path, run_id: str) -> None:
+    """Store the fingerprints of the nodes that succeeded in this build."""
     if not run_results_path.exists():
-        return 0
+        return
     results = json.loads(run_results_path.read_text())["results"]
     succeeded = [
         (result["unique_id"], plan.fingerprints[result["unique_id"]], result["status"], run_id)
@@ -168,7 +168,6 @@ def record_build(con: duckdb.DuckDBPyConnection, plan: BuildPlan, run_results_pa
             "values (?, ?, ?, ?, current_timestamp)",
             succeeded,
         )
-    return len(succeeded)
 
 
 def _relation_present(node: Mapping[str, Any], relations: set[tuple[str, str]]) -> bool:
