@@ -9,12 +9,15 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: install run test bench ui sample clean
+LOCK := requirements.lock
 
-$(STAMP): pyproject.toml
+.PHONY: install run test lint upgrade bench ui sample clean
+
+# Exact versions from the lock, so installs a month apart fit the models with the same libraries.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[dev]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -29,8 +32,18 @@ run: install
 	fi
 	$(BIN)/iwh run
 
-test: install
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project
+
+test: lint
 	$(BIN)/pytest
+
+# Newest versions the pyproject ranges allow, then the whole suite on them.
+upgrade: install
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --universal --upgrade -q -o $(LOCK)
+	$(MAKE) test
 
 bench: install
 	$(BIN)/python -m benchmarks.run

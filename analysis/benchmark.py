@@ -28,14 +28,35 @@ def time_models(scale: float, nodes_options: tuple[int, ...] = (1, 10), seed: in
     frame, _ = simulate_analysis_dataset(scale=scale, seed=seed, truth="m2")
     rows = []
     fit, wall, cpu = _timed(m1.fit_m1, frame)
-    rows.append({"model": "m1", "scale": scale, "method": "logit", "nodes": None, "n": int(fit.result.nobs),
-                 "n_groups": None, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "converged": fit.converged})
+    rows.append(
+        {
+            "model": "m1",
+            "scale": scale,
+            "method": "logit",
+            "nodes": None,
+            "n": int(fit.result.nobs),
+            "n_groups": None,
+            "wall_s": round(wall, 2),
+            "cpu_s": round(cpu, 2),
+            "converged": fit.converged,
+        }
+    )
     for spec in (M2, M3):
         for nodes in nodes_options:
             fit, wall, cpu = _timed(multilevel.fit_multilevel, frame, spec, nodes=nodes)
-            rows.append({"model": spec.name, "scale": scale, "method": fit.result.method, "nodes": nodes,
-                         "n": fit.result.n_obs, "n_groups": fit.result.n_groups, "wall_s": round(wall, 2),
-                         "cpu_s": round(cpu, 2), "converged": fit.result.converged})
+            rows.append(
+                {
+                    "model": spec.name,
+                    "scale": scale,
+                    "method": fit.result.method,
+                    "nodes": nodes,
+                    "n": fit.result.n_obs,
+                    "n_groups": fit.result.n_groups,
+                    "wall_s": round(wall, 2),
+                    "cpu_s": round(cpu, 2),
+                    "converged": fit.result.converged,
+                }
+            )
     return rows
 
 

@@ -71,15 +71,49 @@ QUADRANTS = ("positive_above_mean", "positive_below_mean", "negative_above_mean"
 MIN_UNITS_FOR_SHRINKAGE = 5
 
 INDICATOR_COLUMNS = [
-    "unit_type", "unit_id", "programme", "period_type", "cohort_year", "first_year", "last_year", "n",
-    "actual_pct", "expected_pct", "contribution_pp", "se_pp", "ci_low_pp", "ci_high_pp", "interval_level",
-    "classification", "national_mean_pct", "quadrant", "shrunken_pp", "shrunken_ci_low_pp", "shrunken_ci_high_pp",
-    "n_years", "year_heterogeneity_q", "year_heterogeneity_p", "suppressed", "suppression_reason",
+    "unit_type",
+    "unit_id",
+    "programme",
+    "period_type",
+    "cohort_year",
+    "first_year",
+    "last_year",
+    "n",
+    "actual_pct",
+    "expected_pct",
+    "contribution_pp",
+    "se_pp",
+    "ci_low_pp",
+    "ci_high_pp",
+    "interval_level",
+    "classification",
+    "national_mean_pct",
+    "quadrant",
+    "shrunken_pp",
+    "shrunken_ci_low_pp",
+    "shrunken_ci_high_pp",
+    "n_years",
+    "year_heterogeneity_q",
+    "year_heterogeneity_p",
+    "suppressed",
+    "suppression_reason",
 ]
 # Every number that describes the unit's participants; NULL on suppressed rows.
 DESCRIBING_COLUMNS = [
-    "n", "actual_pct", "expected_pct", "contribution_pp", "se_pp", "ci_low_pp", "ci_high_pp", "classification",
-    "quadrant", "shrunken_pp", "shrunken_ci_low_pp", "shrunken_ci_high_pp", "n_years", "year_heterogeneity_q",
+    "n",
+    "actual_pct",
+    "expected_pct",
+    "contribution_pp",
+    "se_pp",
+    "ci_low_pp",
+    "ci_high_pp",
+    "classification",
+    "quadrant",
+    "shrunken_pp",
+    "shrunken_ci_low_pp",
+    "shrunken_ci_high_pp",
+    "n_years",
+    "year_heterogeneity_q",
     "year_heterogeneity_p",
 ]
 
@@ -119,7 +153,9 @@ def participant_predictions(fit: M1Fit) -> tuple[pd.DataFrame, np.ndarray]:
     return frame, gradient
 
 
-def _cells(frame: pd.DataFrame, gradient: np.ndarray, covariance: np.ndarray, unit_type: str, by_year: bool) -> pd.DataFrame:
+def _cells(
+    frame: pd.DataFrame, gradient: np.ndarray, covariance: np.ndarray, unit_type: str, by_year: bool
+) -> pd.DataFrame:
     """Sums per unit (and year): n, actual, expected, binomial and model variance of the contribution."""
     unit_column = UNIT_COLUMNS[unit_type]
     keys = [unit_column] + (["cohort_year"] if by_year else [])
@@ -143,7 +179,8 @@ def _cells(frame: pd.DataFrame, gradient: np.ndarray, covariance: np.ndarray, un
             "unit_type": unit_type,
             "unit_id": years.index.get_level_values(unit_column).astype(str),
             "programme": np.where(programme["min"] == programme["max"], programme["min"], ALL_PROGRAMMES)
-            if unit_type == "project" else ALL_PROGRAMMES,
+            if unit_type == "project"
+            else ALL_PROGRAMMES,
             "period_type": YEAR if by_year else POOLED,
             "cohort_year": years["min"].to_numpy() if by_year else pd.NA,
             "first_year": years["min"].to_numpy(dtype=int),
@@ -168,10 +205,18 @@ def year_shock_variance(yearly: pd.DataFrame) -> float:
     """
     usable = yearly.loc[yearly["binomial_var"] > 0]
     weights = 1.0 / usable["binomial_var"]
-    work = pd.DataFrame({"unit": usable["unit_id"], "w": weights, "wc": weights * usable["contribution"],
-                         "wcc": weights * usable["contribution"] ** 2, "ww": weights**2})
-    per_unit = work.groupby("unit", sort=True).agg(S1=("w", "sum"), S2=("ww", "sum"), WC=("wc", "sum"),
-                                                  WCC=("wcc", "sum"), T=("w", "size"))
+    work = pd.DataFrame(
+        {
+            "unit": usable["unit_id"],
+            "w": weights,
+            "wc": weights * usable["contribution"],
+            "wcc": weights * usable["contribution"] ** 2,
+            "ww": weights**2,
+        }
+    )
+    per_unit = work.groupby("unit", sort=True).agg(
+        S1=("w", "sum"), S2=("ww", "sum"), WC=("wc", "sum"), WCC=("wcc", "sum"), T=("w", "size")
+    )
     per_unit = per_unit.loc[per_unit["T"] >= 2]
     if per_unit.empty:
         return 0.0
@@ -185,12 +230,15 @@ def _year_heterogeneity(yearly: pd.DataFrame) -> pd.DataFrame:
     variance = yearly["binomial_var"] + yearly["model_var"]
     work = pd.DataFrame({"unit_id": yearly["unit_id"], "w": 1.0 / variance, "c": yearly["contribution"]})
     work["wc"], work["wcc"] = work["w"] * work["c"], work["w"] * work["c"] ** 2
-    per_unit = work.groupby("unit_id", sort=True).agg(S1=("w", "sum"), WC=("wc", "sum"), WCC=("wcc", "sum"),
-                                                     n_years=("w", "size"))
+    per_unit = work.groupby("unit_id", sort=True).agg(
+        S1=("w", "sum"), WC=("wc", "sum"), WCC=("wcc", "sum"), n_years=("w", "size")
+    )
     q = (per_unit["WCC"] - per_unit["WC"] ** 2 / per_unit["S1"]).clip(lower=0.0)
     several = per_unit["n_years"] >= 2
     per_unit["year_heterogeneity_q"] = q.where(several)
-    per_unit["year_heterogeneity_p"] = pd.Series(stats.chi2.sf(q, per_unit["n_years"] - 1), index=q.index).where(several)
+    per_unit["year_heterogeneity_p"] = pd.Series(stats.chi2.sf(q, per_unit["n_years"] - 1), index=q.index).where(
+        several
+    )
     return per_unit[["n_years", "year_heterogeneity_q", "year_heterogeneity_p"]].reset_index()
 
 
@@ -288,8 +336,10 @@ def suppression_reasons(rows: pd.DataFrame, participants: pd.DataFrame) -> pd.Se
     keys = list(zip(rows["unit_type"], rows["unit_id"], year_of_row))
     reason = pd.Series(
         [
-            "small" if size < MIN_PUBLISHED_CELL
-            else "complement" if unit_type == "municipality" and (unit_id, year) in small_part_periods
+            "small"
+            if size < MIN_PUBLISHED_CELL
+            else "complement"
+            if unit_type == "municipality" and (unit_id, year) in small_part_periods
             else None
             for size, (unit_type, unit_id, year) in zip(rows["n"], keys)
         ],
@@ -297,8 +347,9 @@ def suppression_reasons(rows: pd.DataFrame, participants: pd.DataFrame) -> pd.Se
         dtype=object,
     )
 
-    published_pooled = {(unit_type, unit_id) for (unit_type, unit_id, year), why in zip(keys, reason)
-                        if year is None and why is None}
+    published_pooled = {
+        (unit_type, unit_id) for (unit_type, unit_id, year), why in zip(keys, reason) if year is None and why is None
+    }
     family = _families(parts)
     # A part's sum over the suppressed years can be recovered only through a published pooled
     # row that contains it: its project's, or its municipality's.
@@ -356,7 +407,11 @@ def _indicator_rows(fit: M1Fit) -> tuple[pd.DataFrame, pd.DataFrame]:
     national = pd.concat(
         [
             pd.DataFrame({"period_type": [POOLED], "cohort_year": [pd.NA], "national_mean": [frame["y"].mean()]}),
-            frame.groupby("cohort_year", sort=True)["y"].mean().rename("national_mean").reset_index().assign(period_type=YEAR),
+            frame.groupby("cohort_year", sort=True)["y"]
+            .mean()
+            .rename("national_mean")
+            .reset_index()
+            .assign(period_type=YEAR),
         ],
         ignore_index=True,
     )
@@ -434,15 +489,19 @@ def percentile_table(indicators: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (unit_type, programme), units in pooled.groupby(["unit_type", "programme"], sort=True):
         for percentile in PERCENTILES:
-            rows.append({
-                "unit_type": unit_type,
-                "programme": programme,
-                "percentile": percentile,
-                "contribution_pp": float(np.percentile(units["contribution_pp"].astype(float), percentile)),
-                "actual_pct": float(np.percentile(units["actual_pct"].astype(float), percentile)),
-                "n_units": len(units),
-            })
-    return pd.DataFrame(rows, columns=["unit_type", "programme", "percentile", "contribution_pp", "actual_pct", "n_units"])
+            rows.append(
+                {
+                    "unit_type": unit_type,
+                    "programme": programme,
+                    "percentile": percentile,
+                    "contribution_pp": float(np.percentile(units["contribution_pp"].astype(float), percentile)),
+                    "actual_pct": float(np.percentile(units["actual_pct"].astype(float), percentile)),
+                    "n_units": len(units),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["unit_type", "programme", "percentile", "contribution_pp", "actual_pct", "n_units"]
+    )
 
 
 def summary_table(indicators: pd.DataFrame, components: pd.DataFrame) -> pd.DataFrame:
@@ -483,19 +542,35 @@ def stability_table(indicators: pd.DataFrame) -> pd.DataFrame:
             a = both[("contribution_pp", first)].astype(float)
             b = both[("contribution_pp", second)].astype(float)
             enough = len(both) >= MIN_UNITS_FOR_SHRINKAGE
-            rows.append({
-                "unit_type": unit_type,
-                "programme": programme,
-                "first_year": int(first),
-                "second_year": int(second),
-                "n_units": len(both),
-                "pearson": float(stats.pearsonr(a, b)[0]) if enough else np.nan,
-                "spearman": float(stats.spearmanr(a, b)[0]) if enough else np.nan,
-                "same_classification_share": float((both[("classification", first)] == both[("classification", second)]).mean())
-                if len(both) else np.nan,
-            })
-    return pd.DataFrame(rows, columns=["unit_type", "programme", "first_year", "second_year", "n_units", "pearson",
-                                       "spearman", "same_classification_share"])
+            rows.append(
+                {
+                    "unit_type": unit_type,
+                    "programme": programme,
+                    "first_year": int(first),
+                    "second_year": int(second),
+                    "n_units": len(both),
+                    "pearson": float(stats.pearsonr(a, b)[0]) if enough else np.nan,
+                    "spearman": float(stats.spearmanr(a, b)[0]) if enough else np.nan,
+                    "same_classification_share": float(
+                        (both[("classification", first)] == both[("classification", second)]).mean()
+                    )
+                    if len(both)
+                    else np.nan,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "unit_type",
+            "programme",
+            "first_year",
+            "second_year",
+            "n_units",
+            "pearson",
+            "spearman",
+            "same_classification_share",
+        ],
+    )
 
 
 def contribution_tables(fit: M1Fit, run_id: str, outcome_variant: str) -> ContributionTables:

@@ -70,9 +70,14 @@ def vif_table(model: str, X: pd.DataFrame, blocks: dict[str, list[str]]) -> pd.D
         outside = [j for j in range(len(columns)) if j not in inside]
         _, logdet_in = np.linalg.slogdet(correlation[np.ix_(inside, inside)])
         _, logdet_out = np.linalg.slogdet(correlation[np.ix_(outside, outside)])
-        rows.append({"model": model, "term": block, "df": len(inside), "vif": float(np.exp(logdet_in + logdet_out - logdet_all))})
+        rows.append(
+            {
+                "model": model,
+                "term": block,
+                "df": len(inside),
+                "vif": float(np.exp(logdet_in + logdet_out - logdet_all)),
+            }
+        )
     table = pd.DataFrame(rows)
     table["gvif_adjusted"] = table["vif"] ** (1.0 / (2.0 * table["df"]))
     return table
-
-

@@ -53,7 +53,7 @@ class GroupedData:
     group_starts: np.ndarray  # (G,) first row of each group
 
     @classmethod
-    def from_arrays(cls, X, successes, groups, trials=None) -> tuple["GroupedData", np.ndarray]:
+    def from_arrays(cls, X, successes, groups, trials=None) -> tuple[GroupedData, np.ndarray]:
         """Sort rows by group; also return the group labels in index order."""
         X = np.asarray(X, dtype=float)
         successes = np.asarray(successes, dtype=float)
@@ -420,7 +420,11 @@ def fit(
 
     bounds = [(None, None)] * p + [(0.0, None)]
     result = optimize.minimize(
-        negative, start, jac=True, method="L-BFGS-B", bounds=bounds,
+        negative,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
         options={"maxiter": 500, "ftol": 1e-14, "gtol": 1e-9, "maxcor": 20},
     )
     params = result.x

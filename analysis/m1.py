@@ -110,8 +110,9 @@ def fit_m1(frame: pd.DataFrame, model: str = "m1", women_only: bool = False) -> 
     X = design_matrix(sample, terms)
     result = _fit_logit(sample[OUTCOME].to_numpy(dtype=float), X)
     sample["predicted"] = result.predict(X)
-    return M1Fit(model=model, result=result, terms=terms, reference_region=reference, sample=sample,
-                 dropped_terms=dropped)
+    return M1Fit(
+        model=model, result=result, terms=terms, reference_region=reference, sample=sample, dropped_terms=dropped
+    )
 
 
 def predict_m1(fit: M1Fit, frame: pd.DataFrame) -> pd.Series:
@@ -245,8 +246,11 @@ def archetype_predictions(fit: M1Fit, archetypes: pd.DataFrame | None = None) ->
     if archetypes is None:
         archetypes = pd.read_csv(ARCHETYPES_PATH, dtype=str, keep_default_na=False)
     resolved = _resolve_archetype_values(archetypes, fit.sample)
-    missing_terms = [label for label in resolved["region"] if label != fit.reference_region
-                     and REGION_TERMS.get(label) not in fit.terms]
+    missing_terms = [
+        label
+        for label in resolved["region"]
+        if label != fit.reference_region and REGION_TERMS.get(label) not in fit.terms
+    ]
     if missing_terms:
         raise ValueError(f"archetype regions not estimable in {fit.model}: {sorted(set(missing_terms))}")
     X = design_matrix(resolved, fit.terms).to_numpy()
@@ -301,7 +305,14 @@ def predicted_vs_actual(fit: M1Fit) -> pd.DataFrame:
     tables = []
     for characteristic, level in groupings.items():
         grouped = (
-            pd.DataFrame({"programme": sample["programme"], "level": level, "predicted": sample["predicted"], "actual": sample[OUTCOME]})
+            pd.DataFrame(
+                {
+                    "programme": sample["programme"],
+                    "level": level,
+                    "predicted": sample["predicted"],
+                    "actual": sample[OUTCOME],
+                }
+            )
             .groupby(["programme", "level"], sort=True, observed=True)
             .agg(n=("actual", "size"), predicted=("predicted", "mean"), actual=("actual", "mean"))
             .reset_index()

@@ -20,19 +20,77 @@ from analysis.specification import DEFAULT_NODES, M2, M3, MODEL_NAMES
 from analysis.workers import forked_workers
 
 TABLE_COLUMNS = {
-    "model_coefficients": ["model", "term", "estimate", "std_error", "z", "p_value", "odds_ratio", "ci_low", "ci_high",
-                           "ci_low_log", "ci_high_log"],
-    "model_fit": ["model", "n", "n_groups", "log_likelihood", "aic", "pseudo_r2", "sigma2_u", "sigma2_u_se",
-                  "sigma2_u_ci_low", "sigma2_u_ci_high", "icc", "converged", "iterations", "gradient_norm", "method",
-                  "nodes", "reference_region", "dropped_terms", "message"],
+    "model_coefficients": [
+        "model",
+        "term",
+        "estimate",
+        "std_error",
+        "z",
+        "p_value",
+        "odds_ratio",
+        "ci_low",
+        "ci_high",
+        "ci_low_log",
+        "ci_high_log",
+    ],
+    "model_fit": [
+        "model",
+        "n",
+        "n_groups",
+        "log_likelihood",
+        "aic",
+        "pseudo_r2",
+        "sigma2_u",
+        "sigma2_u_se",
+        "sigma2_u_ci_low",
+        "sigma2_u_ci_high",
+        "icc",
+        "converged",
+        "iterations",
+        "gradient_norm",
+        "method",
+        "nodes",
+        "reference_region",
+        "dropped_terms",
+        "message",
+    ],
     "vif": ["model", "term", "df", "vif", "gvif_adjusted"],
     "lr_tests": ["model", "comparison", "block", "df", "lr_statistic", "p_value", "loglik_restricted", "loglik_full"],
-    "archetype_predictions": ["model", "archetype", "description", "ordning", "predicted_probability", "ci_low",
-                              "ci_high", "report_probability", "norsk_score_used"],
-    "predicted_vs_actual": ["model", "characteristic", "programme", "level", "level_order", "n", "predicted", "actual",
-                            "suppressed"],
-    "random_effects": ["model", "unit_type", "unit", "unit_id", "cohort_year", "estimate", "std_error",
-                       "posterior_mean", "posterior_sd", "n", "n_achieved"],
+    "archetype_predictions": [
+        "model",
+        "archetype",
+        "description",
+        "ordning",
+        "predicted_probability",
+        "ci_low",
+        "ci_high",
+        "report_probability",
+        "norsk_score_used",
+    ],
+    "predicted_vs_actual": [
+        "model",
+        "characteristic",
+        "programme",
+        "level",
+        "level_order",
+        "n",
+        "predicted",
+        "actual",
+        "suppressed",
+    ],
+    "random_effects": [
+        "model",
+        "unit_type",
+        "unit",
+        "unit_id",
+        "cohort_year",
+        "estimate",
+        "std_error",
+        "posterior_mean",
+        "posterior_sd",
+        "n",
+        "n_achieved",
+    ],
     "model_standardisation": ["model", "variable", "mean", "sd"],
 }
 
@@ -92,7 +150,10 @@ def fitting(analysis_dataset: pd.DataFrame, outcome_variant: str, nodes: int = D
                     fitted.not_estimable[name] = str(reason)
                     continue
                 collapsed = multilevel.collapse(data)
-                pending[name] = data, workers.submit(multilevel.fit_collapsed, collapsed, list(data.design.columns), nodes)
+                pending[name] = (
+                    data,
+                    workers.submit(multilevel.fit_collapsed, collapsed, list(data.design.columns), nodes),
+                )
         for name, women_only in (("m1", False), ("m1_women", True)):
             try:
                 fitted.individual[name] = m1.fit_m1(frame, name, women_only=women_only)
@@ -111,11 +172,15 @@ def fit_models(analysis_dataset: pd.DataFrame, outcome_variant: str, nodes: int 
     return fitted
 
 
-def tables(fitted: FittedModels, run_id: str, outcome_variant: str, archetypes: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+def tables(
+    fitted: FittedModels, run_id: str, outcome_variant: str, archetypes: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
     individual = list(fitted.individual.values())
     multi = list(fitted.multilevel.values())
     fit_rows = [m1.fit_row(f) for f in individual] + [multilevel.fit_row(f) for f in multi]
-    fit_rows += [{"model": name, "converged": False, "message": reason} for name, reason in fitted.not_estimable.items()]
+    fit_rows += [
+        {"model": name, "converged": False, "message": reason} for name, reason in fitted.not_estimable.items()
+    ]
     order = {name: i for i, name in enumerate(MODEL_NAMES)}
     fit_rows.sort(key=lambda row: order[row["model"]])
     standardisation = []
@@ -124,10 +189,15 @@ def tables(fitted: FittedModels, run_id: str, outcome_variant: str, archetypes: 
         table.insert(0, "model", fit.model)
         standardisation.append(table)
     built = {
-        "model_coefficients": _concat([m1.coefficient_table(f) for f in individual] + [multilevel.coefficient_table(f) for f in multi]),
+        "model_coefficients": _concat(
+            [m1.coefficient_table(f) for f in individual] + [multilevel.coefficient_table(f) for f in multi]
+        ),
         "model_fit": pd.DataFrame(fit_rows),
         "vif": _concat([m1.m1_vif(f) for f in individual] + [multilevel.multilevel_vif(f) for f in multi]),
-        "lr_tests": _concat([m1.lr_tests(f) for f in individual] + [pd.DataFrame([multilevel.random_intercept_lr_test(f) for f in multi])]),
+        "lr_tests": _concat(
+            [m1.lr_tests(f) for f in individual]
+            + [pd.DataFrame([multilevel.random_intercept_lr_test(f) for f in multi])]
+        ),
         "archetype_predictions": m1.archetype_predictions(fitted.m1, archetypes) if fitted.m1 else pd.DataFrame(),
         "predicted_vs_actual": m1.predicted_vs_actual(fitted.m1) if fitted.m1 else pd.DataFrame(),
         "random_effects": _concat([multilevel.random_effects_table(f) for f in multi]),

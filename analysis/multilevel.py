@@ -95,8 +95,15 @@ def prepare(frame: pd.DataFrame, spec: MultilevelSpec, women_only: bool = False)
     kept, dropped = estimable_columns(design)
     design = design[kept]
     standardisation = pd.DataFrame({"variable": standardised, "mean": means.to_numpy(), "sd": sds.to_numpy()})
-    return MultilevelData(model=model, spec=spec, sample=sample, design=design, unit=unit,
-                          standardisation=standardisation, dropped_terms=dropped)
+    return MultilevelData(
+        model=model,
+        spec=spec,
+        sample=sample,
+        design=design,
+        unit=unit,
+        standardisation=standardisation,
+        dropped_terms=dropped,
+    )
 
 
 def collapse(data: MultilevelData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -113,8 +120,9 @@ def collapse(data: MultilevelData) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return X, grouped["sum"].to_numpy(dtype=float), grouped["size"].to_numpy(dtype=float), grouped["_unit"].to_numpy()
 
 
-def fit_collapsed(collapsed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], term_names: list[str],
-                  nodes: int = DEFAULT_NODES) -> tuple[glmm.GlmmResult, float]:
+def fit_collapsed(
+    collapsed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], term_names: list[str], nodes: int = DEFAULT_NODES
+) -> tuple[glmm.GlmmResult, float]:
     """The random-intercept fit of ``collapse``'s rows, and the log-likelihood without the intercept."""
     X, successes, trials, units = collapsed
     result = glmm.fit(X, successes, units, nodes=nodes, trials=trials, term_names=term_names)
@@ -190,4 +198,6 @@ def random_intercept_lr_test(fit: MultilevelFit) -> dict:
 
 
 def multilevel_vif(fit: MultilevelFit) -> pd.DataFrame:
-    return vif_table(fit.model, fit.data.design, {"spor": [c for c in fit.data.design.columns if c.startswith("spor_")]})
+    return vif_table(
+        fit.model, fit.data.design, {"spor": [c for c in fit.data.design.columns if c.startswith("spor_")]}
+    )

@@ -163,8 +163,12 @@ def _number(value, digits: int = 2) -> str:
     return html.escape(str(value))
 
 
-def html_table(frame: pd.DataFrame, columns: Mapping[str, str], digits: Mapping[str, int] | None = None,
-               suppressed_column: str | None = None) -> str:
+def html_table(
+    frame: pd.DataFrame,
+    columns: Mapping[str, str],
+    digits: Mapping[str, int] | None = None,
+    suppressed_column: str | None = None,
+) -> str:
     """A plain HTML table; on rows flagged in ``suppressed_column`` every empty number reads ``<5``."""
     digits = digits or {}
     head = "".join(f"<th>{html.escape(title)}</th>" for title in columns.values())
@@ -182,7 +186,7 @@ def html_table(frame: pd.DataFrame, columns: Mapping[str, str], digits: Mapping[
                 text = SUPPRESSED
             cells.append(f"<td>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def forest_plot(coefficients: pd.DataFrame) -> MplFigure:
@@ -191,9 +195,14 @@ def forest_plot(coefficients: pd.DataFrame) -> MplFigure:
     fig, ax = _figure(figsize=(7.5, 0.28 * len(table) + 1.2))
     y = np.arange(len(table))
     ax.errorbar(
-        table["odds_ratio"], y,
+        table["odds_ratio"],
+        y,
         xerr=[table["odds_ratio"] - table["ci_low"], table["ci_high"] - table["odds_ratio"]],
-        fmt="o", color="#1f5fa8", ecolor="#7a9cc6", capsize=2, markersize=4,
+        fmt="o",
+        color="#1f5fa8",
+        ecolor="#7a9cc6",
+        capsize=2,
+        markersize=4,
     )
     ax.axvline(1.0, color="#444444", linewidth=0.8, linestyle="--")
     ax.set_xscale("log")
@@ -215,9 +224,16 @@ def quadrant_plot(pooled_projects: pd.DataFrame) -> MplFigure:
     fig, ax = _figure(figsize=(7.5, 5.5))
     for programme in ("intro", "jobbsjansen"):
         units = pooled_projects.loc[pooled_projects["programme"] == programme]
-        ax.scatter(units["actual_pct"], units["contribution_pp"], s=12 + 0.15 * units["n"].astype(float),
-                   color=PROGRAMME_COLOURS[programme], alpha=0.75, edgecolor="white", linewidth=0.4,
-                   label=f"{PROGRAMME_LABELS[programme]} ({len(units)} units)")
+        ax.scatter(
+            units["actual_pct"],
+            units["contribution_pp"],
+            s=12 + 0.15 * units["n"].astype(float),
+            color=PROGRAMME_COLOURS[programme],
+            alpha=0.75,
+            edgecolor="white",
+            linewidth=0.4,
+            label=f"{PROGRAMME_LABELS[programme]} ({len(units)} units)",
+        )
     national = float(pooled_projects["national_mean_pct"].iloc[0])
     ax.axhline(0.0, color="#444444", linewidth=0.8)
     ax.axvline(national, color="#444444", linewidth=0.8, linestyle="--")
@@ -226,10 +242,12 @@ def quadrant_plot(pooled_projects: pd.DataFrame) -> MplFigure:
     ax.set_ylabel("Contribution, percentage points")
     limit = max(10.0, float(np.nanmax(np.abs(pooled_projects["contribution_pp"]))) * 1.1)
     ax.set_ylim(-limit, limit)
-    for x, y, text, align in ((2, limit * 0.92, "better than expected,\nbelow average", "left"),
-                              (98, limit * 0.92, "better than expected,\nabove average", "right"),
-                              (2, -limit * 0.92, "worse than expected,\nbelow average", "left"),
-                              (98, -limit * 0.92, "worse than expected,\nabove average", "right")):
+    for x, y, text, align in (
+        (2, limit * 0.92, "better than expected,\nbelow average", "left"),
+        (98, limit * 0.92, "better than expected,\nabove average", "right"),
+        (2, -limit * 0.92, "worse than expected,\nbelow average", "left"),
+        (98, -limit * 0.92, "worse than expected,\nabove average", "right"),
+    ):
         ax.text(x, y, text, ha=align, va="center", fontsize=7.5, color="#555555")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=8)
     ax.grid(color="#eeeeee", linewidth=0.6)
@@ -242,8 +260,16 @@ def funnel_plot(pooled_projects: pd.DataFrame) -> MplFigure:
     fig, ax = _figure(figsize=(7.5, 4.5))
     for programme in ("intro", "jobbsjansen"):
         units = pooled_projects.loc[pooled_projects["programme"] == programme]
-        ax.scatter(units["n"].astype(float), units["contribution_pp"], s=14, color=PROGRAMME_COLOURS[programme],
-                   alpha=0.75, edgecolor="white", linewidth=0.4, label=PROGRAMME_LABELS[programme])
+        ax.scatter(
+            units["n"].astype(float),
+            units["contribution_pp"],
+            s=14,
+            color=PROGRAMME_COLOURS[programme],
+            alpha=0.75,
+            edgecolor="white",
+            linewidth=0.4,
+            label=PROGRAMME_LABELS[programme],
+        )
     share = float(pooled_projects["national_mean_pct"].iloc[0]) / 100
     sizes = np.geomspace(5, max(10.0, float(pooled_projects["n"].max())), 200)
     limit = 100 * Z_INTERVAL * np.sqrt(share * (1 - share) / sizes)
@@ -268,8 +294,12 @@ def predicted_vs_actual_plot(table: pd.DataFrame, characteristic: str) -> MplFig
     for ax, programme in zip(axes, ("jobbsjansen", "intro")):
         part = rows.loc[rows["programme"] == programme].set_index("level").reindex(levels)
         x = np.arange(len(levels))
-        ax.bar(x - 0.2, 100 * part["predicted"].astype(float), width=0.4, color=PREDICTED_COLOUR, label="Predicted (M1)")
-        ax.bar(x + 0.2, 100 * part["actual"].astype(float), width=0.4, color=PROGRAMME_COLOURS[programme], label="Actual")
+        ax.bar(
+            x - 0.2, 100 * part["predicted"].astype(float), width=0.4, color=PREDICTED_COLOUR, label="Predicted (M1)"
+        )
+        ax.bar(
+            x + 0.2, 100 * part["actual"].astype(float), width=0.4, color=PROGRAMME_COLOURS[programme], label="Actual"
+        )
         withheld = cells.loc[(cells["programme"] == programme) & cells["suppressed"].astype(bool), "level"]
         for position in [levels.index(level) for level in withheld]:
             ax.text(position, 2, SUPPRESSED, ha="center", va="bottom", fontsize=8, color="#555555")
@@ -292,7 +322,14 @@ def stability_plot(yearly: pd.DataFrame) -> MplFigure:
         first = np.concatenate([part[a].to_numpy() for a in years[:-1]])
         second = np.concatenate([part[b].to_numpy() for b in years[1:]])
         keep = ~np.isnan(first) & ~np.isnan(second)
-        ax.scatter(first[keep], second[keep], s=10, alpha=0.6, color=PROGRAMME_COLOURS[programme], label=PROGRAMME_LABELS[programme])
+        ax.scatter(
+            first[keep],
+            second[keep],
+            s=10,
+            alpha=0.6,
+            color=PROGRAMME_COLOURS[programme],
+            label=PROGRAMME_LABELS[programme],
+        )
     ax.axhline(0, color="#444444", linewidth=0.6)
     ax.axvline(0, color="#444444", linewidth=0.6)
     ax.set_xlabel("Contribution in year t, pp")
@@ -305,15 +342,22 @@ def stability_plot(yearly: pd.DataFrame) -> MplFigure:
 def missingness_plot(missingness: pd.DataFrame) -> MplFigure:
     """Share missing per variable and programme, all cohort years (quality.missingness)."""
     rows = missingness.loc[
-        (missingness["report_table"] == "by_variable") & missingness["cohort_year"].isna() & ~missingness["suppressed"].astype(bool)
+        (missingness["report_table"] == "by_variable")
+        & missingness["cohort_year"].isna()
+        & ~missingness["suppressed"].astype(bool)
     ]
     variables = sorted(rows["variable"].unique())
     fig, ax = _figure(figsize=(7.5, 0.35 * len(variables) + 1.2))
     y = np.arange(len(variables))
     for offset, programme in ((-0.2, "jobbsjansen"), (0.2, "intro")):
         part = rows.loc[rows["programme"] == programme].set_index("variable").reindex(variables)
-        ax.barh(y + offset, 100 * part["value"].astype(float), height=0.4, color=PROGRAMME_COLOURS[programme],
-                label=PROGRAMME_LABELS[programme])
+        ax.barh(
+            y + offset,
+            100 * part["value"].astype(float),
+            height=0.4,
+            color=PROGRAMME_COLOURS[programme],
+            label=PROGRAMME_LABELS[programme],
+        )
     ax.set_yticks(y, variables, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("Share missing, % of ended participations")
@@ -325,8 +369,10 @@ def missingness_plot(missingness: pd.DataFrame) -> MplFigure:
 def missingness_by_characteristic_plot(missingness: pd.DataFrame) -> MplFigure:
     """Report table 15 as a chart: share with spor or Norwegian level missing, by characteristic."""
     rows = missingness.loc[
-        (missingness["report_table"] == "15") & (missingness["programme"] == "all")
-        & ~missingness["suppressed"].astype(bool) & missingness["characteristic"].isin(["kjonn", "fravaer", "region"])
+        (missingness["report_table"] == "15")
+        & (missingness["programme"] == "all")
+        & ~missingness["suppressed"].astype(bool)
+        & missingness["characteristic"].isin(["kjonn", "fravaer", "region"])
     ].sort_values(["characteristic", "category"])
     labels = [f"{c}: {v}" for c, v in zip(rows["characteristic"], rows["category"])]
     fig, ax = _figure(figsize=(7.5, 0.3 * len(rows) + 1.2))
@@ -355,11 +401,20 @@ nav a { margin-right: 0.8rem; }
 def _coefficient_section(coefficients: pd.DataFrame, model: str) -> str:
     rows = coefficients.loc[coefficients["model"] == model].assign(label=lambda t: t["term"].map(_label))
     if rows.empty:
-        return f"<p class='note'>{html.escape(MODEL_TITLES[model])}: not estimable on this sample (see the fit table).</p>"
+        return (
+            f"<p class='note'>{html.escape(MODEL_TITLES[model])}: not estimable on this sample (see the fit table).</p>"
+        )
     return f"<h3>{html.escape(MODEL_TITLES[model])}</h3>" + html_table(
         rows,
-        {"label": "Term", "estimate": "Log-odds", "std_error": "SE", "odds_ratio": "Odds ratio", "ci_low": "95 % low",
-         "ci_high": "95 % high", "p_value": "p"},
+        {
+            "label": "Term",
+            "estimate": "Log-odds",
+            "std_error": "SE",
+            "odds_ratio": "Odds ratio",
+            "ci_low": "95 % low",
+            "ci_high": "95 % high",
+            "p_value": "p",
+        },
         {"p_value": 4},
     )
 
@@ -382,16 +437,26 @@ def _contribution_section(builder: ReportBuilder, tables: Mapping[str, pd.DataFr
     ]
     if pooled_projects.empty:
         return "".join(parts) + "<p class='note'>No project has 5 or more modelled participants.</p>"
-    parts.append(builder.figure(
-        quadrant_plot, (pooled_projects,), "fig21_contribution_quadrants", "Contribution and actual result (report figure 21)",
-        "Each dot is a project with at least 5 modelled participants, sized by participants. Top left: better than "
-        "expected with results below the national mean; bottom right: worse than expected with results above it.",
-    ))
-    parts.append(builder.figure(
-        funnel_plot, (pooled_projects,), "contribution_funnel", "Contribution against project size",
-        "Dashed: the range within which a project of that size lands by binomial noise alone; small projects "
-        "scatter most, which is why the shrunken indicator pulls them toward zero.",
-    ))
+    parts.append(
+        builder.figure(
+            quadrant_plot,
+            (pooled_projects,),
+            "fig21_contribution_quadrants",
+            "Contribution and actual result (report figure 21)",
+            "Each dot is a project with at least 5 modelled participants, sized by participants. Top left: better than "
+            "expected with results below the national mean; bottom right: worse than expected with results above it.",
+        )
+    )
+    parts.append(
+        builder.figure(
+            funnel_plot,
+            (pooled_projects,),
+            "contribution_funnel",
+            "Contribution against project size",
+            "Dashed: the range within which a project of that size lands by binomial noise alone; small projects "
+            "scatter most, which is why the shrunken indicator pulls them toward zero.",
+        )
+    )
     parts.append("<h3>Spread of contributions (report table 6)</h3>")
     percentiles = tables["contribution_percentiles"]
     wide = percentiles.loc[percentiles["unit_type"] == "project"].pivot_table(
@@ -406,17 +471,29 @@ def _contribution_section(builder: ReportBuilder, tables: Mapping[str, pd.DataFr
             columns[f"actual_pct_{programme}"] = f"{PROGRAMME_LABELS[programme]}: actual (%)"
     parts.append(html_table(wide, columns, {c: 0 for c in columns}))
     parts.append("<h3>Classification and quadrants</h3>")
-    parts.append(html_table(
-        summary.loc[summary["period_type"] == POOLED].assign(
-            programme=lambda t: t["programme"].map(PROGRAMME_LABELS),
-        ),
-        {"unit_type": "Unit", "programme": "Programme", "n_units": "Units shown", "n_units_suppressed": "Units <5",
-         "share_above": "Above", "share_in_line": "In line", "share_below": "Below",
-         "share_positive_above_mean": "+ / above mean", "share_positive_below_mean": "+ / below mean",
-         "share_negative_above_mean": "− / above mean", "share_negative_below_mean": "− / below mean",
-         "between_unit_sd_pp": "τ (pp)", "year_shock_sd_pp": "ω (pp)"},
-        {"share_above": 2, "share_in_line": 2, "share_below": 2, "between_unit_sd_pp": 1, "year_shock_sd_pp": 1},
-    ))
+    parts.append(
+        html_table(
+            summary.loc[summary["period_type"] == POOLED].assign(
+                programme=lambda t: t["programme"].map(PROGRAMME_LABELS),
+            ),
+            {
+                "unit_type": "Unit",
+                "programme": "Programme",
+                "n_units": "Units shown",
+                "n_units_suppressed": "Units <5",
+                "share_above": "Above",
+                "share_in_line": "In line",
+                "share_below": "Below",
+                "share_positive_above_mean": "+ / above mean",
+                "share_positive_below_mean": "+ / below mean",
+                "share_negative_above_mean": "− / above mean",
+                "share_negative_below_mean": "− / below mean",
+                "between_unit_sd_pp": "τ (pp)",
+                "year_shock_sd_pp": "ω (pp)",
+            },
+            {"share_above": 2, "share_in_line": 2, "share_below": 2, "between_unit_sd_pp": 1, "year_shock_sd_pp": 1},
+        )
+    )
     parts.append(
         "<p class='note'>Shares are of the units shown. τ: spread of the units' contributions beyond their sampling "
         "noise (the prior of the shrunken indicator); ω: spread of a unit's yearly contributions around its own "
@@ -424,18 +501,32 @@ def _contribution_section(builder: ReportBuilder, tables: Mapping[str, pd.DataFr
     )
     parts.append("<h3>Year-to-year stability</h3>")
     stability = tables["contribution_stability"]
-    parts.append(html_table(
-        stability.assign(programme=lambda t: t["programme"].map(PROGRAMME_LABELS)),
-        {"unit_type": "Unit", "programme": "Programme", "first_year": "Year", "second_year": "Next year",
-         "n_units": "Units in both", "pearson": "Pearson r", "spearman": "Spearman ρ",
-         "same_classification_share": "Same classification"},
-    ))
+    parts.append(
+        html_table(
+            stability.assign(programme=lambda t: t["programme"].map(PROGRAMME_LABELS)),
+            {
+                "unit_type": "Unit",
+                "programme": "Programme",
+                "first_year": "Year",
+                "second_year": "Next year",
+                "n_units": "Units in both",
+                "pearson": "Pearson r",
+                "spearman": "Spearman ρ",
+                "same_classification_share": "Same classification",
+            },
+        )
+    )
     if not yearly_projects.empty:
-        parts.append(builder.figure(
-            stability_plot, (yearly_projects,), "contribution_stability", "Year-to-year stability of project contributions",
-            "Each dot is a project's contribution in one cohort year against the next; projects with fewer than 5 "
-            "participants in either year are left out.",
-        ))
+        parts.append(
+            builder.figure(
+                stability_plot,
+                (yearly_projects,),
+                "contribution_stability",
+                "Year-to-year stability of project contributions",
+                "Each dot is a project's contribution in one cohort year against the next; projects with fewer than 5 "
+                "participants in either year are left out.",
+            )
+        )
     return "".join(parts)
 
 
@@ -449,16 +540,32 @@ def _predicted_vs_actual_section(builder: ReportBuilder, predicted_vs_actual: pd
     for characteristic, (title, reference) in CHARACTERISTIC_TITLES.items():
         if not (table["characteristic"] == characteristic).any():
             continue
-        parts.append(builder.figure(
-            predicted_vs_actual_plot, (table, characteristic), f"predicted_vs_actual_{characteristic}",
-            f"{title} (report {reference})", "Grey: predicted by M1; colour: actual; <5: fewer than 5 participants, not shown.",
-        ))
-    parts.append("<details><summary>All cells</summary>" + html_table(
-        table.sort_values(["characteristic", "programme", "level_order"]),
-        {"characteristic": "Characteristic", "programme": "Programme", "level": "Level", "n": "n",
-         "predicted": "Predicted", "actual": "Actual"},
-        {"predicted": 3, "actual": 3}, suppressed_column="suppressed",
-    ) + "</details>")
+        parts.append(
+            builder.figure(
+                predicted_vs_actual_plot,
+                (table, characteristic),
+                f"predicted_vs_actual_{characteristic}",
+                f"{title} (report {reference})",
+                "Grey: predicted by M1; colour: actual; <5: fewer than 5 participants, not shown.",
+            )
+        )
+    parts.append(
+        "<details><summary>All cells</summary>"
+        + html_table(
+            table.sort_values(["characteristic", "programme", "level_order"]),
+            {
+                "characteristic": "Characteristic",
+                "programme": "Programme",
+                "level": "Level",
+                "n": "n",
+                "predicted": "Predicted",
+                "actual": "Actual",
+            },
+            {"predicted": 3, "actual": 3},
+            suppressed_column="suppressed",
+        )
+        + "</details>"
+    )
     return "".join(parts)
 
 
@@ -466,20 +573,34 @@ def _missingness_section(builder: ReportBuilder, missingness: pd.DataFrame | Non
     parts = ["<h2 id='missingness'>Missing values</h2>"]
     if missingness is None or missingness.empty:
         return "".join(parts) + "<p class='note'>quality.missingness was not available to this run.</p>"
-    parts.append(builder.figure(
-        missingness_plot, (missingness,), "missingness_by_variable", "Share missing per variable",
-        "All ended participations, all cohort years; from quality.missingness.",
-    ))
-    parts.append(builder.figure(
-        missingness_by_characteristic_plot, (missingness,), "missingness_by_characteristic",
-        "Spor or Norwegian level missing, by characteristic (report table 15)",
-        "Participations with a determinable outcome, both programmes; cells of fewer than 5 persons left out.",
-    ))
+    parts.append(
+        builder.figure(
+            missingness_plot,
+            (missingness,),
+            "missingness_by_variable",
+            "Share missing per variable",
+            "All ended participations, all cohort years; from quality.missingness.",
+        )
+    )
+    parts.append(
+        builder.figure(
+            missingness_by_characteristic_plot,
+            (missingness,),
+            "missingness_by_characteristic",
+            "Spor or Norwegian level missing, by characteristic (report table 15)",
+            "Participations with a determinable outcome, both programmes; cells of fewer than 5 persons left out.",
+        )
+    )
     return "".join(parts)
 
 
-def _page_body(builder: ReportBuilder, tables: Mapping[str, pd.DataFrame], missingness: pd.DataFrame | None,
-               run_id: str, outcome_variant: str) -> list[str]:
+def _page_body(
+    builder: ReportBuilder,
+    tables: Mapping[str, pd.DataFrame],
+    missingness: pd.DataFrame | None,
+    run_id: str,
+    outcome_variant: str,
+) -> list[str]:
     fit = tables["model_fit"]
     coefficients = tables["model_coefficients"]
     return [
@@ -490,29 +611,64 @@ def _page_body(builder: ReportBuilder, tables: Mapping[str, pd.DataFrame], missi
         "<a href='#multilevel'>M2 and M3</a><a href='#missingness'>Missing values</a></nav>",
         "<h2 id='m1'>M1: individual logistic model</h2>",
         builder.figure(
-            forest_plot, (coefficients,), "fig20_odds_ratios", "Odds ratios of goal achievement, M1 (report figure 20)",
+            forest_plot,
+            (coefficients,),
+            "fig20_odds_ratios",
+            "Odds ratios of goal achievement, M1 (report figure 20)",
             "Reference: woman, region Europa, no measure of the kind. A point right of 1 means higher odds of goal achievement.",
         ),
         "<h3>Model fit</h3>",
         html_table(
             fit.assign(model=lambda t: t["model"].map(MODEL_TITLES)),
-            {"model": "Model", "n": "n", "n_groups": "Units", "log_likelihood": "Log likelihood", "aic": "AIC",
-             "pseudo_r2": "Pseudo R²", "sigma2_u": "σ²ᵤ", "icc": "ICC", "converged": "Converged", "method": "Method"},
+            {
+                "model": "Model",
+                "n": "n",
+                "n_groups": "Units",
+                "log_likelihood": "Log likelihood",
+                "aic": "AIC",
+                "pseudo_r2": "Pseudo R²",
+                "sigma2_u": "σ²ᵤ",
+                "icc": "ICC",
+                "converged": "Converged",
+                "method": "Method",
+            },
             {"log_likelihood": 2, "aic": 1, "pseudo_r2": 3, "sigma2_u": 3, "icc": 3},
         ),
         _coefficient_section(coefficients, "m1"),
-        "<details><summary>M1 for women only (report table 19)</summary>" + _coefficient_section(coefficients, "m1_women") + "</details>",
+        "<details><summary>M1 for women only (report table 19)</summary>"
+        + _coefficient_section(coefficients, "m1_women")
+        + "</details>",
         "<h3>Variance inflation (report table 18)</h3>",
-        html_table(tables["vif"].loc[tables["vif"]["model"] == "m1"].assign(term=lambda t: t["term"].map(_label)),
-                   {"term": "Term", "df": "df", "vif": "VIF", "gvif_adjusted": "GVIF^(1/2df)"}),
+        html_table(
+            tables["vif"].loc[tables["vif"]["model"] == "m1"].assign(term=lambda t: t["term"].map(_label)),
+            {"term": "Term", "df": "df", "vif": "VIF", "gvif_adjusted": "GVIF^(1/2df)"},
+        ),
         "<h3>Likelihood-ratio tests</h3>",
-        html_table(tables["lr_tests"], {"model": "Model", "comparison": "Comparison", "block": "Block", "df": "df",
-                                        "lr_statistic": "LR", "p_value": "p"}, {"p_value": 4}),
+        html_table(
+            tables["lr_tests"],
+            {
+                "model": "Model",
+                "comparison": "Comparison",
+                "block": "Block",
+                "df": "df",
+                "lr_statistic": "LR",
+                "p_value": "p",
+            },
+            {"p_value": 4},
+        ),
         "<h3>Archetypes</h3>",
-        html_table(tables["archetype_predictions"],
-                   {"description": "Archetype", "ordning": "Jobbsjansen", "predicted_probability": "Predicted",
-                    "ci_low": "95 % low", "ci_high": "95 % high", "report_probability": "Report"},
-                   {"predicted_probability": 3, "ci_low": 3, "ci_high": 3, "report_probability": 2}),
+        html_table(
+            tables["archetype_predictions"],
+            {
+                "description": "Archetype",
+                "ordning": "Jobbsjansen",
+                "predicted_probability": "Predicted",
+                "ci_low": "95 % low",
+                "ci_high": "95 % high",
+                "report_probability": "Report",
+            },
+            {"predicted_probability": 3, "ci_low": 3, "ci_high": 3, "report_probability": 2},
+        ),
         _predicted_vs_actual_section(builder, tables["predicted_vs_actual"]),
         _contribution_section(builder, tables),
         "<h2 id='multilevel'>M2 and M3: multilevel models</h2>",
@@ -521,8 +677,13 @@ def _page_body(builder: ReportBuilder, tables: Mapping[str, pd.DataFrame], missi
     ]
 
 
-def write_report(out_dir: Path, tables: Mapping[str, pd.DataFrame], missingness: pd.DataFrame | None,
-                 run_id: str, outcome_variant: str) -> list[Path]:
+def write_report(
+    out_dir: Path,
+    tables: Mapping[str, pd.DataFrame],
+    missingness: pd.DataFrame | None,
+    run_id: str,
+    outcome_variant: str,
+) -> list[Path]:
     """Write index.html and its figures to ``out_dir``; returns the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with forked_workers() as workers:

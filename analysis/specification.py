@@ -78,8 +78,18 @@ MODEL_NAMES = ["m1", "m1_women", "m2", "m2_women", "m3", "m3_women"]
 
 # Every column of marts.analysis_dataset that the models and the contribution indicators read; the
 # orchestration reads only these (the mart has twice as many, and at scale 100 three million rows).
-MODEL_INPUT_COLUMNS = list(dict.fromkeys([
-    "outcome_variant", "complete_case", OUTCOME, "programme", "cohort_year", "norsk_tier",
-    *M1_COLUMNS, *MULTILEVEL_INDIVIDUAL,
-    *(column for spec in (M2, M3) for column in (spec.unit_id_column, *spec.context_columns)),
-]))
+MODEL_INPUT_COLUMNS = list(
+    dict.fromkeys(
+        [
+            "outcome_variant",
+            "complete_case",
+            OUTCOME,
+            "programme",
+            "cohort_year",
+            "norsk_tier",
+            *M1_COLUMNS,
+            *MULTILEVEL_INDIVIDUAL,
+            *(column for spec in (M2, M3) for column in (spec.unit_id_column, *spec.context_columns)),
+        ]
+    )
+)

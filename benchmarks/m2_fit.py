@@ -26,7 +26,11 @@ def main() -> None:
     frame = select_outcome_variant(dataset, outcome_variant_of(dataset))
     wall, cpu = time.perf_counter(), time.process_time()
     multilevel.fit_multilevel(frame, M2, nodes=DEFAULT_NODES)
-    print(json.dumps({"fit_wall_s": round(time.perf_counter() - wall, 2), "fit_cpu_s": round(time.process_time() - cpu, 2)}))
+    print(
+        json.dumps(
+            {"fit_wall_s": round(time.perf_counter() - wall, 2), "fit_cpu_s": round(time.process_time() - cpu, 2)}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -192,8 +192,7 @@ def one_repeat(
 def medians(repeats: list[dict[str, dict]]) -> dict[str, dict]:
     return {
         stage: {
-            metric: round(statistics.median(run[stage][metric] for run in repeats), 2)
-            for metric in repeats[0][stage]
+            metric: round(statistics.median(run[stage][metric] for run in repeats), 2) for metric in repeats[0][stage]
         }
         for stage in repeats[0]
     }
@@ -201,8 +200,13 @@ def medians(repeats: list[dict[str, dict]]) -> dict[str, dict]:
 
 def target_checks(scale: str, median: dict[str, dict]) -> list[dict]:
     return [
-        {"stage": stage, "metric": metric, "limit": limit, "median": median[stage][metric],
-         "met": median[stage][metric] < limit}
+        {
+            "stage": stage,
+            "metric": metric,
+            "limit": limit,
+            "median": median[stage][metric],
+            "met": median[stage][metric] < limit,
+        }
         for stage, metric, limit in TARGETS.get(scale, [])
         if stage in median
     ]
@@ -227,7 +231,9 @@ def markdown(report: dict) -> str:
         lines.append("")
         for check in result["targets"]:
             verdict = "met" if check["met"] else "NOT met"
-            lines.append(f"- target: {check['stage']} {check['metric']} < {check['limit']}: {check['median']} ({verdict})")
+            lines.append(
+                f"- target: {check['stage']} {check['metric']} < {check['limit']}: {check['median']} ({verdict})"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -240,7 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "latest.json")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch space (default: a temporary directory)")
     parser.add_argument(
-        "--skip", nargs="+", default=[], choices=[m for m in MEASUREMENTS if m != "generate"], metavar="MEASUREMENT",
+        "--skip",
+        nargs="+",
+        default=[],
+        choices=[m for m in MEASUREMENTS if m != "generate"],
+        metavar="MEASUREMENT",
         help=f"measurements to leave out, from: {', '.join(MEASUREMENTS[1:])}",
     )
     args = parser.parse_args(argv)
@@ -264,7 +274,11 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory(dir=args.workdir) as scratch:
                 one_repeat(scale, Path(scratch), args.seed, runs[-1], save, set(args.skip))
         median = medians(runs)
-        report["scales"][f"{scale:g}"] = {"median": median, "targets": target_checks(f"{scale:g}", median), "runs": runs}
+        report["scales"][f"{scale:g}"] = {
+            "median": median,
+            "targets": target_checks(f"{scale:g}", median),
+            "runs": runs,
+        }
         save()
     print(markdown(report))
     print(f"written to {args.out}")

@@ -67,7 +67,9 @@ def run_stage(stage: str) -> bool:
         instance.add_dynamic_partitions(PARTITIONS_NAME, [y for y in years if y not in known])
         job = defs.resolve_job_def("ingest_cohort_job")
         return all(
-            job.execute_in_process(instance=instance, partition_key=year, run_config=RUN_CONFIG, raise_on_error=False).success
+            job.execute_in_process(
+                instance=instance, partition_key=year, run_config=RUN_CONFIG, raise_on_error=False
+            ).success
             for year in years
         )
     job = defs.resolve_job_def("build_warehouse_job")

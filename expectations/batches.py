@@ -51,7 +51,7 @@ def _canonical(table: str, column: str, seed: str, seed_column: str, alias: str)
             select delivered.label as delivered, known.label
             from (select distinct {column} as label from {table}) delivered
             join (select distinct cast({seed_column} as varchar) as label from seeds.{seed}) known
-              on {label_key('known.label')} = {label_key('delivered.label')}
+              on {label_key("known.label")} = {label_key("delivered.label")}
         ) {alias} on {alias}.delivered = r.{column}"""
     return join, f"coalesce({alias}.label, r.{column})"
 
@@ -63,7 +63,8 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence = ()) 
     value by value in Python)."""
     table = con.sql(sql, params=list(parameters)).to_arrow_table()
     columns = [
-        pc.dictionary_encode(column) if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        pc.dictionary_encode(column)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
         else column
         for column in table.columns
     ]
@@ -189,8 +190,7 @@ def participant_exits(programme: str, columns: Sequence[str] = PARTICIPANT_EXIT_
         for (year,) in years:
             frame = _frame(
                 con,
-                f"select {', '.join(columns)} from {table} "
-                "where programme = ? and cohort_year = ?",
+                f"select {', '.join(columns)} from {table} where programme = ? and cohort_year = ?",
                 [programme, year],
             )
             yield Batch(f"{year} {programme}", frame)
@@ -236,7 +236,7 @@ def volume(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
         return
     frame = con.execute(
         f"""
-        with delivered as ({' union all '.join(counts)})
+        with delivered as ({" union all ".join(counts)})
         select d.source, d.cohort_year, d.rows_delivered, p.rows_delivered as rows_previous_year,
                d.rows_delivered / p.rows_delivered as ratio_to_previous_year
         from delivered d

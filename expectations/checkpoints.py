@@ -22,17 +22,17 @@ import great_expectations as gx
 from great_expectations.constants import DATAFRAME_REPLACEMENT_STR
 from great_expectations.core.batch_definition import BatchDefinition
 from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
 from great_expectations.data_context.types.resource_identifiers import (
     ExpectationSuiteIdentifier,
     ValidationResultIdentifier,
 )
 from great_expectations.expectations.metadata_types import FailureSeverity
 from great_expectations.validator.v1_validator import Validator
-from great_expectations.data_context.types.base import (
-    DataContextConfig,
-    InMemoryStoreBackendDefaults,
-    ProgressBarsConfig,
-)
 
 from expectations import explain, reuse
 from expectations.batches import Batch
@@ -153,7 +153,7 @@ def run_checkpoints(
     definitions = {name: reuse.suite_definition(gx_suite) for name, gx_suite in gx_suites.items()}
     index = reuse.ResultIndex(gx_root, context.validation_results_store) if gx_root is not None else None
     datasource = context.data_sources.add_pandas(DATASOURCE)
-    run_time = dt.datetime.now(dt.timezone.utc)
+    run_time = dt.datetime.now(dt.UTC)
     gx_run_id = RunIdentifier(run_name=run_id, run_time=run_time)
     records: list[ValidationRecord] = []
     identifiers = []
@@ -194,8 +194,16 @@ def run_checkpoints(
     return CheckpointRun(records=records, result_identifiers=identifiers, reused=reused)
 
 
-def _validate(context, datasource, gx_suites, suites: Sequence[Suite], batch_name: str, batch: Batch,
-              result_format: dict, gx_run_id: RunIdentifier) -> dict:
+def _validate(
+    context,
+    datasource,
+    gx_suites,
+    suites: Sequence[Suite],
+    batch_name: str,
+    batch: Batch,
+    result_format: dict,
+    gx_run_id: RunIdentifier,
+) -> dict:
     """Validate ``suites`` on the batch and store each result under the key a checkpoint would;
     each result is returned as stored, like a reused one.
 
@@ -271,7 +279,10 @@ def describe_threshold(kind: str, kwargs: dict, meta: dict, parameters: dict) ->
             return f"in seed {meta['code_list']} ({len(values)} values)"
         return "in {" + ", ".join(str(value) for value in values) + "}"
     if kind == "expect_column_values_to_be_between":
-        low, high = resolve_parameter(kwargs.get("min_value"), parameters), resolve_parameter(kwargs.get("max_value"), parameters)
+        low, high = (
+            resolve_parameter(kwargs.get("min_value"), parameters),
+            resolve_parameter(kwargs.get("max_value"), parameters),
+        )
         if low is not None and high is not None:
             text = f"= {_number(low)}" if low == high else f"between {_number(low)} and {_number(high)}"
         else:
@@ -289,7 +300,9 @@ def describe_observed(kind: str, result: dict) -> str:
         share = unexpected_count / element_count if element_count else 0.0
         return f"missing {share:.1%} ({_number(unexpected_count)} of {_number(element_count)})"
     if kind == "expect_column_values_to_be_unique":
-        return f"{_number(unexpected_count)} of {_number(element_count)} rows belong to a person delivered more than once"
+        return (
+            f"{_number(unexpected_count)} of {_number(element_count)} rows belong to a person delivered more than once"
+        )
     share = (result.get("unexpected_percent") or 0.0) / 100
     return f"{_number(unexpected_count)} of {_number(element_count)} values unexpected ({share:.2%})"
 

@@ -94,9 +94,9 @@ def _static_index_tables(text: str, context) -> str:
     def replace(match: re.Match) -> str:
         if match.group("n") == "1":
             body = "".join(
-                f"<tr><td class=\"{'passed' if success else 'failed'}\">{'passed' if success else 'FAILED'}</td>"
+                f'<tr><td class="{"passed" if success else "failed"}">{"passed" if success else "FAILED"}</td>'
                 f"<td>{html.escape(run_time)}</td><td>{html.escape(run_name)}</td>"
-                f"<td><a href=\"{html.escape(urllib.parse.quote(link))}\">{html.escape(suite)}</a></td>"
+                f'<td><a href="{html.escape(urllib.parse.quote(link))}">{html.escape(suite)}</a></td>'
                 f"<td>{html.escape(batch)}</td></tr>"
                 for run_time, run_name, suite, batch, success, link in _validation_rows(context)
             )
@@ -104,11 +104,11 @@ def _static_index_tables(text: str, context) -> str:
         else:
             suites = sorted(suite.name for suite in context.suites.all())
             body = "".join(
-                f"<tr><td><a href=\"expectations/{html.escape(name.replace('.', '/'))}.html\">{html.escape(name)}</a>"
+                f'<tr><td><a href="expectations/{html.escape(name.replace(".", "/"))}.html">{html.escape(name)}</a>'
                 "</td></tr>"
                 for name in suites
             )
             head = "<tr><th>Expectation suite</th></tr>"
-        return f"<table id=\"{match.group('id')}\"><thead>{head}</thead><tbody>{body}</tbody></table>"
+        return f'<table id="{match.group("id")}"><thead>{head}</thead><tbody>{body}</tbody></table>'
 
     return INDEX_TABLE.sub(replace, text)

@@ -26,8 +26,12 @@ def details(
 ) -> str | None:
     source = suite.source
     if source.carries_identifier:
-        return "\n".join(_duplicate_rows(con, source.dataset, int(batch.partition),
-                                         source.delivered_columns.get("person_key"))) or None
+        return (
+            "\n".join(
+                _duplicate_rows(con, source.dataset, int(batch.partition), source.delivered_columns.get("person_key"))
+            )
+            or None
+        )
     if kind == "expect_column_values_to_not_be_null":
         return None
     column = kwargs["column"]
@@ -87,7 +91,9 @@ def _problem(kind: str, kwargs: dict, meta: dict, parameters: dict, value) -> st
 
 def _municipality_line(entry: pd.Series, column: str) -> str:
     variable = column.removesuffix("_missing_share")
-    return f"{entry['kommunenummer']} {entry['kommunenavn']} ({entry['exits']} exits): {entry[column]:.1%} lack {variable}"
+    return (
+        f"{entry['kommunenummer']} {entry['kommunenavn']} ({entry['exits']} exits): {entry[column]:.1%} lack {variable}"
+    )
 
 
 def _volume_line(entry: pd.Series, column: str) -> str:

@@ -88,17 +88,35 @@ def _shares(con: duckdb.DuckDBPyConnection, queries: list[str]) -> pd.DataFrame:
 def _table_15() -> list[str]:
     common = dict(report_table="15", variable="spor_or_norsk_score", statistic="share_missing", numerator=MISSING)
     frames = [
-        _share_rows(characteristic=name, category=expression, programme="'all'", cohort_year="null::integer",
-                    where=MODEL_POPULATION, **common)
+        _share_rows(
+            characteristic=name,
+            category=expression,
+            programme="'all'",
+            cohort_year="null::integer",
+            where=MODEL_POPULATION,
+            **common,
+        )
         for name, expression in CHARACTERISTICS.items()
     ]
     frames.append(
-        _share_rows(characteristic="programme", category=CHARACTERISTICS["programme"], programme="programme",
-                    cohort_year="cohort_year", where=MODEL_POPULATION, **common)
+        _share_rows(
+            characteristic="programme",
+            category=CHARACTERISTICS["programme"],
+            programme="programme",
+            cohort_year="cohort_year",
+            where=MODEL_POPULATION,
+            **common,
+        )
     )
     frames.append(
-        _share_rows(characteristic="kommune", category="kommunenummer || ' ' || coalesce(kommunenavn, '')",
-                    programme="programme", cohort_year="null::integer", where=MODEL_POPULATION, **common)
+        _share_rows(
+            characteristic="kommune",
+            category="kommunenummer || ' ' || coalesce(kommunenavn, '')",
+            programme="programme",
+            cohort_year="null::integer",
+            where=MODEL_POPULATION,
+            **common,
+        )
     )
     return frames
 
@@ -108,10 +126,17 @@ def _by_variable() -> list[str]:
     for variable in VARIABLES:
         for cohort_year in ("cohort_year", "null::integer"):
             frames.append(
-                _share_rows(report_table="by_variable", variable=variable, statistic="share_missing",
-                            numerator=f"{variable} is null", characteristic="programme",
-                            category=CHARACTERISTICS["programme"], programme="programme", cohort_year=cohort_year,
-                            where="true")
+                _share_rows(
+                    report_table="by_variable",
+                    variable=variable,
+                    statistic="share_missing",
+                    numerator=f"{variable} is null",
+                    characteristic="programme",
+                    category=CHARACTERISTICS["programme"],
+                    programme="programme",
+                    cohort_year=cohort_year,
+                    where="true",
+                )
             )
     return frames
 
@@ -119,14 +144,22 @@ def _by_variable() -> list[str]:
 def _goal_achievement() -> list[str]:
     frames = []
     for programme in ("programme", "'all'"):
-        for statistic, condition in (("share_achieved_without_missing", f"not {MISSING}"),
-                                     ("share_achieved_with_missing", MISSING)):
+        for statistic, condition in (
+            ("share_achieved_without_missing", f"not {MISSING}"),
+            ("share_achieved_with_missing", MISSING),
+        ):
             frames.append(
-                _share_rows(report_table="goal_achievement", variable="maloppnaelse", statistic=statistic,
-                            numerator="maloppnaelse = 1", characteristic="programme",
-                            category=CHARACTERISTICS["programme"] if programme == "programme" else "'Alle'",
-                            programme=programme, cohort_year="null::integer",
-                            where=f"{MODEL_POPULATION} and {condition}")
+                _share_rows(
+                    report_table="goal_achievement",
+                    variable="maloppnaelse",
+                    statistic=statistic,
+                    numerator="maloppnaelse = 1",
+                    characteristic="programme",
+                    category=CHARACTERISTICS["programme"] if programme == "programme" else "'Alle'",
+                    programme=programme,
+                    cohort_year="null::integer",
+                    where=f"{MODEL_POPULATION} and {condition}",
+                )
             )
     return frames
 
@@ -175,6 +208,6 @@ def compute(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
     shares = _shares(con, [*_table_15(), *_by_variable(), *_goal_achievement()])
     frame = pd.concat([_suppress_shares(shares), _suppress_means(_table_16(con))], ignore_index=True)[COLUMNS]
     frame["cohort_year"] = frame["cohort_year"].astype("Int64")
-    frame.insert(0, "computed_at", dt.datetime.now(dt.timezone.utc))
+    frame.insert(0, "computed_at", dt.datetime.now(dt.UTC))
     frame.insert(0, "run_id", run_id)
     return frame

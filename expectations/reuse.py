@@ -51,9 +51,7 @@ def suite_definition(gx_suite: gx.ExpectationSuite) -> dict:
     return {"name": gx_suite.name, "meta": gx_suite.meta, "expectations": expectations}
 
 
-def fingerprint(
-    suite: dict, batch_name: str, frame_sha256: str, parameters: dict, result_format: dict
-) -> str:
+def fingerprint(suite: dict, batch_name: str, frame_sha256: str, parameters: dict, result_format: dict) -> str:
     content = {
         "index_version": INDEX_VERSION,
         "great_expectations": gx.__version__,

@@ -20,9 +20,11 @@ class QualityPaths:
     auditors_report: Path
 
     @classmethod
-    def under(cls, home: Path) -> "QualityPaths":
+    def under(cls, home: Path) -> QualityPaths:
         reports = home / "reports"
-        return cls(gx_root=home / "gx", data_docs_dir=reports / "quality", auditors_report=reports / "auditors_report.html")
+        return cls(
+            gx_root=home / "gx", data_docs_dir=reports / "quality", auditors_report=reports / "auditors_report.html"
+        )
 
 
 @dataclass(frozen=True)

@@ -205,16 +205,41 @@ def _participant_exit_validity() -> list[Expectation]:
     return [
         gxe.ExpectColumnValuesToMatchRegex(column="kommunenummer", regex=r"^\d{4}$", severity=CRITICAL),
         in_set(column="kjonn_mann", value_set=[0, 1], severity=CRITICAL),
-        between(column="alder", min_value=16, max_value=80, severity=CRITICAL,
-                notes="Critical: no participant can be younger than 16 or older than 80 at exit."),
-        between(column="alder", min_value=18, max_value=67, severity=WARNING,
-                notes="Warning: both programmes are for adults of working age (18–67)."),
-        between(column="botid", min_value=0, max_value=60, severity=CRITICAL,
-                notes="Critical: years since settlement cannot be negative or exceed a working life."),
-        between(column="varighet_mnd", min_value=0, max_value=120, severity=CRITICAL,
-                notes="Critical: a participation cannot end before it starts or last ten years."),
-        between(column="varighet_mnd", min_value=0, max_value=60, severity=WARNING,
-                notes="Warning: participations longer than five years are unusual in both programmes."),
+        between(
+            column="alder",
+            min_value=16,
+            max_value=80,
+            severity=CRITICAL,
+            notes="Critical: no participant can be younger than 16 or older than 80 at exit.",
+        ),
+        between(
+            column="alder",
+            min_value=18,
+            max_value=67,
+            severity=WARNING,
+            notes="Warning: both programmes are for adults of working age (18–67).",
+        ),
+        between(
+            column="botid",
+            min_value=0,
+            max_value=60,
+            severity=CRITICAL,
+            notes="Critical: years since settlement cannot be negative or exceed a working life.",
+        ),
+        between(
+            column="varighet_mnd",
+            min_value=0,
+            max_value=120,
+            severity=CRITICAL,
+            notes="Critical: a participation cannot end before it starts or last ten years.",
+        ),
+        between(
+            column="varighet_mnd",
+            min_value=0,
+            max_value=60,
+            severity=WARNING,
+            notes="Warning: participations longer than five years are unusual in both programmes.",
+        ),
         between(column="fravaer_andel", min_value=0, severity=CRITICAL),
         in_set(column="fravaer_hoy", value_set=[0, 1], severity=CRITICAL),
         in_set(column="spor", value_set=[1, 2, 3], severity=CRITICAL),
@@ -296,7 +321,9 @@ def _jobbsjansen_leaver_validity() -> list[Expectation]:
     gxe = _gx_expectations()
     return [
         _known_label("v4_1", "jobbsjansen_avslutningsaarsaker"),
-        gxe.ExpectColumnValuesToBeInSet(column="v1_8", value_set=[str(month) for month in range(1, 13)], severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="v1_8", value_set=[str(month) for month in range(1, 13)], severity=CRITICAL
+        ),
         _known_label("v2_5", "land_regioner"),
     ]
 

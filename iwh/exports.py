@@ -51,8 +51,28 @@ _STATA_TYPES = {"<f8": (65526, "%10.0g"), "<f4": (65527, "%9.0g"), "i1": (65530,
 _NAME_BYTES, _FORMAT_BYTES, _VARIABLE_LABEL_BYTES = 129, 57, 321
 _MAP_ENTRIES = 14
 _STATA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
-_STATA_RESERVED = {"_all", "_b", "byte", "_coef", "_cons", "double", "float", "if", "in", "int", "long", "_n", "_N",
-                   "_pi", "_pred", "_rc", "_skip", "strL", "using", "with"}
+_STATA_RESERVED = {
+    "_all",
+    "_b",
+    "byte",
+    "_coef",
+    "_cons",
+    "double",
+    "float",
+    "if",
+    "in",
+    "int",
+    "long",
+    "_n",
+    "_N",
+    "_pi",
+    "_pred",
+    "_rc",
+    "_skip",
+    "strL",
+    "using",
+    "with",
+}
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -82,8 +102,10 @@ def _stata_columns(con: duckdb.DuckDBPyConnection, source: str, labelled: set[st
     relation = con.sql(f"select * from {source}")
     names, types = relation.columns, [str(t) for t in relation.types]
     facts = [
-        f"count(*) filter (where {_quoted(n)} is null) > 0" if t == "BOOLEAN"
-        else f"coalesce(max(strlen({_quoted(n)})), 0)" if t == "VARCHAR"
+        f"count(*) filter (where {_quoted(n)} is null) > 0"
+        if t == "BOOLEAN"
+        else f"coalesce(max(strlen({_quoted(n)})), 0)"
+        if t == "VARCHAR"
         else "null"
         for n, t in zip(names, types, strict=True)
     ]
@@ -99,7 +121,17 @@ def _stata_columns(con: duckdb.DuckDBPyConnection, source: str, labelled: set[st
             columns.append(_StataColumn(name, f"case when isinf({value}) then null else {value} end", "<f4"))
         elif sql_type in ("DOUBLE", "FLOAT"):
             columns.append(_StataColumn(name, f"case when isinf({value}) then null else {value}::double end", "<f8"))
-        elif sql_type in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "HUGEINT"):
+        elif sql_type in (
+            "TINYINT",
+            "SMALLINT",
+            "INTEGER",
+            "BIGINT",
+            "UTINYINT",
+            "USMALLINT",
+            "UINTEGER",
+            "UBIGINT",
+            "HUGEINT",
+        ):
             columns.append(_StataColumn(name, f"{value}::double", "<f8"))
         else:
             raise ValueError(f"{source}.{name}: type {sql_type} has no Stata export")
@@ -128,23 +160,32 @@ def _value_label_table(name: str, labels: dict[int, str]) -> bytes:
     return _tag("lbl", struct.pack("<i", len(table)) + _padded(name, _NAME_BYTES) + b"\x00" * 3 + table)
 
 
-def _metadata(columns: list[_StataColumn], labels: dict[str, dict[int, str]], data_label: str, rows: int,
-              row_width: int) -> tuple[bytes, bytes]:
+def _metadata(
+    columns: list[_StataColumn], labels: dict[str, dict[int, str]], data_label: str, rows: int, row_width: int
+) -> tuple[bytes, bytes]:
     """The bytes before and after the data section of a .dta file of ``rows`` rows of these columns:
     what pandas' ``to_stata(version=118, byteorder="<")`` writes (a test compares them), without
     its per-column preparation of a frame, which took a third of the exports' time."""
     for column in columns:
         if not _STATA_NAME.fullmatch(column.name) or column.name in _STATA_RESERVED:
             raise ValueError(f"{column.name!r} is not a Stata variable name")
-    types = [(int(c.field[1:]), f"%{c.field[1:]}s") if c.field.startswith("S") else _STATA_TYPES[c.field] for c in columns]
+    types = [
+        (int(c.field[1:]), f"%{c.field[1:]}s") if c.field.startswith("S") else _STATA_TYPES[c.field] for c in columns
+    ]
     now = datetime.datetime.now()
     stamp = f"{now:%d} {_MONTHS[now.month - 1]} {now:%Y %H:%M}".encode()
     label = data_label[:80].encode("utf-8")
-    header = b"<stata_dta>" + _tag("header", (
-        _tag("release", str(STATA_VERSION).encode()) + _tag("byteorder", b"LSF")
-        + _tag("K", struct.pack("<H", len(columns))) + _tag("N", struct.pack("<Q", rows))
-        + _tag("label", struct.pack("<H", len(label)) + label) + _tag("timestamp", bytes([len(stamp)]) + stamp)
-    ))
+    header = b"<stata_dta>" + _tag(
+        "header",
+        (
+            _tag("release", str(STATA_VERSION).encode())
+            + _tag("byteorder", b"LSF")
+            + _tag("K", struct.pack("<H", len(columns)))
+            + _tag("N", struct.pack("<Q", rows))
+            + _tag("label", struct.pack("<H", len(label)) + label)
+            + _tag("timestamp", bytes([len(stamp)]) + stamp)
+        ),
+    )
     before_data = [
         _tag("variable_types", struct.pack(f"<{len(types)}H", *(code for code, _ in types))),
         _tag("varnames", b"".join(_padded(c.name, _NAME_BYTES) for c in columns)),

@@ -30,7 +30,7 @@ class Settings:
     outcome_variant: str = OUTCOME_VARIANTS[0]
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         outcome_variant = env.get("IWH_OUTCOME_VARIANT") or OUTCOME_VARIANTS[0]
         if outcome_variant not in OUTCOME_VARIANTS:

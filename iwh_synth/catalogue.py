@@ -50,8 +50,19 @@ JOBBSJANSEN_MEASURES = {
     "grunnskolefag": ("v3_3_2",),
     "fag_vgo": ("v3_3_3", "v3_3_4", "v3_3_8"),
     "annet": (
-        "v3_1_5", "v3_1_11", "v3_2_2", "v3_2_5", "v3_2_7", "v3_2_8", "v3_3_5", "v3_3_6", "v3_3_10",
-        "v3_5_2", "v3_5_3", "v3_5_7", "v3_5_9",
+        "v3_1_5",
+        "v3_1_11",
+        "v3_2_2",
+        "v3_2_5",
+        "v3_2_7",
+        "v3_2_8",
+        "v3_3_5",
+        "v3_3_6",
+        "v3_3_10",
+        "v3_5_2",
+        "v3_5_3",
+        "v3_5_7",
+        "v3_5_9",
     ),
 }
 # Digital courses were added to the questionnaire in 2020.
@@ -131,9 +142,32 @@ NIR_END_REASONS = (
 )
 # How often each reason is given, within achieved / not achieved / excluded exits.
 NIR_END_REASON_WEIGHTS = np.array(
-    [45, 35, 8, 12,  # achieved
-     22, 8, 5, 1, 6, 10, 5, 4, 3, 6, 2, 20, 4, 4,  # not achieved
-     5, 33, 25, 17, 12, 8],  # excluded
+    [
+        45,
+        35,
+        8,
+        12,  # achieved
+        22,
+        8,
+        5,
+        1,
+        6,
+        10,
+        5,
+        4,
+        3,
+        6,
+        2,
+        20,
+        4,
+        4,  # not achieved
+        5,
+        33,
+        25,
+        17,
+        12,
+        8,
+    ],  # excluded
     dtype=float,
 )
 

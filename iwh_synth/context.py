@@ -45,7 +45,9 @@ def unit_context(geography: Geography, year: int) -> UnitContext:
     industries = units.weighted_mean(traits.selected_industries, weights) + rng.normal(0.0, 0.4, n)
     employed = units.weighted_mean(traits.employed_share, weights) + rng.normal(0.0, 0.5, n)
     disability = units.weighted_mean(traits.disability_share, weights) + rng.normal(0.0, 0.2, n)
-    unemployment = units.weighted_mean(traits.unemployment, weights) + UNEMPLOYMENT_SHIFT[year] + rng.normal(0.0, 0.2, n)
+    unemployment = (
+        units.weighted_mean(traits.unemployment, weights) + UNEMPLOYMENT_SHIFT[year] + rng.normal(0.0, 0.2, n)
+    )
     centrality = np.array([int(traits.centrality[carrier]) for carrier in units.carrier])
     return UnitContext(
         folkemengde=units.population.astype(np.int64),

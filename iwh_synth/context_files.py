@@ -37,7 +37,9 @@ def _format_value(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}".replace(".", ",")
 
 
-def write_statbank_files(ssb_dir: Path, geography: Geography, years: list[int], contexts: dict[int, UnitContext], rng: np.random.Generator) -> list[Path]:
+def write_statbank_files(
+    ssb_dir: Path, geography: Geography, years: list[int], contexts: dict[int, UnitContext], rng: np.random.Generator
+) -> list[Path]:
     """One long-format file per table: every code that existed in any of the years, every year.
 
     A code in a year where it did not exist gets SSB's `.` (cannot occur), as the statbank
@@ -78,7 +80,9 @@ def write_statbank_files(ssb_dir: Path, geography: Geography, years: list[int], 
     return paths
 
 
-def write_centrality_file(ssb_dir: Path, geography: Geography, years: list[int], contexts: dict[int, UnitContext]) -> Path:
+def write_centrality_file(
+    ssb_dir: Path, geography: Geography, years: list[int], contexts: dict[int, UnitContext]
+) -> Path:
     path = ssb_dir / "sentralitet.csv"
     writer = DelimitedWriter(path, ["kommunenummer", "år", "sentralitet"])
     writer.write_lines(
@@ -93,7 +97,9 @@ def write_centrality_file(ssb_dir: Path, geography: Geography, years: list[int],
 
 
 def write_klass_file(ssb_dir: Path, geography: Geography, years: list[int]) -> Path:
-    appearing = {(code, name) for year in years for code, name in zip(geography.units[year].codes, geography.units[year].names)}
+    appearing = {
+        (code, name) for year in years for code, name in zip(geography.units[year].codes, geography.units[year].names)
+    }
     path = ssb_dir / "klass_131_kommuner.csv"
     writer = DelimitedWriter(path, ["code", "name", "validFrom", "validTo"])
     writer.write_lines([";".join(row) for row in geography.klass_rows(appearing)])

@@ -32,7 +32,9 @@ class YearEnvironment:
     project_year_effect: dict[str, float] = field(default_factory=dict)
 
 
-def context_terms(model: TruthModel, environment: YearEnvironment, unit_index: np.ndarray, salary: np.ndarray) -> dict[str, np.ndarray]:
+def context_terms(
+    model: TruthModel, environment: YearEnvironment, unit_index: np.ndarray, salary: np.ndarray
+) -> dict[str, np.ndarray]:
     """The context covariates of persons in the given units (only those the model uses)."""
     terms = {}
     for variable in model.context_variables:

@@ -39,8 +39,15 @@ DEFAULT_YEARS = [2017, 2018, 2019, 2020]
 CHUNK_ROWS = 100_000
 # Independent random streams, so one part of the sample does not shift when another changes.
 STREAMS = {
-    "fnr": 1, "duf": 2, "intro_units": 3, "jobbsjansen": 4, "effects": 5, "accounts": 6,
-    "jobbsjansen_report": 7, "intro": 8, "statbank": 9,
+    "fnr": 1,
+    "duf": 2,
+    "intro_units": 3,
+    "jobbsjansen": 4,
+    "effects": 5,
+    "accounts": 6,
+    "jobbsjansen_report": 7,
+    "intro": 8,
+    "statbank": 9,
 }
 XLSX_YEAR = 2019
 WINDOWS_1252_UNTIL = 2018
@@ -49,13 +56,43 @@ DECIMAL_COMMA_YEAR = 2018
 SHUFFLED_COLUMNS_YEAR = 2019
 # The column order of the 2019 NIR extract (a different export tool that year).
 NIR_2019_COLUMNS = [
-    "AvsluttetDato", "Avsl_Kommunenavn", "DatoForForsteVedtakIntro", "GjennomforingsfristBeregnetFra",
-    "PROVE_NORSK_LES_Resultat", "Kjonn", "Avsl_Kommunenummer", "Fodselsnummer", "Fodselsaar",
-    "PROVE_NORSK_MUNTLIG_Resultat", "Avslutningsaarsak", "StatsborgerskapForste", "AntallTimerDeltattSamf",
-    "SporForste", "AntallDagerFravaerIntro", "AntallTimerDeltattNKNV", "PROVE_NORSK_SKRIV_Resultat",
-    "AntallTimerDeltattNorsk", "SporSiste", "AntallTimerFravaerIntro", "PROVE_NORSK_LYTT_Resultat",
+    "AvsluttetDato",
+    "Avsl_Kommunenavn",
+    "DatoForForsteVedtakIntro",
+    "GjennomforingsfristBeregnetFra",
+    "PROVE_NORSK_LES_Resultat",
+    "Kjonn",
+    "Avsl_Kommunenummer",
+    "Fodselsnummer",
+    "Fodselsaar",
+    "PROVE_NORSK_MUNTLIG_Resultat",
+    "Avslutningsaarsak",
+    "StatsborgerskapForste",
+    "AntallTimerDeltattSamf",
+    "SporForste",
+    "AntallDagerFravaerIntro",
+    "AntallTimerDeltattNKNV",
+    "PROVE_NORSK_SKRIV_Resultat",
+    "AntallTimerDeltattNorsk",
+    "SporSiste",
+    "AntallTimerFravaerIntro",
+    "PROVE_NORSK_LYTT_Resultat",
 ]
-JOBBSJANSEN_NUMERIC_COLUMNS = {"v1_4", "v1_5", "v1_7", "v1_8", "v2_1", "v2_2", "v2_3", "v2_9", "v4_1", "v4_3", "v5_1", "v5_2", "v5_3"}
+JOBBSJANSEN_NUMERIC_COLUMNS = {
+    "v1_4",
+    "v1_5",
+    "v1_7",
+    "v1_8",
+    "v2_1",
+    "v2_2",
+    "v2_3",
+    "v2_9",
+    "v4_1",
+    "v4_3",
+    "v5_1",
+    "v5_2",
+    "v5_3",
+}
 INTRO_PARTICIPANTS_PER_EXIT = (1.25, 1.75)
 # Share of (mostly small) municipalities asked to settle few or no refugees in the year;
 # settlement fell sharply after 2017, which is why far fewer municipalities had exits in 2020.
@@ -111,28 +148,57 @@ def generate(
     contexts = {year: unit_context(geography, year) for year in range(FIRST_YEAR, LAST_YEAR + 1)}
     fnr_allocator = FnrAllocator(_rng(seed, "fnr"), 1950, 2003)
 
-    intro_counts = {year: _intro_chunk_counts(_rng(seed, "intro_units", year), geography, year, scale) for year in years}
+    intro_counts = {
+        year: _intro_chunk_counts(_rng(seed, "intro_units", year), geography, year, scale) for year in years
+    }
     participations = draw_participations(_rng(seed, "jobbsjansen"), projects, years, scale, countries)
     js_identifiers = _jobbsjansen_identifiers(seed, participations, fnr_allocator)
     js_rows = {year: rows_of_year(participations, year) for year in years}
-    environments, kostra, project_accounts = _environments(seed, model, geography, projects, participations, js_rows, intro_counts, contexts, years)
+    environments, kostra, project_accounts = _environments(
+        seed, model, geography, projects, participations, js_rows, intro_counts, contexts, years
+    )
     say(f"drew units, projects and effects ({time.perf_counter() - started:.1f} s)")
 
     summary: dict = {
-        "out_dir": str(out_dir), "seed": seed, "scale": scale, "years": years, "truth_model": model.name,
-        "counts": {"jobbsjansen": {}, "nir_deltakere": {}, "nir_tiltak": {}}, "paths": {},
+        "out_dir": str(out_dir),
+        "seed": seed,
+        "scale": scale,
+        "years": years,
+        "truth_model": model.name,
+        "counts": {"jobbsjansen": {}, "nir_deltakere": {}, "nir_tiltak": {}},
+        "paths": {},
     }
     truth_writer = TruthPersonsWriter(out_dir / "truth_persons.parquet", key)
     for year in years:
         leavers = _write_jobbsjansen_year(
-            seed, year, out_dir, js_rows[year], participations, projects, geography, environments[year], model,
-            countries, js_identifiers, truth_writer, with_edge_cases=year == years[0],
+            seed,
+            year,
+            out_dir,
+            js_rows[year],
+            participations,
+            projects,
+            geography,
+            environments[year],
+            model,
+            countries,
+            js_identifiers,
+            truth_writer,
+            with_edge_cases=year == years[0],
         )
         summary["counts"]["jobbsjansen"][year] = {"rows": int(js_rows[year].size), "leavers": leavers}
         say(f"jobbsjansen {year}: {js_rows[year].size} rows, {leavers} leavers ({time.perf_counter() - started:.1f} s)")
     for year in years:
         exits, measures = _write_intro_year(
-            seed, year, out_dir, intro_counts[year], environments[year], model, countries, fnr_allocator, dates, truth_writer
+            seed,
+            year,
+            out_dir,
+            intro_counts[year],
+            environments[year],
+            model,
+            countries,
+            fnr_allocator,
+            dates,
+            truth_writer,
         )
         summary["counts"]["nir_deltakere"][year] = exits
         summary["counts"]["nir_tiltak"][year] = measures
@@ -146,7 +212,9 @@ def generate(
     write_klass_file(ssb_dir, geography, years)
 
     document = truth_document(model, seed, scale, years, environments, key == DEMO_PSEUDONYM_KEY)
-    (out_dir / "truth.json").write_text(json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    (out_dir / "truth.json").write_text(
+        json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
 
     summary["paths"] = {
         "landing_dir": str(out_dir),
@@ -224,25 +292,44 @@ def _jobbsjansen_identifiers(seed: int, participations: Participations, fnr_allo
     return np.where(participations.uses_duf, duf, fnr)
 
 
-def _environments(seed, model: TruthModel, geography: Geography, projects: list[Project], participations, js_rows, intro_counts, contexts, years):
+def _environments(
+    seed,
+    model: TruthModel,
+    geography: Geography,
+    projects: list[Project],
+    participations,
+    js_rows,
+    intro_counts,
+    contexts,
+    years,
+):
     """Accounts, salary per participant and planted effects for every year."""
     accounts_rng = _rng(seed, "accounts")
     effects_rng = _rng(seed, "effects")
     base_count = len(geography.base)
-    programme_effect = _centred(effects_rng.normal(0.0, model.project_sd, base_count)) if model.project_sd else np.zeros(base_count)
+    programme_effect = (
+        _centred(effects_rng.normal(0.0, model.project_sd, base_count)) if model.project_sd else np.zeros(base_count)
+    )
     project_effect = (
         _centred(effects_rng.normal(0.0, model.project_sd, len(projects))) + model.jobbsjansen_project_mean
-        if model.project_sd else np.zeros(len(projects))
+        if model.project_sd
+        else np.zeros(len(projects))
     )
-    project_salary_level = np.exp(np.log(JOBBSJANSEN_SALARY_MEDIAN_1000KR) + accounts_rng.normal(0.0, 0.25, len(projects)))
+    project_salary_level = np.exp(
+        np.log(JOBBSJANSEN_SALARY_MEDIAN_1000KR) + accounts_rng.normal(0.0, 0.25, len(projects))
+    )
 
     environments, kostra, project_accounts = {}, {}, {}
     for year in years:
         units = geography.units[year]
         n_units = units.codes.size
         exits = intro_counts[year].sum(axis=0)
-        participants = np.where(exits > 0, np.maximum(1, np.rint(exits * accounts_rng.uniform(*INTRO_PARTICIPANTS_PER_EXIT, n_units))), 0).astype(np.int64)
-        salary_level = geography.traits.intro_salary_per_participant[units.carrier] * np.exp(accounts_rng.normal(0.0, 0.08, n_units))
+        participants = np.where(
+            exits > 0, np.maximum(1, np.rint(exits * accounts_rng.uniform(*INTRO_PARTICIPANTS_PER_EXIT, n_units))), 0
+        ).astype(np.int64)
+        salary_level = geography.traits.intro_salary_per_participant[units.carrier] * np.exp(
+            accounts_rng.normal(0.0, 0.08, n_units)
+        )
         salary_tenths = np.rint(participants * salary_level * 10).astype(np.int64)
         with np.errstate(invalid="ignore", divide="ignore"):
             intro_salary = np.where(participants > 0, (salary_tenths / 10) / np.maximum(participants, 1), np.nan)
@@ -250,11 +337,13 @@ def _environments(seed, model: TruthModel, geography: Geography, projects: list[
 
         municipality_effect = (
             _centred(effects_rng.normal(0.0, math.sqrt(model.municipality_year_variance), n_units))
-            if model.municipality_year_variance else np.zeros(n_units)
+            if model.municipality_year_variance
+            else np.zeros(n_units)
         )
         programme_year_effect = (
             _centred(effects_rng.normal(0.0, math.sqrt(model.project_year_variance), n_units))
-            if model.project_year_variance else np.zeros(n_units)
+            if model.project_year_variance
+            else np.zeros(n_units)
         )
         environment = YearEnvironment(
             year=year,
@@ -274,11 +363,15 @@ def _environments(seed, model: TruthModel, geography: Geography, projects: list[
             if not project.active(year) or counts[index] == 0:
                 continue
             prosjekt_id = project.prosjekt_id(geography, year)
-            salary_kr = int(np.rint(counts[index] * project_salary_level[index] * np.exp(accounts_rng.normal(0.0, 0.08)) * 1000))
+            salary_kr = int(
+                np.rint(counts[index] * project_salary_level[index] * np.exp(accounts_rng.normal(0.0, 0.08)) * 1000)
+            )
             environment.project_salary_per_participant[prosjekt_id] = salary_kr / counts[index] / 1000
             environment.project_effect[prosjekt_id] = float(project_effect[index])
             if model.project_year_variance:
-                environment.project_year_effect[prosjekt_id] = float(effects_rng.normal(0.0, math.sqrt(model.project_year_variance)))
+                environment.project_year_effect[prosjekt_id] = float(
+                    effects_rng.normal(0.0, math.sqrt(model.project_year_variance))
+                )
             kommunenummer = OSLO if project.district else project.kommunenummer(geography, year)
             year_accounts.append((prosjekt_id, kommunenummer, salary_kr, int(counts[index])))
         project_accounts[year] = year_accounts
@@ -291,16 +384,42 @@ def _centred(effects: np.ndarray) -> np.ndarray:
     return effects - effects.mean()
 
 
-def _write_jobbsjansen_year(seed, year, out_dir, rows, participations, projects, geography, environment, model, countries, identifiers, truth_writer, with_edge_cases) -> int:
+def _write_jobbsjansen_year(
+    seed,
+    year,
+    out_dir,
+    rows,
+    participations,
+    projects,
+    geography,
+    environment,
+    model,
+    countries,
+    identifiers,
+    truth_writer,
+    with_edge_cases,
+) -> int:
     draw = draw_year_report(
-        _rng(seed, "jobbsjansen_report", year), year, rows, participations, projects, geography, environment, model,
-        countries, identifiers, with_edge_cases,
+        _rng(seed, "jobbsjansen_report", year),
+        year,
+        rows,
+        participations,
+        projects,
+        geography,
+        environment,
+        model,
+        countries,
+        identifiers,
+        with_edge_cases,
     )
     columns = report_columns(year)
     if year == XLSX_YEAR:
         relative = f"jobbsjansen/individrapportering_{year}.xlsx"
         writer = XlsxWriter(
-            out_dir / relative, columns, JOBBSJANSEN_NUMERIC_COLUMNS, created=f"{year + 1}-01-15T09:00:00Z",
+            out_dir / relative,
+            columns,
+            JOBBSJANSEN_NUMERIC_COLUMNS,
+            created=f"{year + 1}-01-15T09:00:00Z",
             rows=len(draw.columns[columns[0]]),
         )
     elif year <= WINDOWS_1252_UNTIL:
@@ -315,7 +434,9 @@ def _write_jobbsjansen_year(seed, year, out_dir, rows, participations, projects,
     return int(draw.truth["cohort_year"].size)
 
 
-def _write_intro_year(seed, year, out_dir, chunk_counts, environment, model, countries, fnr_allocator, dates, truth_writer) -> tuple[int, int]:
+def _write_intro_year(
+    seed, year, out_dir, chunk_counts, environment, model, countries, fnr_allocator, dates, truth_writer
+) -> tuple[int, int]:
     deltakere_path = f"nir/nir_deltakere_{year}.csv"
     columns = NIR_2019_COLUMNS if year == SHUFFLED_COLUMNS_YEAR else NIR_COLUMNS
     deltakere = DelimitedWriter(out_dir / deltakere_path, columns)
@@ -325,7 +446,16 @@ def _write_intro_year(seed, year, out_dir, chunk_counts, environment, model, cou
         rng = _rng(seed, "intro", year, chunk)
         unit_index = rng.permutation(np.repeat(np.arange(counts.size), counts))
         drawn = draw_intro_chunk(
-            rng, year, unit_index, environment, model, countries, fnr_allocator, dates, first_row, with_edge_cases=chunk == 0
+            rng,
+            year,
+            unit_index,
+            environment,
+            model,
+            countries,
+            fnr_allocator,
+            dates,
+            first_row,
+            with_edge_cases=chunk == 0,
         )
         deltakere.write(drawn.deltakere)
         tiltak.write(drawn.tiltak)
@@ -339,7 +469,10 @@ def _write_intro_year(seed, year, out_dir, chunk_counts, environment, model, cou
 def _write_accounts(regnskap_dir: Path, years: list[int], kostra, project_accounts) -> None:
     for year in years:
         units, has_exits, salary_tenths, participants = kostra[year]
-        writer = DelimitedWriter(regnskap_dir / f"kostra_f275_{year}.csv", ["kommunenummer", "kommunenavn", "lonnsutgifter_1000kr", "antall_deltakere_intro"])
+        writer = DelimitedWriter(
+            regnskap_dir / f"kostra_f275_{year}.csv",
+            ["kommunenummer", "kommunenavn", "lonnsutgifter_1000kr", "antall_deltakere_intro"],
+        )
         writer.write(
             {
                 "kommunenummer": units.codes[has_exits].astype(object),
@@ -349,6 +482,11 @@ def _write_accounts(regnskap_dir: Path, years: list[int], kostra, project_accoun
             }
         )
         writer.close()
-        writer = DelimitedWriter(regnskap_dir / f"jobbsjansen_prosjekter_{year}.csv", ["prosjekt", "kommunenummer", "lonnsutgifter_kr", "antall_deltakere"])
-        writer.write_lines([f"{prosjekt};{code};{salary};{count}" for prosjekt, code, salary, count in project_accounts[year]])
+        writer = DelimitedWriter(
+            regnskap_dir / f"jobbsjansen_prosjekter_{year}.csv",
+            ["prosjekt", "kommunenummer", "lonnsutgifter_kr", "antall_deltakere"],
+        )
+        writer.write_lines(
+            [f"{prosjekt};{code};{salary};{count}" for prosjekt, code, salary, count in project_accounts[year]]
+        )
         writer.close()

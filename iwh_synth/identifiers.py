@@ -92,7 +92,11 @@ class FnrAllocator:
             candidate_digits = _digits(candidates, 3)
             # Individual numbers 000-499 are used for 1900-1999, 500-999 for 2000-2039, and
             # 900-999 also for 1940-1999 (all birth years here are after 1940).
-            century_ok = np.where(class_after_2000[:, None], candidates[None, :] >= 500, (candidates[None, :] < 500) | (candidates[None, :] >= 900))
+            century_ok = np.where(
+                class_after_2000[:, None],
+                candidates[None, :] >= 500,
+                (candidates[None, :] < 500) | (candidates[None, :] >= 900),
+            )
             k1 = _CHECK_DIGIT[class_k1[:, None] + candidate_digits @ FNR_WEIGHTS_K1[6:]]
             k2 = _CHECK_DIGIT[class_k2[:, None] + candidate_digits @ FNR_WEIGHTS_K2[6:9] + k1 * FNR_WEIGHTS_K2[9]]
             valid = century_ok & (k1 < 10) & (k2 < 10)
@@ -134,7 +138,9 @@ class FnrAllocator:
                     individual = self.numbers[parity][self.start[parity][placed_days] + rotated].astype(np.int64)
                     first_nine = self.ddmmyy[placed_days].astype(np.int64) * 1000 + individual
                     fnr[placed] = np.char.zfill((first_nine * 100 + _control_digits(first_nine)).astype(str), 11)
-                used = np.minimum(counts, np.maximum(self.capacity[parity][unique_days] - self.next_slot[parity][unique_days], 0))
+                used = np.minimum(
+                    counts, np.maximum(self.capacity[parity][unique_days] - self.next_slot[parity][unique_days], 0)
+                )
                 self.next_slot[parity][unique_days] += used
                 pending = pending[~fits]
                 day_index[pending] = (day_index[pending] + 1) % day_count

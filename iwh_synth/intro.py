@@ -33,15 +33,35 @@ from iwh_synth.writers import DateFormatter, integers_as_text, tenths_as_text
 INTRO_EXITS = {2017: 6600, 2018: 8000, 2019: 8300, 2020: 5314}
 
 NIR_COLUMNS = [
-    "Fodselsnummer", "Kjonn", "Fodselsaar", "StatsborgerskapForste", "DatoForForsteVedtakIntro",
-    "GjennomforingsfristBeregnetFra", "AvsluttetDato", "Avsl_Kommunenummer", "Avsl_Kommunenavn",
-    "Avslutningsaarsak", "SporForste", "SporSiste", "PROVE_NORSK_MUNTLIG_Resultat",
-    "PROVE_NORSK_LYTT_Resultat", "PROVE_NORSK_LES_Resultat", "PROVE_NORSK_SKRIV_Resultat",
-    "AntallTimerFravaerIntro", "AntallDagerFravaerIntro", "AntallTimerDeltattNorsk",
-    "AntallTimerDeltattSamf", "AntallTimerDeltattNKNV",
+    "Fodselsnummer",
+    "Kjonn",
+    "Fodselsaar",
+    "StatsborgerskapForste",
+    "DatoForForsteVedtakIntro",
+    "GjennomforingsfristBeregnetFra",
+    "AvsluttetDato",
+    "Avsl_Kommunenummer",
+    "Avsl_Kommunenavn",
+    "Avslutningsaarsak",
+    "SporForste",
+    "SporSiste",
+    "PROVE_NORSK_MUNTLIG_Resultat",
+    "PROVE_NORSK_LYTT_Resultat",
+    "PROVE_NORSK_LES_Resultat",
+    "PROVE_NORSK_SKRIV_Resultat",
+    "AntallTimerFravaerIntro",
+    "AntallDagerFravaerIntro",
+    "AntallTimerDeltattNorsk",
+    "AntallTimerDeltattSamf",
+    "AntallTimerDeltattNKNV",
 ]
 NIR_TILTAK_COLUMNS = ["Fodselsnummer", "Tiltak", "TiltakStartDato", "TiltakSluttDato"]
-TEST_COLUMNS = ("PROVE_NORSK_MUNTLIG_Resultat", "PROVE_NORSK_LYTT_Resultat", "PROVE_NORSK_LES_Resultat", "PROVE_NORSK_SKRIV_Resultat")
+TEST_COLUMNS = (
+    "PROVE_NORSK_MUNTLIG_Resultat",
+    "PROVE_NORSK_LYTT_Resultat",
+    "PROVE_NORSK_LES_Resultat",
+    "PROVE_NORSK_SKRIV_Resultat",
+)
 SKRIFTLIG = 3
 
 MAN_SHARE = 0.65
@@ -51,14 +71,30 @@ ABILITY_BY_SPOR = np.array([0.0, 1.40, 2.15, 2.85])
 TEST_PRESENT = np.array([0.75, 0.80, 0.80, 0.75])
 # Logit shifts of leaving spor/tests unregistered by region (report table 15).
 MISSING_BY_REGION = {
-    "Afrika sør for Sahara": 0.0, "Nord-Afrika": -0.15, "Europa": -0.6, "Latin-Amerika og Karibia": -1.3,
-    "Sør-Asia": 0.35, "Sørøst-Asia": -1.2, "Vest-Asia": 0.25, "Asia for øvrig": -0.1, "Nord-Amerika": 0.35,
+    "Afrika sør for Sahara": 0.0,
+    "Nord-Afrika": -0.15,
+    "Europa": -0.6,
+    "Latin-Amerika og Karibia": -1.3,
+    "Sør-Asia": 0.35,
+    "Sørøst-Asia": -1.2,
+    "Vest-Asia": 0.25,
+    "Asia for øvrig": -0.1,
+    "Nord-Amerika": 0.35,
     "Statsløs": 0.15,
 }
 MEASURE_PROBABILITY = {
-    "norskopplaering": 0.964, "samfunnskunnskap": 0.90, "sprakpraksis": 0.30, "yrkesrettet_kurs": 0.15,
-    "ordinaert_arbeid": 0.12, "arbeidspraksis_skjermet": 0.05, "arbeidspraksis_ordinaer": 0.37,
-    "amo_kurs": 0.06, "sosialt_nettverk": 0.12, "helsefremmende": 0.10, "kultur_fritid": 0.05, "annet": 0.15,
+    "norskopplaering": 0.964,
+    "samfunnskunnskap": 0.90,
+    "sprakpraksis": 0.30,
+    "yrkesrettet_kurs": 0.15,
+    "ordinaert_arbeid": 0.12,
+    "arbeidspraksis_skjermet": 0.05,
+    "arbeidspraksis_ordinaer": 0.37,
+    "amo_kurs": 0.06,
+    "sosialt_nettverk": 0.12,
+    "helsefremmende": 0.10,
+    "kultur_fritid": 0.05,
+    "annet": 0.15,
 }
 SCHOOL_SUBJECTS_PROBABILITY = 0.14
 EXCLUDED_SHARE = 0.06
@@ -142,12 +178,20 @@ def draw_intro_chunk(
     ability = ABILITY_BY_SPOR[spor_latent] + 0.10 * (botid - 2.2) - 0.30 * (~is_man) + rng.normal(0.0, 0.65, n)
     levels = test_levels(rng, ability, 4, 0.45)
     norsk_missing = rng.random(n) < expit(
-        -2.0 + 0.15 * is_man + 0.5 * region_missing_shift + environment.test_registration[unit_index] - 0.5 * (ability - 2.0)
+        -2.0
+        + 0.15 * is_man
+        + 0.5 * region_missing_shift
+        + environment.test_registration[unit_index]
+        - 0.5 * (ability - 2.0)
     )
     present = (rng.random((n, 4)) < TEST_PRESENT) & ~norsk_missing[:, None]
     none_present = ~present.any(axis=1) & ~norsk_missing
     present[np.flatnonzero(none_present), rng.integers(0, 4, int(none_present.sum()))] = True
-    for name, tests in (("tie_up", (2, None, None, 3)), ("tie_down", (3, None, None, 2)), ("tie_no_written", (2, 3, None, None))):
+    for name, tests in (
+        ("tie_up", (2, None, None, 3)),
+        ("tie_down", (3, None, None, 2)),
+        ("tie_no_written", (2, 3, None, None)),
+    ):
         if name in edge:
             i = edge[name]
             norsk_missing[i] = False
@@ -158,7 +202,9 @@ def draw_intro_chunk(
     norsk_tier = tier_of(norsk_score, skriftlig)
     norsk_latent = np.where(norsk_missing, levels.mean(axis=1), norsk_score)
 
-    spor_missing = rng.random(n) < expit(-1.95 + 0.2 * is_man + region_missing_shift + environment.spor_registration[unit_index])
+    spor_missing = rng.random(n) < expit(
+        -1.95 + 0.2 * is_man + region_missing_shift + environment.spor_registration[unit_index]
+    )
     first_empty = ~spor_missing & (rng.random(n) < 0.10)
     if "spor_from_siste" in edge:
         spor_missing[edge["spor_from_siste"]] = False
@@ -212,7 +258,11 @@ def draw_intro_chunk(
         "norsk_score": norsk_latent,
         "varighet_mnd": varighet.astype(float),
         "fravaer_hoy": fravaer_latent.astype(float),
-        **{f"region[{name}]": (region == index).astype(float) for index, name in enumerate(REGIONS) if name != REFERENCE_REGION},
+        **{
+            f"region[{name}]": (region == index).astype(float)
+            for index, name in enumerate(REGIONS)
+            if name != REFERENCE_REGION
+        },
         **{f"tiltak_{group}": measures[group].astype(float) for group in TILTAK_GROUPS},
         **context_terms(model, environment, unit_index, environment.intro_salary_per_participant[unit_index]),
     }
@@ -228,7 +278,6 @@ def draw_intro_chunk(
     reason = _end_reasons(rng, achieved, excluded)
     report_text = np.array([r[1] for r in NIR_END_REASONS], dtype=object)[reason]
     table8 = np.array([r[2] for r in NIR_END_REASONS], dtype=object)[reason]
-
 
     iso = year >= 2020
     decimal_comma = year == 2018

@@ -30,7 +30,16 @@ from iwh_synth.catalogue import (
     Countries,
     jobbsjansen_measure_columns,
 )
-from iwh_synth.draws import NO_LEVEL, categorical, exclusion_reasons, expit, level_labels, mean_score, test_levels, tier_of
+from iwh_synth.draws import (
+    NO_LEVEL,
+    categorical,
+    exclusion_reasons,
+    expit,
+    level_labels,
+    mean_score,
+    test_levels,
+    tier_of,
+)
 from iwh_synth.environment import YearEnvironment, context_terms
 from iwh_synth.geography import Geography
 from iwh_synth.truth import REFERENCE_REGION, REGIONS, TILTAK_GROUPS, TruthModel
@@ -42,12 +51,32 @@ EXITS_PER_YEAR = {2017: 380, 2018: 390, 2019: 400, 2020: 390}
 EXITS_LATER_YEARS = 390
 OSLO = "0301"
 
-BASE_COLUMNS = ["fnr", "duf", "v1_1", "v1_2", "v1_3", "v1_4", "v1_5", "v1_7", "v1_8", "v2_1", "v2_2", "v2_3", "v2_5", "v2_9"]
+BASE_COLUMNS = [
+    "fnr",
+    "duf",
+    "v1_1",
+    "v1_2",
+    "v1_3",
+    "v1_4",
+    "v1_5",
+    "v1_7",
+    "v1_8",
+    "v2_1",
+    "v2_2",
+    "v2_3",
+    "v2_5",
+    "v2_9",
+]
 EXIT_COLUMNS = ["v4_1", "v4_3", "v5_1", "v5_2", "v5_3", "v5_4_1", "v5_4_2", "v5_4_3", "v5_4_4"]
 # A free-text column some projects added in 2020; unknown to the contract, kept as extra.
 COMMENT_COLUMN = "kommentar"
 COMMENT_FROM = 2020
-COMMENTS = ("Startet i lønnet arbeid etter praksis", "Permisjon deler av året", "Flyttet til annen kommune", "Ny kontaktperson fra høsten")
+COMMENTS = (
+    "Startet i lønnet arbeid etter praksis",
+    "Permisjon deler av året",
+    "Flyttet til annen kommune",
+    "Ny kontaktperson fra høsten",
+)
 
 # Text codes used before the 2019 questionnaire.
 TEXT_CODES_UNTIL = 2018
@@ -65,10 +94,20 @@ HIGH_ABSENCE_SHARE = 0.30
 HIGH_ABSENCE_CATEGORY_WEIGHTS = np.array([45.0, 25.0, 20.0, 10.0])  # v5_1 = 2..5
 ABSENCE_UNKNOWN_SHARE = 0.04
 MEASURE_PROBABILITY = {
-    "norskopplaering": 0.70, "samfunnskunnskap": 0.35, "sprakpraksis": 0.45, "yrkesrettet_kurs": 0.30,
-    "ordinaert_arbeid": 0.10, "arbeidspraksis_skjermet": 0.05, "arbeidspraksis_ordinaer": 0.72,
-    "amo_kurs": 0.15, "sosialt_nettverk": 0.30, "helsefremmende": 0.40, "barn_familie": 0.20,
-    "kultur_fritid": 0.10, "realkompetanse": 0.20, "annet": 0.50,
+    "norskopplaering": 0.70,
+    "samfunnskunnskap": 0.35,
+    "sprakpraksis": 0.45,
+    "yrkesrettet_kurs": 0.30,
+    "ordinaert_arbeid": 0.10,
+    "arbeidspraksis_skjermet": 0.05,
+    "arbeidspraksis_ordinaer": 0.72,
+    "amo_kurs": 0.15,
+    "sosialt_nettverk": 0.30,
+    "helsefremmende": 0.40,
+    "barn_familie": 0.20,
+    "kultur_fritid": 0.10,
+    "realkompetanse": 0.20,
+    "annet": 0.50,
 }
 SCHOOL_SUBJECTS_PROBABILITY = 0.08
 DUF_SHARE = 0.05
@@ -104,7 +143,11 @@ class Project:
 
 def load_projects(geography: Geography) -> list[Project]:
     index_by_code = {municipality.code_2017: index for index, municipality in enumerate(geography.base)}
-    with resources.files("iwh_synth.data").joinpath("jobbsjansen_prosjekter.csv").open(encoding="utf-8", newline="") as handle:
+    with (
+        resources.files("iwh_synth.data")
+        .joinpath("jobbsjansen_prosjekter.csv")
+        .open(encoding="utf-8", newline="") as handle
+    ):
         rows = list(csv.DictReader(handle, delimiter=";"))
     return [
         Project(
@@ -150,7 +193,9 @@ class Participations:
         return self.start // 12
 
 
-def draw_participations(rng: np.random.Generator, projects: list[Project], years: list[int], scale: float, countries: Countries) -> Participations:
+def draw_participations(
+    rng: np.random.Generator, projects: list[Project], years: list[int], scale: float, countries: Countries
+) -> Participations:
     first_year, last_year = min(years), max(years)
     project_parts, exit_parts, utfaset_parts = [], [], []
     # Exits up to two years after the last report still show up in it as continuing.
@@ -167,8 +212,11 @@ def draw_participations(rng: np.random.Generator, projects: list[Project], years
         utfaset_parts.append(np.zeros(who.size, dtype=bool))
     for index, project in enumerate(projects):
         if project.last_year < 2020 and first_year <= project.last_year <= last_year:
-            expected = EXITS_PER_YEAR[project.last_year] * scale * project.weight / sum(
-                p.weight for p in projects if p.active(project.last_year)
+            expected = (
+                EXITS_PER_YEAR[project.last_year]
+                * scale
+                * project.weight
+                / sum(p.weight for p in projects if p.active(project.last_year))
             )
             count = int(rng.poisson(UTFASET_SHARE_OF_LAST_YEAR * expected)) + 1
             project_parts.append(np.full(count, index))
@@ -182,10 +230,14 @@ def draw_participations(rng: np.random.Generator, projects: list[Project], years
     duration = np.clip(np.rint(1 + rng.gamma(2.0, 5.3, n)), 1, 48).astype(np.int64)
     start = exit_month - duration
     # Projects already running when the period starts took participants from earlier years.
-    project_start = np.array([(p.first_year if p.first_year > first_year else first_year - 3) * 12 for p in (projects[i] for i in project)])
+    project_start = np.array(
+        [(p.first_year if p.first_year > first_year else first_year - 3) * 12 for p in (projects[i] for i in project)]
+    )
     late = start < project_start
     # A participation cannot begin before its project did.
-    start[late] = project_start[late] + (rng.random(int(late.sum())) * (exit_month[late] - project_start[late])).astype(np.int64)
+    start[late] = project_start[late] + (rng.random(int(late.sum())) * (exit_month[late] - project_start[late])).astype(
+        np.int64
+    )
 
     spor = categorical(rng, SPOR_PROBABILITIES, n) + 1
     education = np.zeros(n, dtype=np.int64)
@@ -308,7 +360,9 @@ def draw_year_report(
     education = p.education[rows].copy()
     if "education_unsure" in edge:
         education[edge["education_unsure"]] = EDUCATION_UNSURE
-    spor_written = np.select([np.isin(education, [1, 2, 3]), np.isin(education, [4, 5, 6, 7]), np.isin(education, [8, 9, 10])], [1, 2, 3], 0)
+    spor_written = np.select(
+        [np.isin(education, [1, 2, 3]), np.isin(education, [4, 5, 6, 7]), np.isin(education, [8, 9, 10])], [1, 2, 3], 0
+    )
     spor_latent = p.spor[rows]
 
     measures = _draw_measures(rng, n, spor_latent)
@@ -333,7 +387,11 @@ def draw_year_report(
         "norsk_score": norsk_latent,
         "varighet_mnd": varighet.astype(float),
         "fravaer_hoy": fravaer_latent.astype(float),
-        **{f"region[{name}]": (region == index).astype(float) for index, name in enumerate(REGIONS) if name != REFERENCE_REGION},
+        **{
+            f"region[{name}]": (region == index).astype(float)
+            for index, name in enumerate(REGIONS)
+            if name != REFERENCE_REGION
+        },
         **{f"tiltak_{group}": measures[group].astype(float) for group in TILTAK_GROUPS},
         **context_terms(model, environment, unit_index, salary),
     }
@@ -386,11 +444,19 @@ def draw_year_report(
         columns[column] = cells
     if year >= COMMENT_FROM:
         commented = leaver & (rng.random(n) < 0.05)
-        columns[COMMENT_COLUMN] = np.where(commented, np.array(COMMENTS, dtype=object)[rng.integers(0, len(COMMENTS), n)], "")
+        columns[COMMENT_COLUMN] = np.where(
+            commented, np.array(COMMENTS, dtype=object)[rng.integers(0, len(COMMENTS), n)], ""
+        )
 
-    report_text = np.select([np.isin(outcome_code, JOBBSJANSEN_ACHIEVED_CODES), outcome_code == JOBBSJANSEN_UTFASET], [1, -1], 0)
+    report_text = np.select(
+        [np.isin(outcome_code, JOBBSJANSEN_ACHIEVED_CODES), outcome_code == JOBBSJANSEN_UTFASET], [1, -1], 0
+    )
     report_text = np.where(empty["v4_1"], -1, report_text)
-    maloppnaelse_3 = np.select([np.isin(outcome_code, JOBBSJANSEN_ACHIEVED_CODES), outcome_code == 6, outcome_code == JOBBSJANSEN_UTFASET], [1, 3, -1], 2)
+    maloppnaelse_3 = np.select(
+        [np.isin(outcome_code, JOBBSJANSEN_ACHIEVED_CODES), outcome_code == 6, outcome_code == JOBBSJANSEN_UTFASET],
+        [1, 3, -1],
+        2,
+    )
     maloppnaelse_3 = np.where(empty["v4_1"], -1, maloppnaelse_3)
     missing = {
         "outcome_excluded": outcome_code == JOBBSJANSEN_UTFASET,
@@ -472,7 +538,9 @@ def _draw_measures(rng: np.random.Generator, n: int, spor: np.ndarray) -> dict[s
     return measures
 
 
-def _measure_cells(rng: np.random.Generator, measures: dict[str, np.ndarray], columns: list[str]) -> dict[str, np.ndarray]:
+def _measure_cells(
+    rng: np.random.Generator, measures: dict[str, np.ndarray], columns: list[str]
+) -> dict[str, np.ndarray]:
     """Checkbox cells: a received group ticks one or more of its columns; unticked boxes are 0 or empty."""
     n = next(iter(measures.values())).size
     cells = {column: np.where(rng.random(n) < 0.5, "0", "").astype(object) for column in columns}

@@ -169,8 +169,10 @@ def build_truth_model(name: str) -> TruthModel:
         context = {
             "andel_innvandrere": M2_STANDARDISED["andel_innvandrere"] / REFERENCE_SD["andel_innvandrere"],
             "nettoinnflytting": M2_STANDARDISED["nettoinnflytting"] / REFERENCE_SD["nettoinnflytting"],
-            "andel_utvalgte_naeringer": M2_STANDARDISED["andel_utvalgte_naeringer"] / REFERENCE_SD["andel_utvalgte_naeringer"],
-            "lonn_per_deltaker_1000kr": M3_STANDARDISED["lonn_per_deltaker_1000kr"] / REFERENCE_SD["lonn_per_deltaker_1000kr"],
+            "andel_utvalgte_naeringer": M2_STANDARDISED["andel_utvalgte_naeringer"]
+            / REFERENCE_SD["andel_utvalgte_naeringer"],
+            "lonn_per_deltaker_1000kr": M3_STANDARDISED["lonn_per_deltaker_1000kr"]
+            / REFERENCE_SD["lonn_per_deltaker_1000kr"],
         }
         return TruthModel(
             name,
@@ -187,10 +189,16 @@ def build_truth_model(name: str) -> TruthModel:
     context = tuple(term for term in standardised if term in CONTEXT_VARIABLES)
     if name == "m2":
         return TruthModel(
-            name, coefficients, municipality_year_variance=variance_for_icc(0.097),
-            context_variables=context, standardised_report_values=dict(standardised),
+            name,
+            coefficients,
+            municipality_year_variance=variance_for_icc(0.097),
+            context_variables=context,
+            standardised_report_values=dict(standardised),
         )
     return TruthModel(
-        name, coefficients, project_year_variance=variance_for_icc(0.089),
-        context_variables=context, standardised_report_values=dict(standardised),
+        name,
+        coefficients,
+        project_year_variance=variance_for_icc(0.089),
+        context_variables=context,
+        standardised_report_values=dict(standardised),
     )

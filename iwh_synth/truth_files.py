@@ -15,14 +15,33 @@ from iwh_synth.environment import YearEnvironment
 from iwh_synth.truth import REFERENCE_REGION, REFERENCE_SD, TruthModel
 
 INT8_COLUMNS = (
-    "ordning", "kjonn_mann", "fravaer_hoy", "spor", "maloppnaelse", "maloppnaelse_report_text",
-    "maloppnaelse_table8_literal", "maloppnaelse_3", "latent_spor",
+    "ordning",
+    "kjonn_mann",
+    "fravaer_hoy",
+    "spor",
+    "maloppnaelse",
+    "maloppnaelse_report_text",
+    "maloppnaelse_table8_literal",
+    "maloppnaelse_3",
+    "latent_spor",
 )
 TILTAK_COLUMNS = (
-    "tiltak_norskopplaering", "tiltak_samfunnskunnskap", "tiltak_sprakpraksis", "tiltak_yrkesrettet_kurs",
-    "tiltak_ordinaert_arbeid", "tiltak_arbeidspraksis_skjermet", "tiltak_arbeidspraksis_ordinaer",
-    "tiltak_amo_kurs", "tiltak_sosialt_nettverk", "tiltak_helsefremmende", "tiltak_barn_familie",
-    "tiltak_kultur_fritid", "tiltak_realkompetanse", "tiltak_grunnskolefag", "tiltak_fag_vgo", "tiltak_annet",
+    "tiltak_norskopplaering",
+    "tiltak_samfunnskunnskap",
+    "tiltak_sprakpraksis",
+    "tiltak_yrkesrettet_kurs",
+    "tiltak_ordinaert_arbeid",
+    "tiltak_arbeidspraksis_skjermet",
+    "tiltak_arbeidspraksis_ordinaer",
+    "tiltak_amo_kurs",
+    "tiltak_sosialt_nettverk",
+    "tiltak_helsefremmende",
+    "tiltak_barn_familie",
+    "tiltak_kultur_fritid",
+    "tiltak_realkompetanse",
+    "tiltak_grunnskolefag",
+    "tiltak_fag_vgo",
+    "tiltak_annet",
 )
 SCHEMA = pa.schema(
     [
@@ -103,7 +122,14 @@ def _arrow_column(name: str, values: np.ndarray, arrow_type: pa.DataType) -> pa.
     return pa.array(data, type=arrow_type, mask=mask)
 
 
-def truth_document(model: TruthModel, seed: int, scale: float, years: list[int], environments: dict[int, YearEnvironment], demo_key: bool) -> dict:
+def truth_document(
+    model: TruthModel,
+    seed: int,
+    scale: float,
+    years: list[int],
+    environments: dict[int, YearEnvironment],
+    demo_key: bool,
+) -> dict:
     """Everything a recovery test needs: the model, its variances and every planted unit effect."""
     municipality_year = {}
     programme = {}
@@ -143,9 +169,12 @@ def truth_document(model: TruthModel, seed: int, scale: float, years: list[int],
         "context_variables": list(model.context_variables),
         "random_effects": {
             level: {"variance": value, "icc": value / (value + math.pi**2 / 3)}
-            for level, value in variance.items() if value
+            for level, value in variance.items()
+            if value
         },
-        "project_effect_mean": {"jobbsjansen": model.jobbsjansen_project_mean, "intro": 0.0} if model.project_sd else {},
+        "project_effect_mean": {"jobbsjansen": model.jobbsjansen_project_mean, "intro": 0.0}
+        if model.project_sd
+        else {},
         "unit_key_format": {
             "kommune_aar": "<kommunenummer>-<year>",
             "prosjekt": "prosjekt_id: Jobbsjansen v1_1 or 'Oslo - <v1_2>', intro 'intro-<kommunenummer>'",

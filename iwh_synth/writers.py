@@ -236,7 +236,8 @@ class XlsxWriter:
 
     def _write_header(self) -> None:
         cells = "".join(
-            f'<c r="{letter}1" t="inlineStr"><is><t>{_xml_escape(column)}</t></is></c>' for letter, column in zip(self.letters, self.columns)
+            f'<c r="{letter}1" t="inlineStr"><is><t>{_xml_escape(column)}</t></is></c>'
+            for letter, column in zip(self.letters, self.columns)
         )
         self.sheet.write(f'<row r="1">{cells}</row>'.encode())
 
@@ -251,13 +252,19 @@ class XlsxWriter:
         for letter, numeric, column in zip(self.letters, self.numeric, self.columns):
             values = pa.array(np.asarray(frame[column], dtype=object), type=pa.string())
             if not numeric:
-                values = pc.replace_substring(pc.replace_substring(pc.replace_substring(values, "&", "&amp;"), "<", "&lt;"), ">", "&gt;")
+                values = pc.replace_substring(
+                    pc.replace_substring(pc.replace_substring(values, "&", "&amp;"), "<", "&lt;"), ">", "&gt;"
+                )
             opening = f'<c r="{letter}'
             middle = '"><v>' if numeric else '" t="inlineStr"><is><t>'
             closing = "</v></c>" if numeric else "</t></is></c>"
-            cell = pc.binary_join_element_wise(pa.scalar(opening), row_numbers, pa.scalar(middle), values, pa.scalar(closing), "")
+            cell = pc.binary_join_element_wise(
+                pa.scalar(opening), row_numbers, pa.scalar(middle), values, pa.scalar(closing), ""
+            )
             cells.append(pc.if_else(pc.equal(values, ""), pa.scalar(""), cell))
-        rows = pc.binary_join_element_wise(pa.scalar('<row r="'), row_numbers, pa.scalar('">'), *cells, pa.scalar("</row>"), "")
+        rows = pc.binary_join_element_wise(
+            pa.scalar('<row r="'), row_numbers, pa.scalar('">'), *cells, pa.scalar("</row>"), ""
+        )
         offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32, count=count + 1, offset=rows.offset * 4)
         self.sheet.write(memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]])
         self.rows += count

@@ -49,7 +49,9 @@ class ProgressHandler(logging.Handler):
                 evaluation = event.event_specific_data
                 if not evaluation.passed:
                     severity = evaluation.severity.value
-                    self._write(f"  ! check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed ({severity})")
+                    self._write(
+                        f"  ! check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed ({severity})"
+                    )
             return
         if record.levelno >= logging.WARNING:
             message = meta.get("orig_message", record.getMessage())

@@ -34,7 +34,7 @@ class WarehouseResource(ConfigurableResource):
         )
 
     @contextlib.contextmanager
-    def yield_for_execution(self, context: InitResourceContext) -> Iterator["WarehouseResource"]:
+    def yield_for_execution(self, context: InitResourceContext) -> Iterator[WarehouseResource]:
         if context.run_id is None:
             yield self
             return

@@ -78,12 +78,16 @@ def dump_dom(
     window = [f"--window-size={window_size}"] if window_size else []
     completed = _run([*budget, *window, "--dump-dom", _url(target)], timeout_s)
     if completed.returncode != 0 or not completed.stdout.strip():
-        raise AssertionError(f"chromium could not render {target}: exit {completed.returncode}\n{completed.stderr[-2000:]}")
+        raise AssertionError(
+            f"chromium could not render {target}: exit {completed.returncode}\n{completed.stderr[-2000:]}"
+        )
     return completed.stdout
 
 
 def screenshot(target: str | Path, out_png: Path, window_size: str = "1280,1600", timeout_s: float = 90) -> Path:
     completed = _run([f"--window-size={window_size}", f"--screenshot={out_png}", _url(target)], timeout_s)
     if completed.returncode != 0 or not out_png.is_file():
-        raise AssertionError(f"chromium could not screenshot {target}: exit {completed.returncode}\n{completed.stderr[-2000:]}")
+        raise AssertionError(
+            f"chromium could not screenshot {target}: exit {completed.returncode}\n{completed.stderr[-2000:]}"
+        )
     return out_png

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from pipeline_env import point_environment_at
+from test_landing_fixtures import copy_examples, settings_for
 
 from iwh.settings import Settings
 
@@ -70,3 +71,14 @@ def built_warehouse(sample_landing, tmp_path_factory) -> BuiltWarehouse:
     assert outcome.ok, outcome.failures
     truth = json.loads((sample_landing / "truth.json").read_text())
     return BuiltWarehouse(settings=settings, landing_dir=sample_landing, truth=truth, outcome=outcome)
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    """A private copy of the contract's example landing zone (tests/fixtures/landing_examples)."""
+    return copy_examples(tmp_path / "landing")
+
+
+@pytest.fixture
+def settings(landing: Path, tmp_path: Path) -> Settings:
+    return settings_for(landing, tmp_path / "home")

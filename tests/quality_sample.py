@@ -21,21 +21,48 @@ JOBBSJANSEN_LEAVERS_PER_YEAR = 8
 END_REASONS = ("Arbeid", "Annet", "Ordinær utdanning - videregående skole", "Ingen aktivitet")
 COUNTRIES = (("Syria", "Vest-Asia"), ("Eritrea", "Afrika sør for Sahara"), ("Afghanistan", "Sør-Asia"))
 TILTAK_COLUMNS = (
-    "norskopplaering", "samfunnskunnskap", "sprakpraksis", "yrkesrettet_kurs", "ordinaert_arbeid",
-    "arbeidspraksis_skjermet", "arbeidspraksis_ordinaer", "amo_kurs", "sosialt_nettverk", "helsefremmende",
-    "barn_familie", "kultur_fritid", "realkompetanse", "grunnskolefag", "fag_vgo",
+    "norskopplaering",
+    "samfunnskunnskap",
+    "sprakpraksis",
+    "yrkesrettet_kurs",
+    "ordinaert_arbeid",
+    "arbeidspraksis_skjermet",
+    "arbeidspraksis_ordinaer",
+    "amo_kurs",
+    "sosialt_nettverk",
+    "helsefremmende",
+    "barn_familie",
+    "kultur_fritid",
+    "realkompetanse",
+    "grunnskolefag",
+    "fag_vgo",
 )
 
 
-QUARANTINE_COLUMNS = ["source", "cohort_year", "source_file", "file_sha256", "row_number", "column_name", "reason",
-                      "detail", "loaded_at"]
+QUARANTINE_COLUMNS = [
+    "source",
+    "cohort_year",
+    "source_file",
+    "file_sha256",
+    "row_number",
+    "column_name",
+    "reason",
+    "detail",
+    "loaded_at",
+]
 
 
 def quarantine_row(nir_row: pd.Series, column_name: str, reason: str, detail: str) -> dict:
     return {
-        "source": "nir_deltakere", "cohort_year": nir_row["cohort_year"], "source_file": nir_row["_source_file"],
-        "file_sha256": nir_row["_file_sha256"], "row_number": nir_row["_row_number"], "column_name": column_name,
-        "reason": reason, "detail": detail, "loaded_at": pd.Timestamp("2024-01-01"),
+        "source": "nir_deltakere",
+        "cohort_year": nir_row["cohort_year"],
+        "source_file": nir_row["_source_file"],
+        "file_sha256": nir_row["_file_sha256"],
+        "row_number": nir_row["_row_number"],
+        "column_name": column_name,
+        "reason": reason,
+        "detail": detail,
+        "loaded_at": pd.Timestamp("2024-01-01"),
     }
 
 
@@ -52,7 +79,7 @@ def _nir_rows() -> list[dict]:
     for year in YEARS:
         row_number = 2
         for kommunenummer, kommunenavn, exits in MUNICIPALITIES:
-            for i in range(exits):
+            for _ in range(exits):
                 index = row_number - 2
                 land = COUNTRIES[index % len(COUNTRIES)][0]
                 rows.append(
@@ -165,7 +192,9 @@ def _participant_exits(nir: pd.DataFrame, jobbsjansen: pd.DataFrame) -> pd.DataF
             "norsk_tier": "B1",
             "avslutningsaarsak": jobbsjansen["v4_1"],
             "maloppnaelse": (jobbsjansen["v4_1"].astype(int) <= 3).astype(int),
-            "maloppnaelse_3": jobbsjansen["v4_1"].astype(int).map(lambda code: 1 if code <= 3 else 3 if code == 6 else 2),
+            "maloppnaelse_3": jobbsjansen["v4_1"]
+            .astype(int)
+            .map(lambda code: 1 if code <= 3 else 3 if code == 6 else 2),
             "outcome_variant": "report_text",
             "source_file": jobbsjansen["_source_file"],
             "source_row": jobbsjansen["_row_number"],

@@ -23,6 +23,7 @@ import duckdb
 import matplotlib.image
 import pandas as pd
 import pytest
+from browser import dump_dom, requires_chromium
 from dagster import AssetKey, DagsterInstance, materialize
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.backends.backend_svg import RendererSVG
@@ -32,14 +33,21 @@ from analysis.simulation import simulate_analysis_dataset
 from expectations import missingness
 from orchestration.analysis import assets as analysis_assets
 from orchestration.resources import WarehouseResource
-from browser import dump_dom, requires_chromium
 
 RUN_TAGGED_TABLES = list(analysis_assets.TABLE_KEYS)
 EXPECTED_FIGURES = [
-    "fig20_odds_ratios", "fig21_contribution_quadrants", "contribution_funnel", "contribution_stability",
-    "predicted_vs_actual_spor", "predicted_vs_actual_norsk_tier", "predicted_vs_actual_fravaer_hoy",
-    "predicted_vs_actual_botid_quartile", "predicted_vs_actual_varighet_quartile", "predicted_vs_actual_age_band",
-    "missingness_by_variable", "missingness_by_characteristic",
+    "fig20_odds_ratios",
+    "fig21_contribution_quadrants",
+    "contribution_funnel",
+    "contribution_stability",
+    "predicted_vs_actual_spor",
+    "predicted_vs_actual_norsk_tier",
+    "predicted_vs_actual_fravaer_hoy",
+    "predicted_vs_actual_botid_quartile",
+    "predicted_vs_actual_varighet_quartile",
+    "predicted_vs_actual_age_band",
+    "missingness_by_variable",
+    "missingness_by_characteristic",
 ]
 
 
@@ -57,7 +65,9 @@ def home(tmp_path_factory, dataset) -> Path:
         con.execute("create schema quality")
         con.register("dataset", dataset)
         con.execute("create table marts.analysis_dataset as select * from dataset")
-        con.execute("create table marts.participant_exits as select *, 'Kommune ' || kommunenummer as kommunenavn from dataset")
+        con.execute(
+            "create table marts.participant_exits as select *, 'Kommune ' || kommunenummer as kommunenavn from dataset"
+        )
         con.register("missing", missingness.compute(con, run_id="quality-run"))
         con.execute("create table quality.missingness as select * from missing")
     return home
@@ -96,7 +106,8 @@ def test_the_assets_hang_below_the_gated_mart_and_the_quality_step():
         assert {key.to_user_string() for key in parents} == {"marts/analysis_dataset", "quality/validation_results"}
     report_deps = analysis_assets.analysis_report.asset_deps[AssetKey(["reports", "analysis_report"])]
     assert {key.to_user_string() for key in report_deps} == {
-        *(f"analysis/{name}" for name in RUN_TAGGED_TABLES), "quality/missingness"
+        *(f"analysis/{name}" for name in RUN_TAGGED_TABLES),
+        "quality/missingness",
     }
 
 
@@ -111,8 +122,14 @@ def test_every_analysis_table_is_written_and_tagged_with_the_run(run, warehouse_
 
 def test_rows_are_written_in_a_fixed_order(warehouse_tables):
     indicators = warehouse_tables["contribution_indicators"]
-    keys = list(zip(indicators["unit_type"], indicators["unit_id"], indicators["period_type"],
-                    indicators["cohort_year"].fillna(0).astype(int)))
+    keys = list(
+        zip(
+            indicators["unit_type"],
+            indicators["unit_id"],
+            indicators["period_type"],
+            indicators["cohort_year"].fillna(0).astype(int),
+        )
+    )
     assert keys == sorted(keys)
     fit = warehouse_tables["model_fit"]
     assert fit["model"].tolist() == ["m1", "m1_women", "m2", "m2_women", "m3", "m3_women"]
@@ -120,12 +137,16 @@ def test_rows_are_written_in_a_fixed_order(warehouse_tables):
 
 def test_no_unit_under_five_participants_is_published_in_the_warehouse(home, run):
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        shown_small = con.execute("select count(*) from analysis.contribution_indicators where not suppressed and n < 5").fetchone()[0]
+        shown_small = con.execute(
+            "select count(*) from analysis.contribution_indicators where not suppressed and n < 5"
+        ).fetchone()[0]
         hidden = con.execute(
             "select count(*), count(n), count(actual_pct), count(contribution_pp), count(ci_low_pp), count(shrunken_pp), "
             "count(classification), count(quadrant) from analysis.contribution_indicators where suppressed"
         ).fetchone()
-        cells = con.execute("select count(*) from analysis.predicted_vs_actual where not suppressed and n < 5").fetchone()[0]
+        cells = con.execute(
+            "select count(*) from analysis.predicted_vs_actual where not suppressed and n < 5"
+        ).fetchone()[0]
     assert shown_small == 0 and cells == 0
     assert hidden[0] > 0 and hidden[1:] == (0,) * 7
 
@@ -170,22 +191,40 @@ def test_figures_drawn_by_worker_processes_are_those_drawn_in_one_process(home, 
     report.write_report(tmp_path, tables, missing, run_id="one-process", outcome_variant="report_text")
     for stem in EXPECTED_FIGURES:
         for suffix in (".png", ".svg"):
-            assert (tmp_path / f"{stem}{suffix}").read_bytes() == (report_dir / f"{stem}{suffix}").read_bytes(), stem + suffix
+            assert (tmp_path / f"{stem}{suffix}").read_bytes() == (report_dir / f"{stem}{suffix}").read_bytes(), (
+                stem + suffix
+            )
 
 
 def test_the_quadrant_plot_shows_exactly_the_published_projects(report_dir, warehouse_tables):
     indicators = warehouse_tables["contribution_indicators"]
-    shown = indicators.loc[(indicators["unit_type"] == "project") & (indicators["period_type"] == "pooled") & ~indicators["suppressed"]]
+    shown = indicators.loc[
+        (indicators["unit_type"] == "project") & (indicators["period_type"] == "pooled") & ~indicators["suppressed"]
+    ]
     root = ET.parse(report_dir / "fig21_contribution_quadrants.svg").getroot()
-    collections = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("id", "").startswith("PathCollection")]
+    collections = [
+        g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("id", "").startswith("PathCollection")
+    ]
     # One marker per point; the first two collections are the scatters, the rest legend keys.
     points = [len(collection.findall("{http://www.w3.org/2000/svg}path")) for collection in collections[:2]]
     assert points == [(shown["programme"] == "intro").sum(), (shown["programme"] == "jobbsjansen").sum()]
-    assert len(indicators.loc[indicators["suppressed"] & (indicators["period_type"] == "pooled") & (indicators["unit_type"] == "project")]) > 0
+    assert (
+        len(
+            indicators.loc[
+                indicators["suppressed"]
+                & (indicators["period_type"] == "pooled")
+                & (indicators["unit_type"] == "project")
+            ]
+        )
+        > 0
+    )
 
 
 def test_the_report_carries_no_identifiers(report_dir, dataset):
-    text = "".join(path.read_text(encoding="utf-8") for path in sorted(report_dir.glob("*.html")) + sorted(report_dir.glob("*.svg")))
+    text = "".join(
+        path.read_text(encoding="utf-8")
+        for path in sorted(report_dir.glob("*.html")) + sorted(report_dir.glob("*.svg"))
+    )
     assert not re.search(r"\b[0-9a-f]{32}\b", text)
     assert not any(key in text for key in dataset["person_key"].head(500))
     assert "intro-" not in text and "Jobbsjansen 1" not in text  # unit ids are for the table, not the report

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from stdnum.no import fodselsnummer
-
 from browser import dump_dom, requires_chromium
+from stdnum.no import fodselsnummer
 from test_quality_units import OSLO_SPOR_EMPTIED, UNKNOWN_LABEL_ROW, run_quality
 
 HEX_TOKEN = re.compile(r"(?<![0-9a-fA-F])[0-9a-f]{32,}(?![0-9a-fA-F])")
@@ -29,15 +28,19 @@ def degraded_reports():
 def table_rows(dom: str, table_id: str) -> list[str]:
     match = re.search(rf"<table id=\"{re.escape(table_id)}\">(.*?)</table>", dom, re.DOTALL)
     assert match, f"table {table_id} not in the rendered page"
-    return [html.unescape(re.sub(r"<[^>]+>", " ", row)) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", match.group(1),
-                                                                               re.DOTALL)]
+    return [
+        html.unescape(re.sub(r"<[^>]+>", " ", row))
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", match.group(1), re.DOTALL)
+    ]
 
 
 def test_report_shows_status_failures_and_suppressed_cells(degraded_reports):
     text = html.unescape(degraded_reports.auditors_report.read_text(encoding="utf-8"))
     assert "Blocked: 4 critical expectation result(s) failed" in text
-    assert (f"nir/nir_deltakere_2019.csv row {UNKNOWN_LABEL_ROW}, column Avslutningsaarsak: "
-            "unknown label 'Permisjon' (not in seed nir_avslutningsaarsaker)") in text
+    assert (
+        f"nir/nir_deltakere_2019.csv row {UNKNOWN_LABEL_ROW}, column Avslutningsaarsak: "
+        "unknown label 'Permisjon' (not in seed nir_avslutningsaarsaker)"
+    ) in text
     assert "nir/nir_deltakere_2019.csv rows 12 and 13, column Fodselsnummer: the same person" in text
     assert "0301 Oslo (30 exits): 80.0% lack spor" in text
     assert "raw.nir_deltakere: 31 rows delivered, 50.8% of the previous year's 61" in text
@@ -54,9 +57,19 @@ def test_report_and_data_docs_render_with_their_tables(degraded_reports):
     severities = [row.split()[0] for row in failed[1:] if row.split() and row.split()[0] in ("critical", "warning")]
     assert severities == ["critical"] * 4 + ["warning"] * 4
     assert any("Permisjon" in row and f"row {UNKNOWN_LABEL_ROW}" in row for row in failed)
-    for table_id in ("sources", "exclusions", "seeds", "suite-summary", "thresholds", "missingness-table-15",
-                     "missingness-table-16", "missingness-goal", "missingness-by-variable", "quarantine-summary",
-                     "quarantine-rows"):
+    for table_id in (
+        "sources",
+        "exclusions",
+        "seeds",
+        "suite-summary",
+        "thresholds",
+        "missingness-table-15",
+        "missingness-table-16",
+        "missingness-goal",
+        "missingness-by-variable",
+        "quarantine-summary",
+        "quarantine-rows",
+    ):
         assert re.search(rf"<table id=\"{table_id}\">", report), table_id
     assert table_rows(report, "quarantine-summary")[1].split() == ["nir_deltakere", "2019", "duplicate_person", "<5"]
     table_15 = table_rows(report, "missingness-table-15")
@@ -70,8 +83,11 @@ def test_report_and_data_docs_render_with_their_tables(degraded_reports):
     validations = table_rows(index, "section-1-content-block-2-1-body-table")
     assert len(validations) == 1 + 22  # heading + one row per suite and partition validated
     assert sum("FAILED" in row for row in validations) == 5
-    page = next(path for path in (degraded_reports.data_docs_dir / "validations").rglob("*.html")
-                if "raw_nir_deltakere/validity" in path.as_posix() and "2019" in path.name)
+    page = next(
+        path
+        for path in (degraded_reports.data_docs_dir / "validations").rglob("*.html")
+        if "raw_nir_deltakere/validity" in path.as_posix() and "2019" in path.name
+    )
     validation = html.unescape(re.sub(r"<[^>]+>", " ", dump_dom(page)))
     # GX lists unexpected values with their counts; file and row are in the auditors' report.
     assert re.search(r"Unexpected Value\s+Count\s+Permisjon\s+1\b", validation)
@@ -92,8 +108,11 @@ def _identifiers_in_landing(landing: Path) -> set[str]:
 
 
 def _texts(home: Path) -> dict[Path, str]:
-    files = [home / "reports" / "auditors_report.html", *(home / "reports" / "quality").rglob("*.html"),
-             *(home / "gx").rglob("*.json")]
+    files = [
+        home / "reports" / "auditors_report.html",
+        *(home / "reports" / "quality").rglob("*.html"),
+        *(home / "gx").rglob("*.json"),
+    ]
     return {path: path.read_text(encoding="utf-8") for path in files}
 
 
@@ -101,7 +120,9 @@ def _texts(home: Path) -> dict[Path, str]:
 def test_reports_carry_no_person_keys_or_identity_numbers(built_warehouse):
     home = built_warehouse.settings.home
     with duckdb.connect(str(built_warehouse.settings.published_path), read_only=True) as con:
-        person_keys = {key for (key,) in con.execute("select distinct person_key from marts.participant_exits").fetchall()}
+        person_keys = {
+            key for (key,) in con.execute("select distinct person_key from marts.participant_exits").fetchall()
+        }
     identifiers = _identifiers_in_landing(built_warehouse.landing_dir)
     assert len(person_keys) > 1000 and len(identifiers) > 1000
     texts = _texts(home)

@@ -14,16 +14,44 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_medians_and_targets_from_known_runs():
     runs = [
-        {"end_to_end": {"wall_s": 50.0, "cpu_s": 40.0, "peak_rss_mb": 900.0, "peak_tree_pss_mb": 1200.0,
-                        "cpu_stolen_pct": 3.0}},
-        {"end_to_end": {"wall_s": 70.0, "cpu_s": 44.0, "peak_rss_mb": 800.0, "peak_tree_pss_mb": 1000.0,
-                        "cpu_stolen_pct": 30.0}},
-        {"end_to_end": {"wall_s": 55.0, "cpu_s": 41.5, "peak_rss_mb": 1000.0, "peak_tree_pss_mb": 1100.0,
-                        "cpu_stolen_pct": 12.0}},
+        {
+            "end_to_end": {
+                "wall_s": 50.0,
+                "cpu_s": 40.0,
+                "peak_rss_mb": 900.0,
+                "peak_tree_pss_mb": 1200.0,
+                "cpu_stolen_pct": 3.0,
+            }
+        },
+        {
+            "end_to_end": {
+                "wall_s": 70.0,
+                "cpu_s": 44.0,
+                "peak_rss_mb": 800.0,
+                "peak_tree_pss_mb": 1000.0,
+                "cpu_stolen_pct": 30.0,
+            }
+        },
+        {
+            "end_to_end": {
+                "wall_s": 55.0,
+                "cpu_s": 41.5,
+                "peak_rss_mb": 1000.0,
+                "peak_tree_pss_mb": 1100.0,
+                "cpu_stolen_pct": 12.0,
+            }
+        },
     ]
     median = medians(runs)
-    assert median == {"end_to_end": {"wall_s": 55.0, "cpu_s": 41.5, "peak_rss_mb": 900.0, "peak_tree_pss_mb": 1100.0,
-                                     "cpu_stolen_pct": 12.0}}
+    assert median == {
+        "end_to_end": {
+            "wall_s": 55.0,
+            "cpu_s": 41.5,
+            "peak_rss_mb": 900.0,
+            "peak_tree_pss_mb": 1100.0,
+            "cpu_stolen_pct": 12.0,
+        }
+    }
     assert target_checks("1", median) == [
         {"stage": "end_to_end", "metric": "wall_s", "limit": 60, "median": 55.0, "met": True}
     ]
@@ -34,18 +62,28 @@ def test_medians_and_targets_from_known_runs():
 
 def test_a_cohort_is_held_back_and_returned_with_its_paths(tmp_path):
     landing, held_back = tmp_path / "landing", tmp_path / "held_back"
-    names = ["nir/nir_deltakere_2019.csv", "nir/nir_deltakere_2020.csv", "jobbsjansen/individrapportering_2020.xlsx",
-             "regnskap/kostra_f275_2020.csv", "ssb/07984.csv", "truth.json"]
+    names = [
+        "nir/nir_deltakere_2019.csv",
+        "nir/nir_deltakere_2020.csv",
+        "jobbsjansen/individrapportering_2020.xlsx",
+        "regnskap/kostra_f275_2020.csv",
+        "ssb/07984.csv",
+        "truth.json",
+    ]
     for name in names:
         (landing / name).parent.mkdir(parents=True, exist_ok=True)
         (landing / name).write_text(name)
 
     moved = move_cohort(landing, held_back, 2020)
     assert sorted(map(str, moved)) == [
-        "jobbsjansen/individrapportering_2020.xlsx", "nir/nir_deltakere_2020.csv", "regnskap/kostra_f275_2020.csv"
+        "jobbsjansen/individrapportering_2020.xlsx",
+        "nir/nir_deltakere_2020.csv",
+        "regnskap/kostra_f275_2020.csv",
     ]
     assert sorted(str(p.relative_to(landing)) for p in landing.rglob("*.*")) == [
-        "nir/nir_deltakere_2019.csv", "ssb/07984.csv", "truth.json"
+        "nir/nir_deltakere_2019.csv",
+        "ssb/07984.csv",
+        "truth.json",
     ]
     move_cohort(held_back, landing, 2020)
     assert sorted(str(p.relative_to(landing)) for p in landing.rglob("*.*")) == sorted(names)
@@ -57,8 +95,24 @@ def test_harness_measures_every_stage_at_a_small_scale(tmp_path):
     run and the re-run are `iwh run` (tested throughout the suite) around `move_cohort` (above);
     left out here, they would triple the test's time."""
     out = tmp_path / "bench.json"
-    command = [sys.executable, "-m", "benchmarks.run", "--scales", "0.2", "--seed", "7", "--repeats", "1",
-               "--skip", "end_to_end", "rerun_new_year", "--out", str(out), "--workdir", str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--scales",
+        "0.2",
+        "--seed",
+        "7",
+        "--repeats",
+        "1",
+        "--skip",
+        "end_to_end",
+        "rerun_new_year",
+        "--out",
+        str(out),
+        "--workdir",
+        str(tmp_path),
+    ]
     completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert completed.returncode == 0, completed.stderr[-3000:]
 

@@ -26,7 +26,9 @@ def tables(fit):
 def test_a_pooled_project_row_is_actual_minus_m1_expected_with_its_interval(fit, tables):
     sample = fit.sample
     indicators = tables.indicators
-    pooled = indicators.loc[(indicators["unit_type"] == "project") & (indicators["period_type"] == "pooled") & ~indicators["suppressed"]]
+    pooled = indicators.loc[
+        (indicators["unit_type"] == "project") & (indicators["period_type"] == "pooled") & ~indicators["suppressed"]
+    ]
     row = pooled.sort_values("n").iloc[len(pooled) // 2]
     members = sample.loc[sample["prosjekt_id"] == row["unit_id"]]
     assert row["n"] == len(members)
@@ -51,9 +53,13 @@ def test_a_pooled_project_row_is_actual_minus_m1_expected_with_its_interval(fit,
 
 def test_yearly_rows_carry_no_year_shock_term(fit, tables):
     indicators = tables.indicators
-    yearly = indicators.loc[(indicators["unit_type"] == "project") & (indicators["period_type"] == "year") & ~indicators["suppressed"]]
+    yearly = indicators.loc[
+        (indicators["unit_type"] == "project") & (indicators["period_type"] == "year") & ~indicators["suppressed"]
+    ]
     row = yearly.sort_values("n").iloc[-1]
-    members = fit.sample.loc[(fit.sample["prosjekt_id"] == row["unit_id"]) & (fit.sample["cohort_year"] == row["cohort_year"])]
+    members = fit.sample.loc[
+        (fit.sample["prosjekt_id"] == row["unit_id"]) & (fit.sample["cohort_year"] == row["cohort_year"])
+    ]
     p = members["predicted"].to_numpy()
     binomial = np.sum(p * (1 - p)) / len(p) ** 2
     # The model term is tiny next to binomial noise at this size; the year term would not be.
@@ -104,11 +110,13 @@ def test_year_shock_variance_is_recovered_from_yearly_rows():
     units, years = 600, 4
     persistent = np.repeat(rng.normal(0, 0.1, units), years)
     binomial_var = rng.uniform(0.003, 0.01, units * years)
-    yearly = pd.DataFrame({
-        "unit_id": np.repeat([f"u{i}" for i in range(units)], years),
-        "binomial_var": binomial_var,
-        "contribution": persistent + rng.normal(0, 0.06, units * years) + rng.normal(0, np.sqrt(binomial_var)),
-    })
+    yearly = pd.DataFrame(
+        {
+            "unit_id": np.repeat([f"u{i}" for i in range(units)], years),
+            "binomial_var": binomial_var,
+            "contribution": persistent + rng.normal(0, 0.06, units * years) + rng.normal(0, np.sqrt(binomial_var)),
+        }
+    )
     assert np.sqrt(contribution.year_shock_variance(yearly)) == pytest.approx(0.06, rel=0.1)
 
 
@@ -118,7 +126,8 @@ def test_shrunken_value_is_the_posterior_mean_toward_zero(tables):
     row = shown.loc[shown["unit_type"] == "municipality"].iloc[0]
     pooled_municipalities = shown.loc[shown["unit_type"] == "municipality"]
     result = contribution.shrink(
-        pooled_municipalities["contribution_pp"].to_numpy() / 100, (pooled_municipalities["se_pp"].to_numpy() / 100) ** 2,
+        pooled_municipalities["contribution_pp"].to_numpy() / 100,
+        (pooled_municipalities["se_pp"].to_numpy() / 100) ** 2,
         np.ones(len(pooled_municipalities), dtype=bool),
     )
     assert row["shrunken_pp"] == pytest.approx(100 * result.mean[0])
@@ -138,9 +147,13 @@ def test_no_row_under_five_participants_is_published(tables):
 
 def test_a_units_suppressed_years_never_add_up_to_fewer_than_five(tables):
     indicators = tables.indicators
-    pooled = indicators.loc[(indicators["period_type"] == "pooled") & ~indicators["suppressed"]].set_index(["unit_type", "unit_id"])["n"]
+    pooled = indicators.loc[(indicators["period_type"] == "pooled") & ~indicators["suppressed"]].set_index(
+        ["unit_type", "unit_id"]
+    )["n"]
     published_years = (
-        indicators.loc[(indicators["period_type"] == "year") & ~indicators["suppressed"]].groupby(["unit_type", "unit_id"])["n"].sum()
+        indicators.loc[(indicators["period_type"] == "year") & ~indicators["suppressed"]]
+        .groupby(["unit_type", "unit_id"])["n"]
+        .sum()
     )
     remainder = pooled - published_years.reindex(pooled.index, fill_value=0)
     assert not remainder.between(1, 4).any()
@@ -149,7 +162,8 @@ def test_a_units_suppressed_years_never_add_up_to_fewer_than_five(tables):
 def _rows(parts: dict[tuple[str, str, int], int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Participants from (kommunenummer, prosjekt_id, year) → count, and the indicator rows they give."""
     participants = pd.DataFrame(
-        [(k, p, y) for (k, p, y), count in parts.items() for _ in range(count)], columns=["kommunenummer", "prosjekt_id", "cohort_year"]
+        [(k, p, y) for (k, p, y), count in parts.items() for _ in range(count)],
+        columns=["kommunenummer", "prosjekt_id", "cohort_year"],
     )
     rows = []
     for unit_type, column in contribution.UNIT_COLUMNS.items():
@@ -172,12 +186,19 @@ def _reasons(parts) -> dict[tuple, str | None]:
 
 
 def test_a_small_project_year_cannot_be_recovered_by_subtraction():
-    reasons = _reasons({
-        ("0001", "intro-0001", 2017): 40, ("0001", "intro-0001", 2018): 38, ("0001", "intro-0001", 2019): 41,
-        ("0001", "intro-0001", 2020): 2,
-        ("0001", "JS A", 2017): 10, ("0001", "JS A", 2018): 3, ("0001", "JS A", 2019): 12,
-        ("0002", "intro-0002", 2017): 30, ("0002", "intro-0002", 2018): 30,
-    })
+    reasons = _reasons(
+        {
+            ("0001", "intro-0001", 2017): 40,
+            ("0001", "intro-0001", 2018): 38,
+            ("0001", "intro-0001", 2019): 41,
+            ("0001", "intro-0001", 2020): 2,
+            ("0001", "JS A", 2017): 10,
+            ("0001", "JS A", 2018): 3,
+            ("0001", "JS A", 2019): 12,
+            ("0002", "intro-0002", 2017): 30,
+            ("0002", "intro-0002", 2018): 30,
+        }
+    )
     assert reasons[("project", "intro-0001", 2020)] == "small"
     assert reasons[("project", "JS A", 2018)] == "small"
     # the municipality minus its introduction programme would show JS A's 3 participants of 2018
@@ -193,10 +214,12 @@ def test_a_small_project_year_cannot_be_recovered_by_subtraction():
 
 
 def test_a_small_project_hidden_everywhere_does_not_withhold_its_neighbours_years():
-    reasons = _reasons({
-        **{("0002", "intro-0002", year): 30 for year in (2017, 2018, 2019, 2020)},
-        ("0002", "JS B", 2019): 3,
-    })
+    reasons = _reasons(
+        {
+            **{("0002", "intro-0002", year): 30 for year in (2017, 2018, 2019, 2020)},
+            ("0002", "JS B", 2019): 3,
+        }
+    )
     assert reasons[("project", "JS B", None)] == "small"
     assert reasons[("municipality", "0002", None)] == "complement"
     assert reasons[("municipality", "0002", 2019)] == "complement"
@@ -208,11 +231,19 @@ def test_a_small_project_hidden_everywhere_does_not_withhold_its_neighbours_year
 
 def test_percentiles_are_those_of_the_published_pooled_units(tables):
     indicators = tables.indicators
-    intro = indicators.loc[(indicators["unit_type"] == "project") & (indicators["programme"] == "intro")
-                           & (indicators["period_type"] == "pooled") & ~indicators["suppressed"]]
-    table6 = tables.percentiles.loc[(tables.percentiles["unit_type"] == "project") & (tables.percentiles["programme"] == "intro")]
+    intro = indicators.loc[
+        (indicators["unit_type"] == "project")
+        & (indicators["programme"] == "intro")
+        & (indicators["period_type"] == "pooled")
+        & ~indicators["suppressed"]
+    ]
+    table6 = tables.percentiles.loc[
+        (tables.percentiles["unit_type"] == "project") & (tables.percentiles["programme"] == "intro")
+    ]
     assert table6["percentile"].tolist() == [10, 25, 50, 75, 90]
-    assert table6["contribution_pp"].tolist() == pytest.approx(np.percentile(intro["contribution_pp"], [10, 25, 50, 75, 90]))
+    assert table6["contribution_pp"].tolist() == pytest.approx(
+        np.percentile(intro["contribution_pp"], [10, 25, 50, 75, 90])
+    )
     assert table6["actual_pct"].iloc[2] == pytest.approx(np.median(intro["actual_pct"]))
     assert (table6["n_units"] == len(intro)).all()
 
@@ -233,7 +264,9 @@ def test_stability_correlates_consecutive_years_of_the_same_units(tables):
     indicators = tables.indicators
     stability = tables.stability
     row = stability.loc[(stability["unit_type"] == "municipality")].iloc[0]
-    yearly = indicators.loc[(indicators["unit_type"] == "municipality") & (indicators["period_type"] == "year") & ~indicators["suppressed"]]
+    yearly = indicators.loc[
+        (indicators["unit_type"] == "municipality") & (indicators["period_type"] == "year") & ~indicators["suppressed"]
+    ]
     wide = yearly.pivot(index="unit_id", columns="cohort_year", values="contribution_pp")
     both = wide[[row["first_year"], row["second_year"]]].dropna()
     assert row["n_units"] == len(both)

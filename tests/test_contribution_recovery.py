@@ -51,15 +51,27 @@ def recovery(tmp_path_factory):
     project_effect = sample["prosjekt_id"].map(truth["unit_effects"]["prosjekt"]).to_numpy(dtype=float)
     # The introduction programme is run by its municipality: read that way, the municipality-year
     # intercepts of intro participants belong to the unit as well.
-    municipality_year = (sample["kommunenummer"] + "-" + sample["cohort_year"].astype(str)).map(truth["unit_effects"]["kommune_aar"])
-    provider_effect = project_effect + np.where(sample["programme"] == "intro", municipality_year.to_numpy(dtype=float), 0.0)
-    per_unit = pd.DataFrame({
-        "unit_id": sample["prosjekt_id"].to_numpy(),
-        "true": 100 * (special.expit(logit) - special.expit(logit - project_effect)),
-        "true_provider": 100 * (special.expit(logit) - special.expit(logit - provider_effect)),
-        "noise_free": 100 * (sample["p_maloppnaelse"] - sample["predicted"]).to_numpy(),
-    }).groupby("unit_id").mean()
-    projects = indicators.loc[(indicators["unit_type"] == "project") & (indicators["period_type"] == "pooled") & ~indicators["suppressed"]]
+    municipality_year = (sample["kommunenummer"] + "-" + sample["cohort_year"].astype(str)).map(
+        truth["unit_effects"]["kommune_aar"]
+    )
+    provider_effect = project_effect + np.where(
+        sample["programme"] == "intro", municipality_year.to_numpy(dtype=float), 0.0
+    )
+    per_unit = (
+        pd.DataFrame(
+            {
+                "unit_id": sample["prosjekt_id"].to_numpy(),
+                "true": 100 * (special.expit(logit) - special.expit(logit - project_effect)),
+                "true_provider": 100 * (special.expit(logit) - special.expit(logit - provider_effect)),
+                "noise_free": 100 * (sample["p_maloppnaelse"] - sample["predicted"]).to_numpy(),
+            }
+        )
+        .groupby("unit_id")
+        .mean()
+    )
+    projects = indicators.loc[
+        (indicators["unit_type"] == "project") & (indicators["period_type"] == "pooled") & ~indicators["suppressed"]
+    ]
     return projects.join(per_unit, on="unit_id")
 
 

@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from browser import chromium_path, dump_dom
+
 from orchestration.instance import instance_yaml
 
 REPO = Path(__file__).resolve().parent.parent

@@ -21,11 +21,17 @@ def _target(tmp_path: Path, name: str, description: str = "Per exit.", created_a
         "metadata": {"dbt_version": "1.11.0", "generated_at": f"2026-11-22T0{int(created_at)}:00:00Z"},
         "nodes": {
             "model.iwh.analysis_dataset": {
-                "schema": "marts", "name": "analysis_dataset", "alias": "analysis_dataset", "description": description,
-                "created_at": created_at, "compiled_path": str(target / "compiled" / "analysis_dataset.sql"),
+                "schema": "marts",
+                "name": "analysis_dataset",
+                "alias": "analysis_dataset",
+                "description": description,
+                "created_at": created_at,
+                "compiled_path": str(target / "compiled" / "analysis_dataset.sql"),
             }
         },
-        "sources": {"source.iwh.raw.nir_deltakere": {"schema": "raw", "identifier": "nir_deltakere", "description": "NIR"}},
+        "sources": {
+            "source.iwh.raw.nir_deltakere": {"schema": "raw", "identifier": "nir_deltakere", "description": "NIR"}
+        },
     }
     (target / "manifest.json").write_text(json.dumps(manifest))
     return target

@@ -39,8 +39,18 @@ class HarmonisedWarehouse:
 
 def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--target-path", str(settings.home / "dbt_target"), "--log-path", str(settings.home / "dbt_logs")],
+        [
+            str(DBT_EXECUTABLE),
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(settings.home / "dbt_target"),
+            "--log-path",
+            str(settings.home / "dbt_logs"),
+        ],
         env={**os.environ, **dbt_environment(settings)},
         capture_output=True,
         text=True,
@@ -143,7 +153,9 @@ def mismatches_with_truth(warehouse_path: Path, truth_path: Path, variant: str) 
             ).fetchall()
             if examples:
                 problems[column] = (len(examples), examples[:3])
-        variant_in_mart = {row[0] for row in con.sql("select distinct outcome_variant from marts.participant_exits").fetchall()}
+        variant_in_mart = {
+            row[0] for row in con.sql("select distinct outcome_variant from marts.participant_exits").fetchall()
+        }
         if variant_in_mart != {variant}:
             problems["outcome_variant"] = variant_in_mart
         return problems
@@ -156,8 +168,14 @@ def table8_warehouse(harmonised, tmp_path_factory) -> Settings:
     """The module's warehouse rebuilt from the outcome recode on with outcome variant table8_literal."""
     settings = copy_warehouse(harmonised, tmp_path_factory.mktemp("table8") / "home")
     result = run_dbt(
-        settings, "build", "--select", "int_participants__outcome+", "--exclude-resource-type", "unit_test",
-        "--vars", json.dumps({"outcome_variant": "table8_literal"}),
+        settings,
+        "build",
+        "--select",
+        "int_participants__outcome+",
+        "--exclude-resource-type",
+        "unit_test",
+        "--vars",
+        json.dumps({"outcome_variant": "table8_literal"}),
     )
     assert result.returncode == 0, result.stdout[-4000:]
     return settings
@@ -238,25 +256,36 @@ def test_a_build_after_a_new_cohort_reuses_what_does_not_read_it_and_equals_a_fu
     incremental = copy_warehouse(harmonised, tmp_path / "incremental")
     full = copy_warehouse(harmonised, tmp_path / "full")
     with duckdb.connect(str(incremental.warehouse_path)) as con:
-        con.execute("delete from raw.jobbsjansen_individrapportering where cohort_year = "
-                    "(select max(cohort_year) from raw.jobbsjansen_individrapportering)")
+        con.execute(
+            "delete from raw.jobbsjansen_individrapportering where cohort_year = "
+            "(select max(cohort_year) from raw.jobbsjansen_individrapportering)"
+        )
     assert materialize_dbt_assets(incremental).success, "the build without the cohort"
     docs = incremental.reports_dir / "dbt_docs" / "index.html"
     docs_written = docs.stat().st_mtime_ns
     with duckdb.connect(str(incremental.warehouse_path)) as con:
         con.execute(f"attach '{harmonised.settings.warehouse_path}' as delivered (read_only)")
-        con.execute("insert into raw.jobbsjansen_individrapportering "
-                    "select * from delivered.raw.jobbsjansen_individrapportering except "
-                    "select * from raw.jobbsjansen_individrapportering")
+        con.execute(
+            "insert into raw.jobbsjansen_individrapportering "
+            "select * from delivered.raw.jobbsjansen_individrapportering except "
+            "select * from raw.jobbsjansen_individrapportering"
+        )
     result = materialize_dbt_assets(incremental)
     assert result.success
 
-    reused = {event.asset_key.path[-1] for event in result.get_asset_materialization_events()
-              if "reused" in event.materialization.metadata}
+    reused = {
+        event.asset_key.path[-1]
+        for event in result.get_asset_materialization_events()
+        if "reused" in event.materialization.metadata
+    }
     rebuilt = {event.asset_key.path[-1] for event in result.get_asset_materialization_events()} - reused
     assert {"utdanning_spor", "land_regioner", "stg_ssb__statbank", "stg_nir__deltakere"} <= reused
-    assert {"stg_jobbsjansen__individrapportering", "int_participants__spor", "participant_exits",
-            "analysis_dataset"} <= rebuilt
+    assert {
+        "stg_jobbsjansen__individrapportering",
+        "int_participants__spor",
+        "participant_exits",
+        "analysis_dataset",
+    } <= rebuilt
     reused_checks = [e for e in result.get_asset_check_evaluations() if "reused" in e.metadata]
     assert reused_checks and all(e.passed for e in reused_checks)
     assert docs.stat().st_mtime_ns == docs_written, "a partial build documents the same project and columns"
@@ -265,7 +294,8 @@ def test_a_build_after_a_new_cohort_reuses_what_does_not_read_it_and_equals_a_fu
     schemas = ("staging", "intermediate", "marts")
     assert content_checksums(incremental.warehouse_path, schemas) == content_checksums(full.warehouse_path, schemas)
     assert content_checksums(incremental.warehouse_path, schemas) == content_checksums(
-        harmonised.settings.warehouse_path, schemas)
+        harmonised.settings.warehouse_path, schemas
+    )
 
 
 def test_dbt_unit_tests_pass(harmonised, tmp_path):
@@ -284,8 +314,14 @@ def test_unmapped_labels_fail_checks_by_name(harmonised, tmp_path):
         con.execute("update raw.nir_tiltak set tiltak = 'Dykkerkurs' where _row_number = 2")
     finally:
         con.close()
-    recoded_labels = ["stg_nir__deltakere", "stg_nir__tiltak", "int_participants__exits", "int_participants__region",
-                      "int_participants__outcome", "int_participants__tiltak_mottatt"]
+    recoded_labels = [
+        "stg_nir__deltakere",
+        "stg_nir__tiltak",
+        "int_participants__exits",
+        "int_participants__region",
+        "int_participants__outcome",
+        "int_participants__tiltak_mottatt",
+    ]
     run_dbt(settings, "build", "--select", *recoded_labels, "--exclude-resource-type", "unit_test")
     run_results = json.loads((settings.home / "dbt_target" / "run_results.json").read_text())
     # Severity is warn (expectations/ is the blocking gate for delivered labels), so "failing" is
@@ -298,7 +334,9 @@ def test_unmapped_labels_fail_checks_by_name(harmonised, tmp_path):
 
 
 def test_country_seed_covers_every_country_the_generator_writes():
-    seed = {row["landnavn"].casefold(): row["region"] for row in csv.DictReader((SEEDS_DIR / "land_regioner.csv").open())}
+    seed = {
+        row["landnavn"].casefold(): row["region"] for row in csv.DictReader((SEEDS_DIR / "land_regioner.csv").open())
+    }
     generator_countries = Path(__file__).resolve().parents[1] / "iwh_synth" / "data" / "land.csv"
     missing, other_region = [], []
     for row in csv.DictReader(generator_countries.open(), delimiter=";"):

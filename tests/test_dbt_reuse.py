@@ -18,8 +18,15 @@ VARS = ["--vars", '{"outcome_variant": "report_text"}']
 
 
 def _node(resource_type: str, name: str, schema: str | None, parents: list[str]) -> dict:
-    return {"resource_type": resource_type, "name": name, "schema": schema, "alias": name,
-            "fqn": ["iwh", name], "raw_code": f"-- {name}", "depends_on": {"nodes": parents}}
+    return {
+        "resource_type": resource_type,
+        "name": name,
+        "schema": schema,
+        "alias": name,
+        "fqn": ["iwh", name],
+        "raw_code": f"-- {name}",
+        "depends_on": {"nodes": parents},
+    }
 
 
 MANIFEST = {
@@ -58,10 +65,21 @@ def _build(con, tmp_path: Path, statuses: dict[str, str] | None = None, manifest
     plan = plan_build(con, manifest, dbt_vars)
     run_results = tmp_path / "run_results.json"
     ran = sorted(set(plan.fingerprints) - set(plan.reused))
-    run_results.write_text(json.dumps({"results": [
-        {"unique_id": unique_id, "status": (statuses or {}).get(unique_id, "pass" if unique_id.startswith("test.") else "success")}
-        for unique_id in ran
-    ]}))
+    run_results.write_text(
+        json.dumps(
+            {
+                "results": [
+                    {
+                        "unique_id": unique_id,
+                        "status": (statuses or {}).get(
+                            unique_id, "pass" if unique_id.startswith("test.") else "success"
+                        ),
+                    }
+                    for unique_id in ran
+                ]
+            }
+        )
+    )
     record_build(con, plan, run_results, run_id="run")
     return plan, set(ran)
 
@@ -71,10 +89,19 @@ def test_a_first_build_runs_everything_and_an_unchanged_one_runs_nothing(con, tm
     assert ran == ALL_NODES
     plan, ran = _build(con, tmp_path)
     assert ran == set()
-    assert plan.reused == {"model.iwh.m1": "success", "model.iwh.m2": "success", "model.iwh.m3": "success",
-                           "seed.iwh.s": "success", "test.iwh.t": "pass"}
-    assert plan.dbt_args(MANIFEST) == ["--exclude", "fqn:iwh.m1 fqn:iwh.m2 fqn:iwh.m3 fqn:iwh.s fqn:iwh.t",
-                                       "--indirect-selection", "empty"]
+    assert plan.reused == {
+        "model.iwh.m1": "success",
+        "model.iwh.m2": "success",
+        "model.iwh.m3": "success",
+        "seed.iwh.s": "success",
+        "test.iwh.t": "pass",
+    }
+    assert plan.dbt_args(MANIFEST) == [
+        "--exclude",
+        "fqn:iwh.m1 fqn:iwh.m2 fqn:iwh.m3 fqn:iwh.s fqn:iwh.t",
+        "--indirect-selection",
+        "empty",
+    ]
 
 
 def test_a_changed_source_reruns_exactly_what_reads_it(con, tmp_path):

@@ -11,11 +11,23 @@ from dagster import AssetKey
 REPO = Path(__file__).resolve().parent.parent
 
 EXPECTED_ASSETS = [
-    *[["raw", t] for t in ("nir_deltakere", "nir_tiltak", "jobbsjansen_individrapportering",
-                           "jobbsjansen_prosjekter", "kostra_f275", "ssb_statbank", "ssb_sentralitet",
-                           "klass_131_kommuner")],
-    *[["marts", t] for t in ("participant_exits", "analysis_dataset", "municipality_year", "project_year",
-                             "exclusions")],
+    *[
+        ["raw", t]
+        for t in (
+            "nir_deltakere",
+            "nir_tiltak",
+            "jobbsjansen_individrapportering",
+            "jobbsjansen_prosjekter",
+            "kostra_f275",
+            "ssb_statbank",
+            "ssb_sentralitet",
+            "klass_131_kommuner",
+        )
+    ],
+    *[
+        ["marts", t]
+        for t in ("participant_exits", "analysis_dataset", "municipality_year", "project_year", "exclusions")
+    ],
     ["publication", "published_snapshot"],
     ["exports", "analysis_files"],
 ]

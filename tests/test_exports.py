@@ -25,8 +25,10 @@ def test_exports_write_parquet_and_labelled_stata_and_map_infinity_to_missing(tm
     )
     written = write_exports(con, tmp_path)
     assert sorted(p.name for p in written) == [
-        "analysis__model_coefficients.dta", "analysis__model_coefficients.parquet",
-        "marts__analysis_dataset.dta", "marts__analysis_dataset.parquet",
+        "analysis__model_coefficients.dta",
+        "analysis__model_coefficients.parquet",
+        "marts__analysis_dataset.dta",
+        "marts__analysis_dataset.parquet",
     ]
     dataset = pd.read_stata(tmp_path / "marts__analysis_dataset.dta")
     assert dataset["spor"].tolist()[0] == "en del skolegang" and pd.isna(dataset["spor"].tolist()[1])
@@ -69,7 +71,10 @@ def test_streamed_stata_file_is_byte_for_byte_what_pandas_writes_for_the_convert
         }
     )
     expected.to_stata(
-        tmp_path / "pandas.dta", write_index=False, version=118, data_label="t",
+        tmp_path / "pandas.dta",
+        write_index=False,
+        version=118,
+        data_label="t",
         value_labels={"kjonn_mann": {0: "kvinne", 1: "mann"}},
     )
     streamed, reference = (tmp_path / "streamed.dta").read_bytes(), (tmp_path / "pandas.dta").read_bytes()
@@ -103,9 +108,14 @@ def test_metadata_of_several_value_label_tables_and_a_long_data_label_is_what_pa
         }
     )
     expected.to_stata(
-        tmp_path / "pandas.dta", write_index=False, version=118, data_label=label[:80],
-        value_labels={"spor": {1: "liten eller ingen skolegang", 2: "en del skolegang", 3: "god allmennutdanning"},
-                      "tiltak_fag_vgo": {0: "nei", 1: "ja"}},
+        tmp_path / "pandas.dta",
+        write_index=False,
+        version=118,
+        data_label=label[:80],
+        value_labels={
+            "spor": {1: "liten eller ingen skolegang", 2: "en del skolegang", 3: "god allmennutdanning"},
+            "tiltak_fag_vgo": {0: "nei", 1: "ja"},
+        },
     )
     streamed, reference = (tmp_path / "streamed.dta").read_bytes(), (tmp_path / "pandas.dta").read_bytes()
     assert _without_timestamp(streamed) == _without_timestamp(reference)

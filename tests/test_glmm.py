@@ -31,7 +31,7 @@ def loglik_by_quadrature(X, y, groups, beta, sigma):
         rows = groups == group
         eta, outcome = X[rows] @ beta, y[rows]
 
-        def integrand(b):
+        def integrand(b, eta=eta, outcome=outcome):
             linear = eta + sigma * b
             return np.exp(np.sum(outcome * linear - np.logaddexp(0.0, linear)) - 0.5 * b * b) / np.sqrt(2 * np.pi)
 
@@ -79,8 +79,11 @@ def test_analytic_gradient_matches_finite_differences(small_problem, nodes):
     analytic = glmm.evaluate(data, params[:3], params[3], nodes).gradient
     step = 1e-6
     numeric = [
-        (glmm.evaluate(data, (params + e)[:3], (params + e)[3], nodes).loglik
-         - glmm.evaluate(data, (params - e)[:3], (params - e)[3], nodes).loglik) / (2 * step)
+        (
+            glmm.evaluate(data, (params + e)[:3], (params + e)[3], nodes).loglik
+            - glmm.evaluate(data, (params - e)[:3], (params - e)[3], nodes).loglik
+        )
+        / (2 * step)
         for e in np.eye(4) * step
     ]
     np.testing.assert_allclose(analytic, numeric, atol=1e-6)
@@ -138,7 +141,7 @@ def test_empirical_bayes_intercepts_are_modes_with_laplace_sd():
     for j in (0, 7, 29):
         rows = groups == j
 
-        def negative_posterior(u):
+        def negative_posterior(u, rows=rows):
             linear = offset[rows] + u
             return -(np.sum(y[rows] * linear - np.logaddexp(0, linear)) - 0.5 * u * u / fit.sigma2)
 

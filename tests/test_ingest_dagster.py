@@ -17,12 +17,12 @@ import openpyxl
 import pytest
 from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 from stdnum.no import fodselsnummer
+from test_landing_fixtures import EXAMPLES, TEST_KEY, copy_examples, read_table, valid_fnr, write_table
 
 from iwh.landing import discover
 from orchestration.ingestion.assets import raw_assets, reference_assets
 from orchestration.ingestion.partitions import COHORT_PARTITIONS_NAME
 from orchestration.resources import WarehouseResource
-from test_landing_fixtures import EXAMPLES, TEST_KEY, copy_examples, read_table, valid_fnr, write_table
 
 ELEVEN_DIGITS = re.compile(r"(?<!\d)\d{11}(?!\d)")
 DIGIT_RUN = re.compile(r"\d{11,12}")
@@ -67,7 +67,13 @@ def test_a_cohort_partition_materialises_every_raw_asset(environment):
 
     assert result.success
     materialized = sorted(event.asset_key.path[-1] for event in result.get_asset_materialization_events())
-    assert materialized == ["jobbsjansen_individrapportering", "jobbsjansen_prosjekter", "kostra_f275", "nir_deltakere", "nir_tiltak"]
+    assert materialized == [
+        "jobbsjansen_individrapportering",
+        "jobbsjansen_prosjekter",
+        "kostra_f275",
+        "nir_deltakere",
+        "nir_tiltak",
+    ]
     with resource.connect() as con:
         counts = con.execute(
             "select (select count(*) from raw.nir_deltakere where cohort_year = 2019), "
@@ -93,7 +99,9 @@ def test_a_bad_file_fails_its_asset_with_the_delivery_message(environment):
     landing, resource, instance = environment
     header, rows = read_table(EXAMPLES / "nir" / "nir_deltakere_2019.csv")
     keep = [i for i, name in enumerate(header) if name != "Fodselsnummer"]
-    write_table(landing / "nir" / "nir_deltakere_2019.csv", [header[i] for i in keep], [[r[i] for i in keep] for r in rows])
+    write_table(
+        landing / "nir" / "nir_deltakere_2019.csv", [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
+    )
 
     result = materialize_year(instance, resource, 2019)
 
@@ -114,7 +122,13 @@ def _plant_identifiers(landing: Path) -> None:
     write_table(
         landing / "nir" / "nir_deltakere_2019.csv",
         [*header, "kommentar"],
-        [[*row, f"gammelt nr {valid_fnr(1, 2, 85, 400 + i)} / {valid_fnr(3, 4, 70, 200 + i)[:6]} {valid_fnr(3, 4, 70, 200 + i)[6:]}"] for i, row in enumerate(rows)],
+        [
+            [
+                *row,
+                f"gammelt nr {valid_fnr(1, 2, 85, 400 + i)} / {valid_fnr(3, 4, 70, 200 + i)[:6]} {valid_fnr(3, 4, 70, 200 + i)[6:]}",
+            ]
+            for i, row in enumerate(rows)
+        ],
     )
     js_header, js_rows = read_table(EXAMPLES / "jobbsjansen" / "individrapportering_2018.csv")
     js_rows[0][js_header.index("fnr")] = "1234567890"  # wrong length
@@ -149,7 +163,9 @@ def test_no_identifier_in_any_table_or_log_line_after_a_run(environment, caplog)
             "select table_schema, table_name, column_name from information_schema.columns "
             "where data_type = 'VARCHAR' order by all"
         ).fetchall():
-            values = con.execute(f'select distinct "{column}" from "{schema}"."{table}" where "{column}" is not null').fetchall()
+            values = con.execute(
+                f'select distinct "{column}" from "{schema}"."{table}" where "{column}" is not null'
+            ).fetchall()
             cells.extend(value for (value,) in values)
         planted = con.execute(
             "select _extra_columns, statsborgerskapforste from raw.nir_deltakere where cohort_year = 2019 and _row_number = 3"
@@ -169,13 +185,21 @@ def test_materialisation_metadata_counts_rows_and_quarantine(environment):
     rows[1][header.index("Kjonn")] = "Q"
     write_table(landing / "nir" / "nir_deltakere_2018.csv", header, rows)
 
-    result = materialize_year(instance, resource, 2018, assets=[a for a in raw_assets if a.key.path[-1] == "nir_deltakere"])
+    result = materialize_year(
+        instance, resource, 2018, assets=[a for a in raw_assets if a.key.path[-1] == "nir_deltakere"]
+    )
 
     (event,) = result.get_asset_materialization_events()
     metadata = event.materialization.metadata
-    assert (metadata["rows_delivered"].value, metadata["rows_quarantined"].value, metadata["unchanged"].value) == (4, 1, False)
+    assert (metadata["rows_delivered"].value, metadata["rows_quarantined"].value, metadata["unchanged"].value) == (
+        4,
+        1,
+        False,
+    )
     assert metadata["quarantine_by_reason"].value == {"code_outside_list": 1}
 
-    again = materialize_year(instance, resource, 2018, assets=[a for a in raw_assets if a.key.path[-1] == "nir_deltakere"])
+    again = materialize_year(
+        instance, resource, 2018, assets=[a for a in raw_assets if a.key.path[-1] == "nir_deltakere"]
+    )
     (event,) = again.get_asset_materialization_events()
     assert event.materialization.metadata["unchanged"].value is True

@@ -8,26 +8,29 @@ import shutil
 
 import duckdb
 import pytest
-
-from iwh.landing import changed_partitions, changed_references, discover, load_partition
-from iwh.pseudonym import person_key
-from iwh.settings import DEMO_PSEUDONYM_KEY, SYNTHETIC_MARKER, SettingsError
-from test_landing_fixtures import (  # noqa: F401  (pytest fixtures)
+from test_landing_fixtures import (
     EXAMPLES,
     LOG,
     TEST_KEY,
-    landing,
     load_everything,
-    raw_rows,
     read_table,
-    settings,
     settings_for,
     write_table,
 )
 
+from iwh.landing import changed_partitions, changed_references, discover, load_partition
+from iwh.pseudonym import person_key
+from iwh.settings import DEMO_PSEUDONYM_KEY, SYNTHETIC_MARKER, SettingsError
+
 ALL_PARTITIONS = [
     (source, year)
-    for source in ("jobbsjansen_individrapportering", "jobbsjansen_prosjekter", "kostra_f275", "nir_deltakere", "nir_tiltak")
+    for source in (
+        "jobbsjansen_individrapportering",
+        "jobbsjansen_prosjekter",
+        "kostra_f275",
+        "nir_deltakere",
+        "nir_tiltak",
+    )
     for year in (2017, 2018, 2019, 2020)
 ]
 TABLES = ("nir_deltakere", "nir_tiltak", "jobbsjansen_individrapportering", "jobbsjansen_prosjekter", "kostra_f275")
@@ -168,7 +171,10 @@ def test_a_failure_inside_the_transaction_rolls_back_the_whole_partition(setting
 def test_two_files_for_one_year_count_as_changed(settings, landing):
     con = duckdb.connect()
     load_everything(con, settings)
-    shutil.copy(EXAMPLES / "jobbsjansen" / "individrapportering_2019.xlsx", landing / "jobbsjansen" / "individrapportering_2018.xlsx")
+    shutil.copy(
+        EXAMPLES / "jobbsjansen" / "individrapportering_2019.xlsx",
+        landing / "jobbsjansen" / "individrapportering_2018.xlsx",
+    )
 
     assert changed_partitions(con, discover(landing)) == [("jobbsjansen_individrapportering", 2018)]
 

@@ -16,10 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from iwh.landing import DeliveryError, load_partition
-from iwh.publication import publish
-from iwh.warehouse import connect
 from test_landing_fixtures import (
     EXAMPLES,
     LOG,
@@ -31,6 +27,10 @@ from test_landing_fixtures import (
     settings_for,
     write_table,
 )
+
+from iwh.landing import DeliveryError, load_partition
+from iwh.publication import publish
+from iwh.warehouse import connect
 
 NIR_2019 = "nir/nir_deltakere_2019.csv"
 JS_2018 = "jobbsjansen/individrapportering_2018.csv"
@@ -139,7 +139,9 @@ def _without_column(column: str) -> Callable[[Path], None]:
     def write(landing: Path) -> None:
         header, rows = _nir_2019()
         index = header.index(column)
-        write_table(landing / NIR_2019, header[:index] + header[index + 1 :], [r[:index] + r[index + 1 :] for r in rows])
+        write_table(
+            landing / NIR_2019, header[:index] + header[index + 1 :], [r[:index] + r[index + 1 :] for r in rows]
+        )
 
     return write
 
@@ -204,7 +206,10 @@ def _tab_separated(landing: Path) -> None:
 
 
 def _xlsx_beside_csv(landing: Path) -> None:
-    shutil.copy(EXAMPLES / "jobbsjansen" / "individrapportering_2019.xlsx", landing / "jobbsjansen" / "individrapportering_2018.xlsx")
+    shutil.copy(
+        EXAMPLES / "jobbsjansen" / "individrapportering_2019.xlsx",
+        landing / "jobbsjansen" / "individrapportering_2018.xlsx",
+    )
 
 
 def _klass_missing(landing: Path) -> None:
@@ -337,7 +342,9 @@ def _load_changed_nir_2019(warehouse: Warehouse, change: Callable[[list[str], li
     _rewrite_nir_2019(warehouse.landing, change)
     warehouse.load("nir_deltakere", 2019)
     warehouse.assert_only_partition_replaced("nir_deltakere", 2019)
-    assert warehouse.con.execute("select count(*) from raw.nir_deltakere where cohort_year = 2019").fetchall()[0][0] == 4
+    assert (
+        warehouse.con.execute("select count(*) from raw.nir_deltakere where cohort_year = 2019").fetchall()[0][0] == 4
+    )
     return quarantine_rows(warehouse.con, "nir_deltakere")
 
 
@@ -381,9 +388,17 @@ def test_duf_of_wrong_length_is_quarantined(warehouse):
 
 
 def test_date_that_does_not_parse_is_quarantined(warehouse):
-    quarantined = _load_changed_nir_2019(warehouse, lambda h, r: _set(h, r, 4, "DatoForForsteVedtakIntro", "31.02.2016"))
+    quarantined = _load_changed_nir_2019(
+        warehouse, lambda h, r: _set(h, r, 4, "DatoForForsteVedtakIntro", "31.02.2016")
+    )
     assert quarantined == [
-        (NIR_2019, 4, "DatoForForsteVedtakIntro", "invalid_date", "'31.02.2016' is not a date (dd.mm.yyyy or yyyy-mm-dd)")
+        (
+            NIR_2019,
+            4,
+            "DatoForForsteVedtakIntro",
+            "invalid_date",
+            "'31.02.2016' is not a date (dd.mm.yyyy or yyyy-mm-dd)",
+        )
     ]
     stored = warehouse.con.execute(
         "select datoforforstevedtakintro from raw.nir_deltakere where cohort_year = 2019 and _row_number = 4"
@@ -393,7 +408,9 @@ def test_date_that_does_not_parse_is_quarantined(warehouse):
 
 def test_end_date_outside_the_cohort_year_is_quarantined(warehouse):
     quarantined = _load_changed_nir_2019(warehouse, lambda h, r: _set(h, r, 5, "AvsluttetDato", "2018-01-18"))
-    assert quarantined == [(NIR_2019, 5, "AvsluttetDato", "date_outside_cohort", "2018-01-18 is outside cohort year 2019")]
+    assert quarantined == [
+        (NIR_2019, 5, "AvsluttetDato", "date_outside_cohort", "2018-01-18 is outside cohort year 2019")
+    ]
 
 
 def test_code_outside_its_list_is_quarantined(warehouse):

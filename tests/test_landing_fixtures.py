@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import duckdb
-import pytest
 from stdnum.no import fodselsnummer
 
 from iwh.landing import REFERENCE_SOURCES, discover, load_partition, load_reference
@@ -88,7 +87,9 @@ def write_table(
     return path
 
 
-def raw_rows(con: duckdb.DuckDBPyConnection, table: str, cohort_year: int | None = None, exclude: Sequence[str] = ()) -> list[dict]:
+def raw_rows(
+    con: duckdb.DuckDBPyConnection, table: str, cohort_year: int | None = None, exclude: Sequence[str] = ()
+) -> list[dict]:
     """Rows of a raw table as dicts, ordered by row number, without load-specific lineage."""
     where = "" if cohort_year is None else f"where cohort_year = {cohort_year}"
     relation = con.sql(f"select * from raw.{table} {where} order by _source_file, _row_number")
@@ -102,13 +103,3 @@ def quarantine_rows(con: duckdb.DuckDBPyConnection, source: str | None = None) -
         f"select source_file, row_number, column_name, reason, detail from quality.quarantine {where} "
         "order by source_file, row_number, column_name, reason"
     ).fetchall()
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    return copy_examples(tmp_path / "landing")
-
-
-@pytest.fixture
-def settings(landing: Path, tmp_path: Path) -> Settings:
-    return settings_for(landing, tmp_path / "home")

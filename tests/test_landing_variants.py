@@ -17,9 +17,6 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pytest
-
-from iwh.landing import SOURCES, load_partition
-from iwh.landing.contract import Kind
 from test_landing_fixtures import (
     EXAMPLES,
     LOG,
@@ -30,6 +27,9 @@ from test_landing_fixtures import (
     settings_for,
     write_table,
 )
+
+from iwh.landing import SOURCES, load_partition
+from iwh.landing.contract import Kind
 
 NIR_2018 = EXAMPLES / "nir" / "nir_deltakere_2018.csv"  # decimal commas, dd.mm.yyyy
 JS_2017 = EXAMPLES / "jobbsjansen" / "individrapportering_2017.csv"  # Windows-1252, 2017 text codes
@@ -53,7 +53,9 @@ def typed(source: str, rows: list[dict]) -> list[dict]:
     return converted
 
 
-def load_variant(tmp_path: Path, relative: str, write: Callable[[Path], None], source: str, year: int) -> tuple[list[dict], list]:
+def load_variant(
+    tmp_path: Path, relative: str, write: Callable[[Path], None], source: str, year: int
+) -> tuple[list[dict], list]:
     """Load one variant file in a fresh landing zone; returns typed rows and quarantine rows."""
     landing = tmp_path / "landing"
     landing.mkdir(parents=True)
@@ -122,7 +124,11 @@ NIR_VARIANTS: dict[str, tuple[Callable, dict]] = {
 @pytest.fixture(scope="module")
 def nir_base_rows(tmp_path_factory) -> list[dict]:
     rows, quarantine = load_variant(
-        tmp_path_factory.mktemp("base"), "nir/nir_deltakere_2018.csv", lambda p: shutil.copy(NIR_2018, p), "nir_deltakere", 2018
+        tmp_path_factory.mktemp("base"),
+        "nir/nir_deltakere_2018.csv",
+        lambda p: shutil.copy(NIR_2018, p),
+        "nir_deltakere",
+        2018,
     )
     assert quarantine == []
     return rows
@@ -131,7 +137,18 @@ def nir_base_rows(tmp_path_factory) -> list[dict]:
 def test_nir_base_rows_are_normalised_text(nir_base_rows):
     first = nir_base_rows[0]
     assert len(nir_base_rows) == 4
-    assert {k: first[k] for k in ("kjonn", "datoforforstevedtakintro", "avsluttetdato", "avsl_kommunenummer", "antalltimerfravaerintro", "_row_number", "cohort_year")} == {
+    assert {
+        k: first[k]
+        for k in (
+            "kjonn",
+            "datoforforstevedtakintro",
+            "avsluttetdato",
+            "avsl_kommunenummer",
+            "antalltimerfravaerintro",
+            "_row_number",
+            "cohort_year",
+        )
+    } == {
         "kjonn": "K",
         "datoforforstevedtakintro": "2016-11-18",
         "avsluttetdato": "2018-07-15",
@@ -206,10 +223,21 @@ def test_blank_lines_count_as_spreadsheet_rows(tmp_path):
     header, rows = _nir_base()
 
     def write_with_blank_lines(path: Path) -> None:
-        lines = [";".join(header), ";".join(rows[0]), "", ";".join(rows[1]), " ", *(";".join(r) for r in rows[2:]), "", ""]
+        lines = [
+            ";".join(header),
+            ";".join(rows[0]),
+            "",
+            ";".join(rows[1]),
+            " ",
+            *(";".join(r) for r in rows[2:]),
+            "",
+            "",
+        ]
         path.write_text("\n".join(lines), encoding="utf-8")
 
-    typed_rows, quarantine = load_variant(tmp_path, "nir/nir_deltakere_2018.csv", write_with_blank_lines, "nir_deltakere", 2018)
+    typed_rows, quarantine = load_variant(
+        tmp_path, "nir/nir_deltakere_2018.csv", write_with_blank_lines, "nir_deltakere", 2018
+    )
     assert quarantine == []
     assert [r["_row_number"] for r in typed_rows] == [2, 4, 6, 7]
 
@@ -282,7 +310,11 @@ JS_VARIANTS: dict[str, Callable[[Path], None]] = {
 def test_jobbsjansen_variant_gives_identical_rows(variant, js_2017_rows, tmp_path):
     suffix = ".xlsx" if "xlsx" in variant else ".csv"
     typed_rows, quarantine = load_variant(
-        tmp_path, f"jobbsjansen/individrapportering_2017{suffix}", JS_VARIANTS[variant], "jobbsjansen_individrapportering", 2017
+        tmp_path,
+        f"jobbsjansen/individrapportering_2017{suffix}",
+        JS_VARIANTS[variant],
+        "jobbsjansen_individrapportering",
+        2017,
     )
     assert quarantine == []
     assert typed_rows == js_2017_rows

@@ -129,13 +129,25 @@ def test_archetypes_come_from_the_data_file(m1_fit):
     assert list(table["archetype"]) == list(archetypes["archetype"])
     first = table.loc[table["archetype"] == "woman_spor2_africa"].set_index("ordning")
     assert first.loc[1, "predicted_probability"] > first.loc[0, "predicted_probability"]
-    assert (table["ci_low"] < table["predicted_probability"]).all() and (table["predicted_probability"] < table["ci_high"]).all()
+    assert (table["ci_low"] < table["predicted_probability"]).all() and (
+        table["predicted_probability"] < table["ci_high"]
+    ).all()
     # "mean Norwegian level" is the fit sample's mean score; the others are as written.
     assert first.loc[1, "norsk_score_used"] == pytest.approx(m1_fit.sample["norsk_score"].mean())
     typical_intro = archetypes.loc[archetypes["archetype"] == "typical_intro"].iloc[0]
     x = {term: 0.0 for term in m1_fit.terms}
-    x.update(const=1.0, ordning=0, spor=2, kjonn_mann=1, alder=32, botid=2, norsk_score=2, varighet_mnd=27,
-             fravaer_hoy=1, region_vest_asia=1.0)
+    x.update(
+        const=1.0,
+        ordning=0,
+        spor=2,
+        kjonn_mann=1,
+        alder=32,
+        botid=2,
+        norsk_score=2,
+        varighet_mnd=27,
+        fravaer_hoy=1,
+        region_vest_asia=1.0,
+    )
     for measure in TILTAK:
         x[measure] = m1_fit.sample[measure].mean()
     eta = sum(m1_fit.params[t] * x[t] for t in m1_fit.terms)
@@ -146,7 +158,14 @@ def test_archetypes_come_from_the_data_file(m1_fit):
 
 def test_predicted_vs_actual_by_programme_within_subgroups(m1_fit):
     table = m1.predicted_vs_actual(m1_fit)
-    assert set(table["characteristic"]) == {"spor", "norsk_tier", "fravaer_hoy", "botid_quartile", "varighet_quartile", "age_band"}
+    assert set(table["characteristic"]) == {
+        "spor",
+        "norsk_tier",
+        "fravaer_hoy",
+        "botid_quartile",
+        "varighet_quartile",
+        "age_band",
+    }
     sample = m1_fit.sample
     spor = table.loc[table["characteristic"] == "spor"].set_index(["programme", "level"])
     cell = sample.loc[(sample["programme"] == "jobbsjansen") & (sample["spor"] == 3)]

@@ -82,8 +82,16 @@ def test_standardisation_uses_the_fit_sample():
         assert data.design[column].mean() == pytest.approx(0, abs=1e-12)
         assert data.design[column].std(ddof=1) == pytest.approx(1)
     assert list(data.design.columns) == [
-        "const", "ordning", "alder_std", "kjonn_mann", "spor_2", "spor_3", "fravaer_hoy",
-        "andel_innvandrere_std", "nettoinnflytting_std", "andel_utvalgte_naeringer_std",
+        "const",
+        "ordning",
+        "alder_std",
+        "kjonn_mann",
+        "spor_2",
+        "spor_3",
+        "fravaer_hoy",
+        "andel_innvandrere_std",
+        "nettoinnflytting_std",
+        "andel_utvalgte_naeringer_std",
     ]
 
 
@@ -93,8 +101,12 @@ def test_collapsing_to_binomial_rows_keeps_the_likelihood():
     X, successes, trials, units = multilevel.collapse(data)
     assert len(X) < len(data.sample) and trials.sum() == len(data.sample)
     beta = np.linspace(-0.5, 0.5, X.shape[1])
-    rowwise = glmm.marginal_loglik(data.design.to_numpy(), data.sample["maloppnaelse"].to_numpy(), data.unit.to_numpy(), beta, 0.6, nodes=5)
-    assert glmm.marginal_loglik(X, successes, units, beta, 0.6, nodes=5, trials=trials) == pytest.approx(rowwise, abs=1e-8)
+    rowwise = glmm.marginal_loglik(
+        data.design.to_numpy(), data.sample["maloppnaelse"].to_numpy(), data.unit.to_numpy(), beta, 0.6, nodes=5
+    )
+    assert glmm.marginal_loglik(X, successes, units, beta, 0.6, nodes=5, trials=trials) == pytest.approx(
+        rowwise, abs=1e-8
+    )
 
 
 def test_tables_of_a_multilevel_fit(m2_scale5):

@@ -47,9 +47,13 @@ def published_context(landing: Path) -> pd.DataFrame:
     """Municipality-year context from the statbank exports, indexed by (kommunenummer, cohort_year)."""
     columns = []
     for table, name in CONTEXT_TABLES.items():
-        raw = pd.read_csv(landing / "ssb" / f"{table}.csv", sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        raw = pd.read_csv(
+            landing / "ssb" / f"{table}.csv", sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig"
+        )
         raw = raw.loc[~raw.iloc[:, 3].isin(SSB_SYMBOLS)]
-        index = pd.MultiIndex.from_arrays([raw["region"].str[:4], raw["år"].astype(int)], names=["kommunenummer", "cohort_year"])
+        index = pd.MultiIndex.from_arrays(
+            [raw["region"].str[:4], raw["år"].astype(int)], names=["kommunenummer", "cohort_year"]
+        )
         columns.append(pd.Series(raw.iloc[:, 3].str.replace(",", ".").astype(float).to_numpy(), index=index, name=name))
     return pd.concat(columns, axis=1)
 

@@ -14,10 +14,8 @@ import textwrap
 import time
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
-
 from pipeline_env import point_environment_at
 from warehouse_content import content_checksums
 
@@ -46,14 +44,20 @@ def _copy_home(built_warehouse, tmp_path: Path) -> Path:
 
 def _published_run_id(snapshot: Path) -> str:
     code = "import duckdb,sys; print(duckdb.connect(sys.argv[1], read_only=True).execute('select min(run_id) from analysis.model_fit').fetchone()[0])"
-    return subprocess.run([sys.executable, "-c", code, str(snapshot)], check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code, str(snapshot)], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def _dbt_node_builds(warehouse: Path) -> set[tuple]:
     """Each dbt node with the run that last built it (orchestration/transformation/reuse.py)."""
-    code = ("import duckdb,sys,json; print(json.dumps(duckdb.connect(sys.argv[1], read_only=True).execute("
-            "'select unique_id, run_id from quality.dbt_node_state').fetchall()))")
-    out = subprocess.run([sys.executable, "-c", code, str(warehouse)], check=True, capture_output=True, text=True).stdout
+    code = (
+        "import duckdb,sys,json; print(json.dumps(duckdb.connect(sys.argv[1], read_only=True).execute("
+        "'select unique_id, run_id from quality.dbt_node_state').fetchall()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(warehouse)], check=True, capture_output=True, text=True
+    ).stdout
     return {tuple(row) for row in json.loads(out)}
 
 
@@ -71,8 +75,9 @@ def test_a_repeat_run_gives_identical_tables_while_a_reader_keeps_answering(buil
     dbt_builds = _dbt_node_builds(settings.warehouse_path)
 
     log, stop = tmp_path / "reader.log", tmp_path / "stop"
-    reader = subprocess.Popen([sys.executable, "-c", READER_SCRIPT, str(snapshot), str(log), str(stop)],
-                              stderr=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER_SCRIPT, str(snapshot), str(log), str(stop)], stderr=subprocess.PIPE, text=True
+    )
     try:
         time.sleep(1)
         outcome = run_pipeline(settings)
@@ -94,7 +99,8 @@ def test_a_repeat_run_gives_identical_tables_while_a_reader_keeps_answering(buil
     assert content_checksums(settings.previous_published_path) == before
     assert docs.stat().st_mtime_ns == docs_written, "same project and columns: the dbt docs are not generated again"
     assert len(dbt_builds) > 100 and _dbt_node_builds(settings.warehouse_path) == dbt_builds, (
-        "same project and deliveries: every dbt node is reused, none rebuilt")
+        "same project and deliveries: every dbt node is reused, none rebuilt"
+    )
 
 
 def test_the_stata_export_has_the_marts_values_and_value_labels(built_warehouse):

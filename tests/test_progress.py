@@ -44,7 +44,10 @@ def test_progress_lines_name_each_step_and_the_root_cause(capsys):
     assert not _run_with_progress_lines(first_step, failing_step).success
     printed = capsys.readouterr().err.splitlines()
     assert [line.split(" (")[0] for line in printed[:4]] == [
-        "  ▶ first_step", "  ✓ first_step", "  ▶ failing_step", "  ✗ failing_step"
+        "  ▶ first_step",
+        "  ✓ first_step",
+        "  ▶ failing_step",
+        "  ✗ failing_step",
     ]
     assert "      ValueError: column Kjonn: value outside K/M in row 7" in printed
 

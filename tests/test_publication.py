@@ -36,7 +36,9 @@ def _published_version(path: Path) -> int:
         "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
         "print(con.execute('select v from marts.version').fetchone()[0])"
     )
-    return int(subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True).stdout)
+    return int(
+        subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True).stdout
+    )
 
 
 def test_publish_replaces_the_snapshot_and_keeps_the_previous(tmp_path):

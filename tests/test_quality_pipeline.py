@@ -19,7 +19,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import point_environment_at
 
 UNKNOWN_LABEL = "Permisjon"
@@ -117,7 +116,9 @@ def degraded_run(sample_landing, tmp_path_factory):
 
     shutil.copytree(sample_landing, landing)
     planted = degrade(landing)
-    saved = {name: os.environ.get(name) for name in ("IWH_LANDING_DIR", "IWH_HOME", "IWH_PSEUDONYM_KEY", "DAGSTER_HOME")}
+    saved = {
+        name: os.environ.get(name) for name in ("IWH_LANDING_DIR", "IWH_HOME", "IWH_PSEUDONYM_KEY", "DAGSTER_HOME")
+    }
     try:
         settings = point_environment_at(landing, root / "home")
         outcome = run_pipeline(settings, echo=lambda line: None)
@@ -135,8 +136,10 @@ def degraded_run(sample_landing, tmp_path_factory):
             order by severity, suite, "partition", column_name, threshold
             """
         ).fetchall()
-        tables = {f"{schema}.{name}" for schema, name in con.execute(
-            "select table_schema, table_name from information_schema.tables").fetchall()}
+        tables = {
+            f"{schema}.{name}"
+            for schema, name in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        }
     return planted, settings, outcome, failed, tables
 
 
@@ -144,7 +147,7 @@ def degraded_run(sample_landing, tmp_path_factory):
 def test_clean_sample_passes_every_critical_expectation(built_warehouse):
     with duckdb.connect(str(built_warehouse.settings.published_path), read_only=True) as con:
         critical = con.execute(
-            "select suite, \"partition\", column_name, observed_value from quality.validation_results "
+            'select suite, "partition", column_name, observed_value from quality.validation_results '
             "where severity = 'critical' and not success"
         ).fetchall()
         total = con.execute("select count(*) from quality.validation_results").fetchall()[0][0]
@@ -155,31 +158,52 @@ def test_clean_sample_passes_every_critical_expectation(built_warehouse):
 @pytest.mark.slow
 def test_degraded_delivery_fails_the_planted_expectations(degraded_run):
     planted, _, _, failed, _ = degraded_run
-    by_key = {(severity, suite, partition, column, threshold): (observed, details)
-              for severity, suite, partition, column, observed, threshold, details in failed}
+    by_key = {
+        (severity, suite, partition, column, threshold): (observed, details)
+        for severity, suite, partition, column, observed, threshold, details in failed
+    }
     share = planted.spor_emptied / planted.municipality_exits
     municipality = f"{planted.kommunenummer} {planted.kommunenavn} ({planted.municipality_exits} exits)"
-    municipality_failure = by_key[("warning", "municipality_year_intro.completeness", f"{PROBLEM_YEAR} intro",
-                                   "spor_missing_share", "between 0 and 0.6 (failure level)")]
+    municipality_failure = by_key[
+        (
+            "warning",
+            "municipality_year_intro.completeness",
+            f"{PROBLEM_YEAR} intro",
+            "spor_missing_share",
+            "between 0 and 0.6 (failure level)",
+        )
+    ]
     assert f"{municipality}: {share:.1%} lack spor" in municipality_failure[0]
 
-    label = by_key[("critical", "raw_nir_deltakere.validity", str(PROBLEM_YEAR), "avslutningsaarsak",
-                    "in seed nir_avslutningsaarsaker (24 values)")]
+    label = by_key[
+        (
+            "critical",
+            "raw_nir_deltakere.validity",
+            str(PROBLEM_YEAR),
+            "avslutningsaarsak",
+            "in seed nir_avslutningsaarsaker (24 values)",
+        )
+    ]
     # One unknown label among the accepted rows (the duplicated pair is quarantined).
     assert label[0].startswith("1 of ")
-    assert label[1] == (f"nir/nir_deltakere_{PROBLEM_YEAR}.csv row {planted.label_row}, column Avslutningsaarsak: "
-                        f"unknown label '{UNKNOWN_LABEL}' (not in seed nir_avslutningsaarsaker)")
+    assert label[1] == (
+        f"nir/nir_deltakere_{PROBLEM_YEAR}.csv row {planted.label_row}, column Avslutningsaarsak: "
+        f"unknown label '{UNKNOWN_LABEL}' (not in seed nir_avslutningsaarsaker)"
+    )
 
     duplicate = by_key[("critical", "raw_nir_deltakere.uniqueness", str(PROBLEM_YEAR), "person_key", "unique")]
     assert duplicate[0] == f"2 of {spaced(planted.rows_problem_year)} rows belong to a person delivered more than once"
     first, second = planted.duplicate_rows
-    assert duplicate[1] == (f"nir/nir_deltakere_{PROBLEM_YEAR}.csv rows {first} and {second}, column Fodselsnummer: "
-                            "the same person")
+    assert duplicate[1] == (
+        f"nir/nir_deltakere_{PROBLEM_YEAR}.csv rows {first} and {second}, column Fodselsnummer: the same person"
+    )
 
     volume = by_key[("critical", "raw_volume.previous_year", str(HALVED_YEAR), "ratio_to_previous_year", "≥ 0.55")]
     ratio = planted.rows_after_halving / planted.previous_year_rows
-    assert (f"raw.nir_deltakere: {planted.rows_after_halving} rows delivered, {ratio:.1%} of the previous "
-            f"year's {planted.previous_year_rows}") in volume[0]
+    assert (
+        f"raw.nir_deltakere: {planted.rows_after_halving} rows delivered, {ratio:.1%} of the previous "
+        f"year's {planted.previous_year_rows}"
+    ) in volume[0]
     critical_suites = sorted({suite for severity, suite, *_ in failed if severity == "critical"})
     assert critical_suites == ["raw_nir_deltakere.uniqueness", "raw_nir_deltakere.validity", "raw_volume.previous_year"]
 
@@ -199,8 +223,10 @@ def test_degraded_reports_show_each_problem(degraded_run):
     planted, settings, _, _, _ = degraded_run
     report = html.unescape((settings.reports_dir / "auditors_report.html").read_text(encoding="utf-8"))
     assert "Blocked:" in report
-    assert (f"nir/nir_deltakere_{PROBLEM_YEAR}.csv row {planted.label_row}, column Avslutningsaarsak: "
-            f"unknown label '{UNKNOWN_LABEL}'") in report
+    assert (
+        f"nir/nir_deltakere_{PROBLEM_YEAR}.csv row {planted.label_row}, column Avslutningsaarsak: "
+        f"unknown label '{UNKNOWN_LABEL}'"
+    ) in report
     first, second = planted.duplicate_rows
     assert f"rows {first} and {second}, column Fodselsnummer: the same person" in report
     assert f"raw.nir_deltakere: {planted.rows_after_halving} rows delivered" in report
@@ -209,10 +235,17 @@ def test_degraded_reports_show_each_problem(degraded_run):
     docs = settings.reports_dir / "quality"
     pages = {page: html.unescape(page.read_text(encoding="utf-8")) for page in docs.rglob("*.html")}
     assert any(UNKNOWN_LABEL in text and f"{planted.label_row}" in text for text in pages.values())
-    uniqueness = [text for page, text in pages.items() if "raw_nir_deltakere/uniqueness" in page.as_posix()
-                  and page.name.endswith(f"persons {PROBLEM_YEAR}.html")]
+    uniqueness = [
+        text
+        for page, text in pages.items()
+        if "raw_nir_deltakere/uniqueness" in page.as_posix() and page.name.endswith(f"persons {PROBLEM_YEAR}.html")
+    ]
     assert len(uniqueness) == 1 and "2 unexpected values found" in uniqueness[0]
     index = pages[docs / "index.html"]
-    for suite in ("raw_nir_deltakere.uniqueness", "raw_nir_deltakere.validity", "raw_volume.previous_year",
-                  "municipality_year_intro.completeness"):
+    for suite in (
+        "raw_nir_deltakere.uniqueness",
+        "raw_nir_deltakere.validity",
+        "raw_volume.previous_year",
+        "municipality_year_intro.completeness",
+    ):
         assert suite in index

@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-
 import quality_sample
+
 from expectations import missingness, reuse
 from expectations.run import QualityPaths, validate_warehouse
 from expectations.suites import SUITES
@@ -33,8 +33,13 @@ def degrade(frames: dict[str, pd.DataFrame]) -> None:
     first, second = (cohort.index[row - 2] for row in DUPLICATED_ROWS)
     nir.loc[second, "person_key"] = nir.loc[first, "person_key"]
     # Ingestion quarantines the second row of a duplicated person; the first one stays.
-    frames["quarantine"] = pd.DataFrame([quality_sample.quarantine_row(
-        nir.loc[second], "Fodselsnummer", "duplicate_person", f"same person as row {DUPLICATED_ROWS[0]}")])
+    frames["quarantine"] = pd.DataFrame(
+        [
+            quality_sample.quarantine_row(
+                nir.loc[second], "Fodselsnummer", "duplicate_person", f"same person as row {DUPLICATED_ROWS[0]}"
+            )
+        ]
+    )
     frames["nir_deltakere"] = nir.drop(cohort.index[NIR_2019_KEPT:])
 
 
@@ -81,28 +86,78 @@ def test_clean_sample_passes_every_expectation(clean):
 def test_degraded_sample_fails_exactly_the_planted_problems(degraded):
     _, stored, _, _ = degraded
     assert failures(stored) == [
-        ("critical", "participant_exits_intro.completeness", "2019 intro", "spor",
-         "missing 77.4% (24 of 31)", "missing ≤ 60%"),
-        ("critical", "raw_nir_deltakere.uniqueness", "2019", "person_key",
-         "2 of 31 rows belong to a person delivered more than once", "unique"),
-        ("critical", "raw_nir_deltakere.validity", "2019", "avslutningsaarsak",
-         "1 of 30 values unexpected (3.33%)", "in seed nir_avslutningsaarsaker (24 values)"),
-        ("critical", "raw_volume.previous_year", "2019", "ratio_to_previous_year",
-         "raw.nir_deltakere: 31 rows delivered, 50.8% of the previous year's 61", "≥ 0.55"),
-        ("warning", "municipality_year_intro.completeness", "2019 intro", "spor_missing_share",
-         "0301 Oslo (30 exits): 80.0% lack spor", "between 0 and 0.4 (warning level)"),
-        ("warning", "municipality_year_intro.completeness", "2019 intro", "spor_missing_share",
-         "0301 Oslo (30 exits): 80.0% lack spor", "between 0 and 0.6 (failure level)"),
-        ("warning", "participant_exits_intro.completeness", "2019 intro", "spor",
-         "missing 77.4% (24 of 31)", "missing ≤ 40%"),
-        ("warning", "raw_volume.previous_year", "2019", "ratio_to_previous_year",
-         "raw.nir_deltakere: 31 rows delivered, 50.8% of the previous year's 61", "between 0.8 and 1.5"),
+        (
+            "critical",
+            "participant_exits_intro.completeness",
+            "2019 intro",
+            "spor",
+            "missing 77.4% (24 of 31)",
+            "missing ≤ 60%",
+        ),
+        (
+            "critical",
+            "raw_nir_deltakere.uniqueness",
+            "2019",
+            "person_key",
+            "2 of 31 rows belong to a person delivered more than once",
+            "unique",
+        ),
+        (
+            "critical",
+            "raw_nir_deltakere.validity",
+            "2019",
+            "avslutningsaarsak",
+            "1 of 30 values unexpected (3.33%)",
+            "in seed nir_avslutningsaarsaker (24 values)",
+        ),
+        (
+            "critical",
+            "raw_volume.previous_year",
+            "2019",
+            "ratio_to_previous_year",
+            "raw.nir_deltakere: 31 rows delivered, 50.8% of the previous year's 61",
+            "≥ 0.55",
+        ),
+        (
+            "warning",
+            "municipality_year_intro.completeness",
+            "2019 intro",
+            "spor_missing_share",
+            "0301 Oslo (30 exits): 80.0% lack spor",
+            "between 0 and 0.4 (warning level)",
+        ),
+        (
+            "warning",
+            "municipality_year_intro.completeness",
+            "2019 intro",
+            "spor_missing_share",
+            "0301 Oslo (30 exits): 80.0% lack spor",
+            "between 0 and 0.6 (failure level)",
+        ),
+        (
+            "warning",
+            "participant_exits_intro.completeness",
+            "2019 intro",
+            "spor",
+            "missing 77.4% (24 of 31)",
+            "missing ≤ 40%",
+        ),
+        (
+            "warning",
+            "raw_volume.previous_year",
+            "2019",
+            "ratio_to_previous_year",
+            "raw.nir_deltakere: 31 rows delivered, 50.8% of the previous year's 61",
+            "between 0.8 and 1.5",
+        ),
     ]
 
 
 def test_failures_name_file_row_and_column(degraded):
     _, stored, _, _ = degraded
-    details = stored[~stored["success"] & (stored["severity"] == "critical")].set_index(["suite", "column_name"])["details"]
+    details = stored[~stored["success"] & (stored["severity"] == "critical")].set_index(["suite", "column_name"])[
+        "details"
+    ]
     assert details[("raw_nir_deltakere.validity", "avslutningsaarsak")] == (
         "nir/nir_deltakere_2019.csv row 7, column Avslutningsaarsak: "
         "unknown label 'Permisjon' (not in seed nir_avslutningsaarsaker)"
@@ -118,8 +173,10 @@ def test_gx_results_list_unexpected_values_with_counts_only_where_values_are_sho
 
     def results(suite: str, batch: str) -> dict:
         [path] = (validations / suite.replace(".", "/")).rglob(f"warehouse-{batch}.json")
-        return {(result["expectation_config"]["kwargs"]["column"], result["expectation_config"]["severity"]): result
-                for result in json.loads(path.read_text(encoding="utf-8"))["results"]}
+        return {
+            (result["expectation_config"]["kwargs"]["column"], result["expectation_config"]["severity"]): result
+            for result in json.loads(path.read_text(encoding="utf-8"))["results"]
+        }
 
     labels = results("raw_nir_deltakere.validity", "raw.nir_deltakere accepted rows 2019")
     assert labels[("avslutningsaarsak", "critical")]["result"]["partial_unexpected_counts"] == [
@@ -130,7 +187,9 @@ def test_gx_results_list_unexpected_values_with_counts_only_where_values_are_sho
     assert "Permisjon" in page.read_text(encoding="utf-8")
     spor = results("participant_exits_intro.completeness", "marts.participant_exits completeness 2019 intro")
     assert spor[("spor", "critical")]["result"] == {
-        "element_count": 31, "unexpected_count": 24, "unexpected_percent": pytest.approx(77.42, abs=0.01),
+        "element_count": 31,
+        "unexpected_count": 24,
+        "unexpected_percent": pytest.approx(77.42, abs=0.01),
         "partial_unexpected_list": [],
     }
 
@@ -172,8 +231,16 @@ def test_missingness_tables_15_16_and_goal_achievement(degraded):
     assert (oslo["n_persons"], oslo["n_numerator"]) == (59, 23)
     mean_age = table.loc[("16", "all", "programme", "Alle", "alder", "mean_with_missing")]
     assert mean_age["n_persons"] == 23
-    goal = table.loc[("goal_achievement", "intro", "programme", "Introduksjonsprogrammet", "maloppnaelse",
-                      "share_achieved_with_missing")]
+    goal = table.loc[
+        (
+            "goal_achievement",
+            "intro",
+            "programme",
+            "Introduksjonsprogrammet",
+            "maloppnaelse",
+            "share_achieved_with_missing",
+        )
+    ]
     assert (goal["n_persons"], goal["n_numerator"]) == (23, 12)
 
 
@@ -185,7 +252,9 @@ def test_missingness_suppresses_small_cells(degraded):
     assert suppressed["value"].isna().all() and suppressed["n_numerator"].isna().all()
     shown = missing[~missing["suppressed"]]
     counted = shown[shown["n_numerator"].notna()]
-    small = counted[(counted["n_numerator"].between(1, 4)) | ((counted["n_persons"] - counted["n_numerator"]).between(1, 4))]
+    small = counted[
+        (counted["n_numerator"].between(1, 4)) | ((counted["n_persons"] - counted["n_numerator"]).between(1, 4))
+    ]
     assert small.empty
     assert (shown["n_persons"].dropna() >= missingness.MIN_CELL).all()
 
@@ -203,8 +272,12 @@ def test_suppression_rule_on_shares():
 CHANGED_BY_DEGRADE = {
     ("raw_nir_deltakere.uniqueness", "2019"),
     ("raw_nir_deltakere.validity", "2019"),
-    *((f"participant_exits_{programme}.{suite}", f"{year} {programme}")
-      for programme in ("intro", "jobbsjansen") for suite in ("completeness", "validity") for year in (2018, 2019)),
+    *(
+        (f"participant_exits_{programme}.{suite}", f"{year} {programme}")
+        for programme in ("intro", "jobbsjansen")
+        for suite in ("completeness", "validity")
+        for year in (2018, 2019)
+    ),
     ("municipality_year_intro.completeness", "2019 intro"),
     ("raw_volume.previous_year", "2019"),
 }
@@ -213,8 +286,11 @@ RUN_METADATA = ["run_id", "validated_at", "data_docs_page"]
 
 def comparable(stored: pd.DataFrame) -> pd.DataFrame:
     columns = [column for column in stored.columns if column not in RUN_METADATA]
-    return stored[columns].sort_values(["suite", "partition", "expectation", "column_name", "threshold"]).reset_index(
-        drop=True)
+    return (
+        stored[columns]
+        .sort_values(["suite", "partition", "expectation", "column_name", "threshold"])
+        .reset_index(drop=True)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -290,22 +366,30 @@ def test_batch_digest_is_the_content_of_the_frame():
     same = pd.DataFrame({"source": ["a", "c"], "year": [2019, 2019], "rows": [None, 4.0]})
     assert reuse.frame_digest(group) == reuse.frame_digest(same)
     for changed in (
-        same.assign(rows=[None, 4.5]),                       # a value
-        same.assign(rows=[0.0, 4.0]),                        # a missing value filled
-        same.assign(source=["a", "d"]),                      # a label
-        same.astype({"year": "float64"}),                    # a type
-        same.rename(columns={"rows": "rows_delivered"}),     # a column name
-        same.iloc[::-1],                                     # row order (GX lists rows in order)
-        same.iloc[:1],                                       # a row dropped
+        same.assign(rows=[None, 4.5]),  # a value
+        same.assign(rows=[0.0, 4.0]),  # a missing value filled
+        same.assign(source=["a", "d"]),  # a label
+        same.astype({"year": "float64"}),  # a type
+        same.rename(columns={"rows": "rows_delivered"}),  # a column name
+        same.iloc[::-1],  # row order (GX lists rows in order)
+        same.iloc[:1],  # a row dropped
     ):
         assert reuse.frame_digest(changed) != reuse.frame_digest(same)
 
 
 def test_fingerprint_changes_with_anything_that_decides_a_result():
-    suite = {"name": "s", "meta": {}, "expectations": [{"type": "expect_column_values_to_be_between",
-                                                        "kwargs": {"column": "x", "min_value": 0}}]}
-    base = dict(suite=suite, batch_name="b 2019", frame_sha256="f", parameters={"codes": ["a"]},
-                result_format={"result_format": "SUMMARY"})
+    suite = {
+        "name": "s",
+        "meta": {},
+        "expectations": [{"type": "expect_column_values_to_be_between", "kwargs": {"column": "x", "min_value": 0}}],
+    }
+    base = dict(
+        suite=suite,
+        batch_name="b 2019",
+        frame_sha256="f",
+        parameters={"codes": ["a"]},
+        result_format={"result_format": "SUMMARY"},
+    )
     key = reuse.fingerprint(**base)
     assert key == reuse.fingerprint(**base)
     stricter = {**suite, "expectations": [{**suite["expectations"][0], "kwargs": {"column": "x", "min_value": 1}}]}

@@ -60,7 +60,12 @@ def _raw_partitions_are_whole(working_db: Path) -> list[str]:
 def _run_and_kill(env: dict[str, str], home: Path, is_trigger) -> str:
     """Start `iwh run`, SIGKILL its whole process group once `is_trigger(line)` holds; its output."""
     process = subprocess.Popen(
-        [IWH, "run"], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [IWH, "run"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
     seen = []
@@ -135,11 +140,23 @@ def serialised_runs(built_warehouse, sample_landing, tmp_path_factory) -> Serial
         pytest.fail("the sensor requested no run for the corrected 2019 file")
     request = requests[0]
     started = time.time()
-    manual = subprocess.Popen([IWH, "run"], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    manual = subprocess.Popen(
+        [IWH, "run"], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     sensor = subprocess.Popen(
-        [sys.executable, "-c", sensor_run, request.job_name, request.partition_key,
-         *[key.to_user_string() for key in request.asset_selection]],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            sensor_run,
+            request.job_name,
+            request.partition_key,
+            *[key.to_user_string() for key in request.asset_selection],
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     _, manual_err = manual.communicate(timeout=900)
     _, sensor_err = sensor.communicate(timeout=900)
@@ -273,12 +290,19 @@ def _text_of_every_table(database: Path) -> bytes:
         chunks = []
         tables = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
         for schema, table in tables:
-            columns = [c for (c,) in con.execute(
-                "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-                [schema, table]).fetchall()]
+            columns = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+                    [schema, table],
+                ).fetchall()
+            ]
             row_text = " || ' ' || ".join(f"coalesce(\"{c}\"::varchar, '')" for c in columns)
-            chunks.append(con.execute(
-                f"select coalesce(string_agg({row_text}, chr(10)), '') from {schema}.{table}").fetchone()[0].encode())
+            chunks.append(
+                con.execute(f"select coalesce(string_agg({row_text}, chr(10)), '') from {schema}.{table}")
+                .fetchone()[0]
+                .encode()
+            )
         return b"\n".join(chunks)
     finally:
         con.close()
@@ -294,8 +318,13 @@ def _artefacts(settings) -> dict[str, bytes]:
     }
     for path in sorted(settings.exports_dir.glob("*.dta")):
         found[str(path)] = pd.read_stata(path, convert_categoricals=False).to_csv().encode()
-    for root in (settings.reports_dir, settings.dagster_home, settings.logs_dir,
-                 REPO / "dbt_project" / "target", REPO / "dbt_project" / "logs"):
+    for root in (
+        settings.reports_dir,
+        settings.dagster_home,
+        settings.logs_dir,
+        REPO / "dbt_project" / "target",
+        REPO / "dbt_project" / "logs",
+    ):
         for path in sorted(root.rglob("*")) if root.exists() else []:
             if path.is_file() and path.suffix not in (".duckdb", ".parquet", ".dta"):
                 found[str(path)] = path.read_bytes()

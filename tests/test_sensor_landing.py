@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from dagster import AssetKey, DagsterInstance, build_schedule_context, build_sensor_context, instance_for_test
+from test_landing_fixtures import EXAMPLES, copy_examples
 
 from orchestration.ingestion.partitions import COHORT_PARTITIONS_NAME
 from orchestration.ingestion.schedules import yearly_schedule
 from orchestration.ingestion.sensors import landing_sensor
 from orchestration.resources import WarehouseResource
-from test_landing_fixtures import EXAMPLES, copy_examples
 
 ALL_YEARS = ["2017", "2018", "2019", "2020"]
 COHORT_SOURCES = [

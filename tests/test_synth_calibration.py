@@ -25,15 +25,28 @@ YEARS = [2017, 2018, 2019, 2020]
 BOM = b"\xef\xbb\xbf"
 LEVELS = {"Under A1": 0, "A1": 1, "A2": 2, "B1": 3, "B2": 4}
 TIER_LABELS = ["Under A1", "A1", "A2", "B1", "B2"]
-ABSENCE_TEXT = {"Under 10 %": "1", "10-19 %": "2", "20-29 %": "3", "30-49 %": "4", "50 % eller mer": "5", "Vet ikke": "6"}
+ABSENCE_TEXT = {
+    "Under 10 %": "1",
+    "10-19 %": "2",
+    "20-29 %": "3",
+    "30-49 %": "4",
+    "50 % eller mer": "5",
+    "Vet ikke": "6",
+}
 SEX_TEXT = {"Kvinne": "0", "Mann": "1"}
 NIR_ACHIEVED = {
-    "Arbeid", "Ordinær utdanning - videregående skole", "Ordinær utdanning - høyere utdanning",
+    "Arbeid",
+    "Ordinær utdanning - videregående skole",
+    "Ordinær utdanning - høyere utdanning",
     "Arbeidssøker på lønnstilskudd (NAV)",
 }
 NIR_EXCLUDED = {
-    "Død", "Flyttet", "Hjemmeværende med omsorg for barn 0-1 år", "Hjemmeværende med omsorg for barn 1-3 år",
-    "Ikke registrert sluttårsak", "Ukjent",
+    "Død",
+    "Flyttet",
+    "Hjemmeværende med omsorg for barn 0-1 år",
+    "Hjemmeværende med omsorg for barn 1-3 år",
+    "Ikke registrert sluttårsak",
+    "Ukjent",
 }
 JS_GROUPS = {
     "norskopplaering": ["v3_1_1", "v3_1_2", "v3_1_6", "v3_1_7", "v3_1_10", "v3_3_9"],
@@ -46,7 +59,9 @@ NIR_GROUPS = {
     "norskopplaering": {"Norskopplæring", "Norskopplæring høyere nivå"},
     "ordinaert_arbeid": {"Ordinært arbeid som del av programmet"},
     "arbeidspraksis_ordinaer": {
-        "Hospitering på arbeidsplass i kommunal regi", "Hospitering på arbeidsplass i regi av andre", "Arbeidspraksis i NAVs regi",
+        "Hospitering på arbeidsplass i kommunal regi",
+        "Hospitering på arbeidsplass i regi av andre",
+        "Arbeidspraksis i NAVs regi",
     },
     "grunnskolefag": {"Fag i grunnskole for voksne"},
     "fag_vgo": {"Fag i videregående skole"},
@@ -59,7 +74,7 @@ NIR_GROUPS = {
 def read_delimited(path: Path) -> pd.DataFrame:
     data = path.read_bytes()
     while data.startswith(BOM):
-        data = data[len(BOM):]
+        data = data[len(BOM) :]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -109,11 +124,17 @@ def harmonise_jobbsjansen(frame: pd.DataFrame) -> pd.DataFrame:
     out["kjonn_mann"] = pd.to_numeric(leavers["v2_1"], errors="coerce")
     out["alder"] = year - pd.to_numeric(leavers["v2_2"], errors="coerce")
     out["botid"] = year - pd.to_numeric(leavers["v2_3"], errors="coerce")
-    out["varighet_mnd"] = (year - pd.to_numeric(leavers["v1_4"])) * 12 + pd.to_numeric(leavers["v1_8"], errors="coerce") - pd.to_numeric(leavers["v1_5"])
+    out["varighet_mnd"] = (
+        (year - pd.to_numeric(leavers["v1_4"])) * 12
+        + pd.to_numeric(leavers["v1_8"], errors="coerce")
+        - pd.to_numeric(leavers["v1_5"])
+    )
     absence = pd.to_numeric(leavers["v5_1"], errors="coerce")
     out["fravaer_hoy"] = np.where(absence == 1, 0, np.where(absence.between(2, 5), 1, np.nan))
     education = pd.to_numeric(leavers["v2_9"], errors="coerce")
-    out["spor"] = np.select([education.between(1, 3), education.between(4, 7), education.between(8, 10)], [1, 2, 3], np.nan)
+    out["spor"] = np.select(
+        [education.between(1, 3), education.between(4, 7), education.between(8, 10)], [1, 2, 3], np.nan
+    )
     tests = leavers[["v5_4_1", "v5_4_2", "v5_4_3", "v5_4_4"]].apply(lambda column: column.map(LEVELS))
     rating = pd.to_numeric(leavers["v5_3"], errors="coerce")
     rating = rating.where(rating <= 6).clip(upper=4)
@@ -141,23 +162,40 @@ def harmonise_nir(deltakere: pd.DataFrame, tiltak: pd.DataFrame, year: int) -> p
     out["botid"] = (end - date(deltakere["DatoForForsteVedtakIntro"])).dt.days / 365.25
     months = (end.dt.year - start.dt.year) * 12 + (end.dt.month - start.dt.month) - (end.dt.day < start.dt.day)
     out["varighet_mnd"] = months
-    attended = number(deltakere["AntallTimerDeltattNorsk"]) + number(deltakere["AntallTimerDeltattSamf"]) + number(deltakere["AntallTimerDeltattNKNV"])
+    attended = (
+        number(deltakere["AntallTimerDeltattNorsk"])
+        + number(deltakere["AntallTimerDeltattSamf"])
+        + number(deltakere["AntallTimerDeltattNKNV"])
+    )
     absent = number(deltakere["AntallTimerFravaerIntro"]) + 7.5 * number(deltakere["AntallDagerFravaerIntro"])
     share = (absent / attended).where(attended > 0)
     out["fravaer_andel"] = share
     out["fravaer_hoy"] = (share >= 0.10).astype(float).where(share.notna())
-    spor = pd.to_numeric(deltakere["SporForste"], errors="coerce").fillna(pd.to_numeric(deltakere["SporSiste"], errors="coerce"))
+    spor = pd.to_numeric(deltakere["SporForste"], errors="coerce").fillna(
+        pd.to_numeric(deltakere["SporSiste"], errors="coerce")
+    )
     out["spor"] = spor
-    tests = deltakere[["PROVE_NORSK_MUNTLIG_Resultat", "PROVE_NORSK_LYTT_Resultat", "PROVE_NORSK_LES_Resultat", "PROVE_NORSK_SKRIV_Resultat"]]
+    tests = deltakere[
+        [
+            "PROVE_NORSK_MUNTLIG_Resultat",
+            "PROVE_NORSK_LYTT_Resultat",
+            "PROVE_NORSK_LES_Resultat",
+            "PROVE_NORSK_SKRIV_Resultat",
+        ]
+    ]
     tests = tests.apply(lambda column: column.map(LEVELS))
     out["norsk_score"] = tests.mean(axis=1)
     out["norsk_tier"] = tier(out["norsk_score"], tests["PROVE_NORSK_SKRIV_Resultat"])
     reason = deltakere["Avslutningsaarsak"]
     out["maloppnaelse"] = np.where(reason.isin(NIR_EXCLUDED), np.nan, reason.isin(NIR_ACHIEVED).astype(float))
     received = tiltak.groupby("Fodselsnummer")["Tiltak"].agg(set)
-    measures = deltakere["Fodselsnummer"].map(received).apply(lambda labels: labels if isinstance(labels, set) else set())
+    measures = (
+        deltakere["Fodselsnummer"].map(received).apply(lambda labels: labels if isinstance(labels, set) else set())
+    )
     for group, labels in NIR_GROUPS.items():
-        out[f"tiltak_{group}"] = measures.map(lambda received_labels, labels=labels: int(bool(received_labels & labels)))
+        out[f"tiltak_{group}"] = measures.map(
+            lambda received_labels, labels=labels: int(bool(received_labels & labels))
+        )
     out["kommunenummer"] = deltakere["Avsl_Kommunenummer"]
     out["source_row"] = np.arange(len(deltakere)) + 2
     return out
@@ -172,7 +210,9 @@ def sample(tmp_path_factory):
 
     landing = tmp_path_factory.mktemp("calibration") / "landing"
     generate(landing, years=YEARS, scale=1.0, seed=2022)
-    jobbsjansen = pd.concat([harmonise_jobbsjansen(read_jobbsjansen(landing, year)) for year in YEARS], ignore_index=True)
+    jobbsjansen = pd.concat(
+        [harmonise_jobbsjansen(read_jobbsjansen(landing, year)) for year in YEARS], ignore_index=True
+    )
     intro = pd.concat(
         [
             harmonise_nir(
@@ -197,7 +237,9 @@ def test_volumes_composition_and_outcomes_match_the_report(sample):
     js_missing = js["spor"].isna() | js["norsk_score"].isna()
     intro_missing = intro["spor"].isna() | intro["norsk_score"].isna()
     both_school = lambda frame: share(  # noqa: E731 - a one-line measure used twice
-        (frame["tiltak_grunnskolefag"] & frame["tiltak_fag_vgo"]).astype(bool)[(frame["tiltak_grunnskolefag"] | frame["tiltak_fag_vgo"]).astype(bool)]
+        (frame["tiltak_grunnskolefag"] & frame["tiltak_fag_vgo"]).astype(bool)[
+            (frame["tiltak_grunnskolefag"] | frame["tiltak_fag_vgo"]).astype(bool)
+        ]
     )
     js_tier, intro_tier = js["norsk_tier"].dropna(), intro["norsk_tier"].dropna()
     js_spor, intro_spor = js["spor"].dropna(), intro["spor"].dropna()
@@ -207,8 +249,18 @@ def test_volumes_composition_and_outcomes_match_the_report(sample):
         ("intro ended participants", len(intro), 28214, 2821),
         ("Jobbsjansen goal achievement %", share(js_outcome["maloppnaelse"] == 1), 73, 3),
         ("intro goal achievement %", share(intro_outcome["maloppnaelse"] == 1), 56, 3),
-        ("intro women goal achievement %", share(intro_outcome.loc[intro_outcome["kjonn_mann"] == 0, "maloppnaelse"] == 1), 42, 3),
-        ("intro men goal achievement %", share(intro_outcome.loc[intro_outcome["kjonn_mann"] == 1, "maloppnaelse"] == 1), 63, 3),
+        (
+            "intro women goal achievement %",
+            share(intro_outcome.loc[intro_outcome["kjonn_mann"] == 0, "maloppnaelse"] == 1),
+            42,
+            3,
+        ),
+        (
+            "intro men goal achievement %",
+            share(intro_outcome.loc[intro_outcome["kjonn_mann"] == 1, "maloppnaelse"] == 1),
+            63,
+            3,
+        ),
         ("Jobbsjansen women %", share(js["kjonn_mann"].dropna() == 0), 99, 3),
         ("intro women %", share(intro["kjonn_mann"] == 0), 35, 3),
         ("Jobbsjansen mean botid", js["botid"].mean(), 9, 0.9),
@@ -232,13 +284,27 @@ def test_volumes_composition_and_outcomes_match_the_report(sample):
         ("intro Norwegian training %", share(intro["tiltak_norskopplaering"] == 1), 96.4, 3),
         ("Jobbsjansen missing spor or Norwegian %", share(js_missing), 9.0, 3),
         ("intro missing spor or Norwegian %", share(intro_missing), 36.3, 3),
-        ("Jobbsjansen goal achievement, no missing %", share(js_outcome.loc[~js_missing, "maloppnaelse"] == 1), 72.9, 3),
+        (
+            "Jobbsjansen goal achievement, no missing %",
+            share(js_outcome.loc[~js_missing, "maloppnaelse"] == 1),
+            72.9,
+            3,
+        ),
         ("Jobbsjansen goal achievement, missing %", share(js_outcome.loc[js_missing, "maloppnaelse"] == 1), 70.2, 10),
-        ("intro goal achievement, no missing %", share(intro_outcome.loc[~intro_missing, "maloppnaelse"] == 1), 56.1, 3),
+        (
+            "intro goal achievement, no missing %",
+            share(intro_outcome.loc[~intro_missing, "maloppnaelse"] == 1),
+            56.1,
+            3,
+        ),
         ("intro goal achievement, missing %", share(intro_outcome.loc[intro_missing, "maloppnaelse"] == 1), 54.1, 3),
         ("grunnskolefag and fag i VGO together %", both_school(pd.concat([js, intro])), 97, 3),
     ]
-    misses = [f"{what}: {measured:.2f} (target {target} ± {tolerance})" for what, measured, target, tolerance in rows if abs(measured - target) > tolerance]
+    misses = [
+        f"{what}: {measured:.2f} (target {target} ± {tolerance})"
+        for what, measured, target, tolerance in rows
+        if abs(measured - target) > tolerance
+    ]
     assert not misses, "\n".join(misses)
     # Norwegian training is common in Jobbsjansen, though not universal as in the introduction programme.
     assert 50 < share(js["tiltak_norskopplaering"] == 1) < 90
@@ -255,9 +321,14 @@ def test_municipality_and_project_context_matches_tables_3_and_4(sample):
     }
     names = read_delimited(landing / "ssb" / "klass_131_kommuner.csv")
     js_accounts = pd.concat(
-        [read_delimited(landing / "regnskap" / f"jobbsjansen_prosjekter_{year}.csv").assign(cohort_year=year) for year in YEARS]
+        [
+            read_delimited(landing / "regnskap" / f"jobbsjansen_prosjekter_{year}.csv").assign(cohort_year=year)
+            for year in YEARS
+        ]
     )
-    project_municipality = dict(zip(zip(js_accounts["prosjekt"], js_accounts["cohort_year"]), js_accounts["kommunenummer"]))
+    project_municipality = dict(
+        zip(zip(js_accounts["prosjekt"], js_accounts["cohort_year"]), js_accounts["kommunenummer"])
+    )
     js["kommunenummer"] = [project_municipality[(p, y)] for p, y in zip(js["prosjekt_id"], js["cohort_year"])]
     exits = pd.concat([js[["kommunenummer", "cohort_year"]], intro[["kommunenummer", "cohort_year"]]])
     per_unit = exits.groupby(["cohort_year", "kommunenummer"]).size()
@@ -265,7 +336,9 @@ def test_municipality_and_project_context_matches_tables_3_and_4(sample):
     active = per_unit[per_unit > 10]
     counts = active.groupby(level=0).size()
     for year, target in zip(YEARS, (226, 250, 250, 117)):
-        assert abs(counts[year] - target) <= 0.10 * target, f"{year}: {counts[year]} municipalities with > 10 exits, target {target}"
+        assert abs(counts[year] - target) <= 0.10 * target, (
+            f"{year}: {counts[year]} municipalities with > 10 exits, target {target}"
+        )
     js_units = set(zip(js["cohort_year"], js["kommunenummer"]))
     with_both = [(year, code) for year, code in active.index if (year, code) in js_units]
     per_year_both = pd.Series([year for year, _ in with_both]).value_counts()
@@ -276,7 +349,9 @@ def test_municipality_and_project_context_matches_tables_3_and_4(sample):
         frame = read_delimited(landing / "ssb" / f"{table}.csv")
         value_column = frame.columns[3]
         frame["kommunenummer"] = frame["region"].str[:4]
-        statbank[table] = frame.set_index(["kommunenummer", "år"])[value_column].map(lambda v: float(v.replace(",", ".")) if v not in {".", "..", "...", ":"} else np.nan)
+        statbank[table] = frame.set_index(["kommunenummer", "år"])[value_column].map(
+            lambda v: float(v.replace(",", ".")) if v not in {".", "..", "...", ":"} else np.nan
+        )
     intro_units = [(code, str(year)) for year, code in active.index]
     js_active = [(code, str(year)) for year, code in with_both]
     medians = {
@@ -288,7 +363,9 @@ def test_municipality_and_project_context_matches_tables_3_and_4(sample):
         "net in-migration Jobbsjansen": (statbank["09588"].reindex(js_active).median(), 2.9, 1.5),
     }
 
-    kostra = pd.concat([read_delimited(landing / "regnskap" / f"kostra_f275_{year}.csv").assign(cohort_year=year) for year in YEARS])
+    kostra = pd.concat(
+        [read_delimited(landing / "regnskap" / f"kostra_f275_{year}.csv").assign(cohort_year=year) for year in YEARS]
+    )
     kostra["per_participant"] = number(kostra["lonnsutgifter_1000kr"]) / pd.to_numeric(kostra["antall_deltakere_intro"])
     intro_projects = kostra.set_index(["cohort_year", "kommunenummer"]).reindex(
         intro.groupby(["cohort_year", "kommunenummer"]).size().loc[lambda n: n > 10].index
@@ -296,14 +373,20 @@ def test_municipality_and_project_context_matches_tables_3_and_4(sample):
     js_leavers = js.groupby(["cohort_year", "prosjekt_id"]).size()
     js_accounts = js_accounts.set_index(["cohort_year", "prosjekt"])
     js_projects = js_accounts.reindex(js_leavers[js_leavers > 10].index)
-    js_per_participant = pd.to_numeric(js_projects["lonnsutgifter_kr"]) / pd.to_numeric(js_projects["antall_deltakere"]) / 1000
+    js_per_participant = (
+        pd.to_numeric(js_projects["lonnsutgifter_kr"]) / pd.to_numeric(js_projects["antall_deltakere"]) / 1000
+    )
     medians |= {
         "salary per participant intro": (intro_projects["per_participant"].median(), 37.9, 3.8),
         "salary per participant Jobbsjansen": (js_per_participant.median(), 41.1, 4.1),
         "participants intro": (pd.to_numeric(intro_projects["antall_deltakere_intro"]).median(), 29, 6),
         "participants Jobbsjansen": (pd.to_numeric(js_projects["antall_deltakere"]).median(), 26, 6),
     }
-    misses = [f"{what}: {value:.1f} (target {target} ± {tolerance:g})" for what, (value, target, tolerance) in medians.items() if abs(value - target) > tolerance]
+    misses = [
+        f"{what}: {value:.1f} (target {target} ± {tolerance:g})"
+        for what, (value, target, tolerance) in medians.items()
+        if abs(value - target) > tolerance
+    ]
     assert not misses, "\n".join(misses)
     assert len(names) > 300
 
@@ -312,16 +395,26 @@ def test_truth_persons_equal_the_harmonisation_rules_applied_to_the_files(sample
     landing, js, intro = sample
     truth = pd.read_parquet(landing / "truth_persons.parquet")
     raw = pd.concat([js, intro], ignore_index=True)
-    merged = truth.merge(raw, on=["person_key", "programme", "cohort_year"], suffixes=("_truth", "_raw"), validate="one_to_one")
+    merged = truth.merge(
+        raw, on=["person_key", "programme", "cohort_year"], suffixes=("_truth", "_raw"), validate="one_to_one"
+    )
     assert len(merged) == len(truth) == len(raw)
     for column in ("kjonn_mann", "alder", "varighet_mnd", "fravaer_hoy", "spor", "maloppnaelse", "source_row"):
         truth_values = merged[f"{column}_truth"].astype("Float64")
         raw_values = merged[f"{column}_raw"].astype("Float64")
         assert truth_values.equals(raw_values), column
     for column in ("botid", "norsk_score"):
-        assert np.array_equal(merged[f"{column}_truth"].to_numpy(float), merged[f"{column}_raw"].to_numpy(float), equal_nan=True), column
+        assert np.array_equal(
+            merged[f"{column}_truth"].to_numpy(float), merged[f"{column}_raw"].to_numpy(float), equal_nan=True
+        ), column
     intro_rows = merged[merged["programme"] == "intro"]
-    assert np.allclose(intro_rows["fravaer_andel_truth"].to_numpy(float), intro_rows["fravaer_andel_raw"].to_numpy(float), rtol=0, atol=1e-12, equal_nan=True)
+    assert np.allclose(
+        intro_rows["fravaer_andel_truth"].to_numpy(float),
+        intro_rows["fravaer_andel_raw"].to_numpy(float),
+        rtol=0,
+        atol=1e-12,
+        equal_nan=True,
+    )
     assert (merged["norsk_tier_truth"].fillna("") == merged["norsk_tier_raw"].fillna("")).all()
     for group in JS_GROUPS:
         assert (merged[f"tiltak_{group}_truth"] == merged[f"tiltak_{group}_raw"]).all(), group
@@ -345,10 +438,17 @@ def test_the_files_exercise_the_edge_cases_of_the_rules(sample):
     start, end = date(deltakere["GjennomforingsfristBeregnetFra"]), date(deltakere["AvsluttetDato"])
     assert (start.dt.day == end.dt.day).any() and (start.dt.day == end.dt.day + 1).any()
     assert (leavers["v2_9"] == "11").any() and (leavers["v4_1"] == "9").any() and (leavers["v5_1"] == "6").any()
-    assert {"5", "6", "7"} <= set(leavers["v5_3"]) and (leavers[["v5_4_1", "v5_4_2", "v5_4_3", "v5_4_4"]] == "Usikker").any().any()
+    assert {"5", "6", "7"} <= set(leavers["v5_3"]) and (
+        leavers[["v5_4_1", "v5_4_2", "v5_4_3", "v5_4_4"]] == "Usikker"
+    ).any().any()
     assert (reports["duf"] != "").any() and set(reports["v1_7"]) == {"1", "2", "3"}
     assert set(truth["excluded_reason"].dropna()) >= {
-        "outcome_excluded", "missing_spor", "missing_norsk_score", "missing_fravaer_hoy", "missing_region", "missing_botid",
+        "outcome_excluded",
+        "missing_spor",
+        "missing_norsk_score",
+        "missing_fravaer_hoy",
+        "missing_region",
+        "missing_botid",
     }
     assert set(deltakere["Avslutningsaarsak"]) & NIR_EXCLUDED == NIR_EXCLUDED
     # No absence share sits on the 10 % cut, where float and decimal arithmetic disagree.

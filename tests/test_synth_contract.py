@@ -23,37 +23,122 @@ STATBANK_TABLES = ("11342", "06445", "11715", "09588", "09817", "07984", "10540"
 JS_BASE = ["fnr", "duf", "v1_1", "v1_2", "v1_3", "v1_4", "v1_5", "v1_7", "v1_8", "v2_1", "v2_2", "v2_3", "v2_5", "v2_9"]
 JS_EXIT = ["v4_1", "v4_3", "v5_1", "v5_2", "v5_3", "v5_4_1", "v5_4_2", "v5_4_3", "v5_4_4"]
 JS_MEASURES = [
-    "v3_1_1", "v3_1_2", "v3_1_3", "v3_1_4", "v3_1_5", "v3_1_6", "v3_1_7", "v3_1_10", "v3_1_11",
-    "v3_2_1", "v3_2_2", "v3_2_3", "v3_2_4", "v3_2_5", "v3_2_6", "v3_2_7", "v3_2_8", "v3_2_10",
-    "v3_3_1", "v3_3_2", "v3_3_3", "v3_3_4", "v3_3_5", "v3_3_6", "v3_3_8", "v3_3_9",
-    "v3_4_1", "v3_4_2", "v3_4_3", "v3_4_4", "v3_4_5", "v3_4_6",
-    "v3_5_1", "v3_5_2", "v3_5_3", "v3_5_4", "v3_5_5", "v3_5_6", "v3_5_7", "v3_5_8", "v3_5_9",
+    "v3_1_1",
+    "v3_1_2",
+    "v3_1_3",
+    "v3_1_4",
+    "v3_1_5",
+    "v3_1_6",
+    "v3_1_7",
+    "v3_1_10",
+    "v3_1_11",
+    "v3_2_1",
+    "v3_2_2",
+    "v3_2_3",
+    "v3_2_4",
+    "v3_2_5",
+    "v3_2_6",
+    "v3_2_7",
+    "v3_2_8",
+    "v3_2_10",
+    "v3_3_1",
+    "v3_3_2",
+    "v3_3_3",
+    "v3_3_4",
+    "v3_3_5",
+    "v3_3_6",
+    "v3_3_8",
+    "v3_3_9",
+    "v3_4_1",
+    "v3_4_2",
+    "v3_4_3",
+    "v3_4_4",
+    "v3_4_5",
+    "v3_4_6",
+    "v3_5_1",
+    "v3_5_2",
+    "v3_5_3",
+    "v3_5_4",
+    "v3_5_5",
+    "v3_5_6",
+    "v3_5_7",
+    "v3_5_8",
+    "v3_5_9",
 ]
 JS_DIGITAL = ["v3_2_11", "v3_3_10"]
 NIR_COLUMNS = {
-    "Fodselsnummer", "Kjonn", "Fodselsaar", "StatsborgerskapForste", "DatoForForsteVedtakIntro",
-    "GjennomforingsfristBeregnetFra", "AvsluttetDato", "Avsl_Kommunenummer", "Avsl_Kommunenavn",
-    "Avslutningsaarsak", "SporForste", "SporSiste", "PROVE_NORSK_MUNTLIG_Resultat", "PROVE_NORSK_LYTT_Resultat",
-    "PROVE_NORSK_LES_Resultat", "PROVE_NORSK_SKRIV_Resultat", "AntallTimerFravaerIntro", "AntallDagerFravaerIntro",
-    "AntallTimerDeltattNorsk", "AntallTimerDeltattSamf", "AntallTimerDeltattNKNV",
+    "Fodselsnummer",
+    "Kjonn",
+    "Fodselsaar",
+    "StatsborgerskapForste",
+    "DatoForForsteVedtakIntro",
+    "GjennomforingsfristBeregnetFra",
+    "AvsluttetDato",
+    "Avsl_Kommunenummer",
+    "Avsl_Kommunenavn",
+    "Avslutningsaarsak",
+    "SporForste",
+    "SporSiste",
+    "PROVE_NORSK_MUNTLIG_Resultat",
+    "PROVE_NORSK_LYTT_Resultat",
+    "PROVE_NORSK_LES_Resultat",
+    "PROVE_NORSK_SKRIV_Resultat",
+    "AntallTimerFravaerIntro",
+    "AntallDagerFravaerIntro",
+    "AntallTimerDeltattNorsk",
+    "AntallTimerDeltattSamf",
+    "AntallTimerDeltattNKNV",
 }
 END_REASONS = {
-    "Arbeid", "Ordinær utdanning - videregående skole", "Ordinær utdanning - høyere utdanning",
-    "Arbeidssøker på lønnstilskudd (NAV)", "Arbeidssøker på andre tiltak i regi av NAV", "Arbeidssøker på KVP (NAV)",
-    "Arbeidssøker på tiltak i regi av andre enn NAV", "Adferd i/utenfor programmet", "Annet", "Helsemessige årsaker",
-    "Ikke arbeidssøker", "Ikke arbeidssøker - forsørget", "Ikke arbeidssøker - sosialkontoret/trygd", "Ingen aktivitet",
-    "Mistet rett til intro", "Ordinær opplæring - grunnskole", "På andre trygdeytelser", "På sosial stønad", "Død", "Flyttet",
-    "Hjemmeværende med omsorg for barn 0-1 år", "Hjemmeværende med omsorg for barn 1-3 år", "Ikke registrert sluttårsak", "Ukjent",
+    "Arbeid",
+    "Ordinær utdanning - videregående skole",
+    "Ordinær utdanning - høyere utdanning",
+    "Arbeidssøker på lønnstilskudd (NAV)",
+    "Arbeidssøker på andre tiltak i regi av NAV",
+    "Arbeidssøker på KVP (NAV)",
+    "Arbeidssøker på tiltak i regi av andre enn NAV",
+    "Adferd i/utenfor programmet",
+    "Annet",
+    "Helsemessige årsaker",
+    "Ikke arbeidssøker",
+    "Ikke arbeidssøker - forsørget",
+    "Ikke arbeidssøker - sosialkontoret/trygd",
+    "Ingen aktivitet",
+    "Mistet rett til intro",
+    "Ordinær opplæring - grunnskole",
+    "På andre trygdeytelser",
+    "På sosial stønad",
+    "Død",
+    "Flyttet",
+    "Hjemmeværende med omsorg for barn 0-1 år",
+    "Hjemmeværende med omsorg for barn 1-3 år",
+    "Ikke registrert sluttårsak",
+    "Ukjent",
 }
 NIR_MEASURES = {
-    "Norskopplæring", "Norskopplæring høyere nivå", "Samfunnskunnskap", "Språkpraksis", "Yrkesrettet kurs i regi av andre",
-    "Ordinært arbeid som del av programmet", "Tiltak i arbeidsmarkedsbedrift i kommunal regi",
-    "Tiltak i arbeidsmarkedsbedrift i NAVs regi", "Hospitering på arbeidsplass i kommunal regi",
-    "Hospitering på arbeidsplass i regi av andre", "Arbeidspraksis i NAVs regi", "Arbeidsmarkedsopplæring (AMO-kurs)",
-    "Tiltak som fremmer sosialt nettverk", "Helsefremmende tiltak/fysisk fostring", "Tiltak knyttet til barn og familie",
-    "Frivillig virksomhet/ord. kultur- og fritidstilbud", "Realkompetansevurdering, herunder yrkesprøving",
-    "Godkjenning/vurdering av formal kompetanse", "Fag i grunnskole for voksne", "Fag i videregående skole",
-    "Selvstudium", "Sertifiseringskurs i regi av andre", "Annet",
+    "Norskopplæring",
+    "Norskopplæring høyere nivå",
+    "Samfunnskunnskap",
+    "Språkpraksis",
+    "Yrkesrettet kurs i regi av andre",
+    "Ordinært arbeid som del av programmet",
+    "Tiltak i arbeidsmarkedsbedrift i kommunal regi",
+    "Tiltak i arbeidsmarkedsbedrift i NAVs regi",
+    "Hospitering på arbeidsplass i kommunal regi",
+    "Hospitering på arbeidsplass i regi av andre",
+    "Arbeidspraksis i NAVs regi",
+    "Arbeidsmarkedsopplæring (AMO-kurs)",
+    "Tiltak som fremmer sosialt nettverk",
+    "Helsefremmende tiltak/fysisk fostring",
+    "Tiltak knyttet til barn og familie",
+    "Frivillig virksomhet/ord. kultur- og fritidstilbud",
+    "Realkompetansevurdering, herunder yrkesprøving",
+    "Godkjenning/vurdering av formal kompetanse",
+    "Fag i grunnskole for voksne",
+    "Fag i videregående skole",
+    "Selvstudium",
+    "Sertifiseringskurs i regi av andre",
+    "Annet",
 }
 LEVELS = {"Under A1", "A1", "A2", "B1", "B2"}
 
@@ -74,13 +159,21 @@ def klass(landing):
 
 def valid_in(klass: pd.DataFrame, year: int) -> dict[str, str]:
     """code → name of the municipalities KLASS says were valid in the year."""
-    rows = klass[(klass["validFrom"] <= f"{year}-12-31") & ((klass["validTo"] == "") | (klass["validTo"] >= f"{year}-01-01"))]
+    rows = klass[
+        (klass["validFrom"] <= f"{year}-12-31") & ((klass["validTo"] == "") | (klass["validTo"] >= f"{year}-01-01"))
+    ]
     return dict(zip(rows["code"], rows["name"]))
 
 
 def test_layout_is_complete_and_marked_synthetic(landing):
     files = {str(path.relative_to(landing)) for path in landing.rglob("*") if path.is_file()}
-    expected = {SYNTHETIC_MARKER, "truth.json", "truth_persons.parquet", "ssb/sentralitet.csv", "ssb/klass_131_kommuner.csv"}
+    expected = {
+        SYNTHETIC_MARKER,
+        "truth.json",
+        "truth_persons.parquet",
+        "ssb/sentralitet.csv",
+        "ssb/klass_131_kommuner.csv",
+    }
     expected |= {f"ssb/{table}.csv" for table in STATBANK_TABLES}
     for year in YEARS:
         expected.add(f"jobbsjansen/individrapportering_{year}.{'xlsx' if year == 2019 else 'csv'}")
@@ -99,7 +192,11 @@ def test_encodings_and_byte_order_marks_drift_by_year(landing):
         assert re.search("[æøåÆØÅ]", text) and "\r\n" in text
     data = (landing / "jobbsjansen" / "individrapportering_2020.csv").read_bytes()
     assert data.startswith(b"\xef\xbb\xbf\xef\xbb\xbffnr;duf;")
-    for path in [*(landing / "nir").glob("*.csv"), *(landing / "regnskap").glob("*.csv"), *(landing / "ssb").glob("*.csv")]:
+    for path in [
+        *(landing / "nir").glob("*.csv"),
+        *(landing / "regnskap").glob("*.csv"),
+        *(landing / "ssb").glob("*.csv"),
+    ]:
         data = path.read_bytes()
         assert not data.startswith(b"\xef\xbb\xbf") and b"\r\n" not in data, path.name
         data.decode("utf-8")
@@ -113,10 +210,20 @@ def test_jobbsjansen_reports_follow_the_contract(landing, klass):
         measures = JS_MEASURES + (JS_DIGITAL if year >= 2020 else [])
         delivered = [column for column in frame.columns if column not in ("cohort_year", "source_row")]
         assert set(delivered) == set(JS_BASE + JS_EXIT + measures) | ({"kommentar"} if year >= 2020 else set())
-        raw_text = frame if year == 2019 else read_delimited(landing / "jobbsjansen" / f"individrapportering_{year}.csv")
+        raw_text = (
+            frame if year == 2019 else read_delimited(landing / "jobbsjansen" / f"individrapportering_{year}.csv")
+        )
         if year <= 2018:
             assert set(raw_text["v2_1"]) <= {"Kvinne", "Mann", ""} and set(raw_text["v1_3"]) <= {"Del A", "Del C"}
-            assert set(raw_text["v5_1"]) <= {"Under 10 %", "10-19 %", "20-29 %", "30-49 %", "50 % eller mer", "Vet ikke", ""}
+            assert set(raw_text["v5_1"]) <= {
+                "Under 10 %",
+                "10-19 %",
+                "20-29 %",
+                "30-49 %",
+                "50 % eller mer",
+                "Vet ikke",
+                "",
+            }
         else:
             assert set(raw_text["v2_1"]) <= {"0", "1", ""} and set(raw_text["v1_3"]) <= {"Ordning A", "Område 1"}
         uses_fnr = frame["fnr"] != ""
@@ -138,7 +245,10 @@ def test_jobbsjansen_reports_follow_the_contract(landing, klass):
         assert frame["v4_1"].isin([str(c) for c in range(1, 10)] + [""]).all()
         assert ((frame["v4_3"] != "") <= (frame["v4_1"] == "1")).all()
         assert frame["v5_1"].isin([str(c) for c in range(1, 7)] + [""]).all()
-        assert frame["v5_2"].isin(["1", "2", "3", ""]).all() and frame["v5_3"].isin([str(c) for c in range(8)] + [""]).all()
+        assert (
+            frame["v5_2"].isin(["1", "2", "3", ""]).all()
+            and frame["v5_3"].isin([str(c) for c in range(8)] + [""]).all()
+        )
         assert frame[["v5_4_1", "v5_4_2", "v5_4_3", "v5_4_4"]].isin(LEVELS | {"Usikker", ""}).all().all()
         start_year = pd.to_numeric(frame["v1_4"])
         assert (start_year <= year).all() and frame["v1_5"].isin([str(m) for m in range(1, 13)]).all()
@@ -165,12 +275,25 @@ def test_nir_extracts_follow_the_contract(landing, klass):
         end = date(frame["AvsluttetDato"])
         assert (end.dt.year == year).all()
         municipalities = valid_in(klass, year)
-        assert all(municipalities[code] == name for code, name in zip(frame["Avsl_Kommunenummer"], frame["Avsl_Kommunenavn"]))
+        assert all(
+            municipalities[code] == name for code, name in zip(frame["Avsl_Kommunenummer"], frame["Avsl_Kommunenavn"])
+        )
         assert set(frame["Avslutningsaarsak"]) <= END_REASONS
         assert frame[["SporForste", "SporSiste"]].isin(["", "1", "2", "3"]).all().all()
-        tests = ["PROVE_NORSK_MUNTLIG_Resultat", "PROVE_NORSK_LYTT_Resultat", "PROVE_NORSK_LES_Resultat", "PROVE_NORSK_SKRIV_Resultat"]
+        tests = [
+            "PROVE_NORSK_MUNTLIG_Resultat",
+            "PROVE_NORSK_LYTT_Resultat",
+            "PROVE_NORSK_LES_Resultat",
+            "PROVE_NORSK_SKRIV_Resultat",
+        ]
         assert frame[tests].isin(LEVELS | {""}).all().all()
-        hours = ["AntallTimerFravaerIntro", "AntallDagerFravaerIntro", "AntallTimerDeltattNorsk", "AntallTimerDeltattSamf", "AntallTimerDeltattNKNV"]
+        hours = [
+            "AntallTimerFravaerIntro",
+            "AntallDagerFravaerIntro",
+            "AntallTimerDeltattNorsk",
+            "AntallTimerDeltattSamf",
+            "AntallTimerDeltattNKNV",
+        ]
         decimal = r"\d+,\d" if year == 2018 else r"\d+\.\d"
         assert frame[hours].apply(lambda column, decimal=decimal: column.str.fullmatch(f"({decimal})?")).all().all()
         tiltak = read_delimited(landing / "nir" / f"nir_tiltak_{year}.csv")
@@ -185,11 +308,19 @@ def test_accounts_cover_every_project_and_municipality(landing, klass):
     for year in YEARS:
         municipalities = valid_in(klass, year)
         kostra = read_delimited(landing / "regnskap" / f"kostra_f275_{year}.csv")
-        assert list(kostra.columns) == ["kommunenummer", "kommunenavn", "lonnsutgifter_1000kr", "antall_deltakere_intro"]
+        assert list(kostra.columns) == [
+            "kommunenummer",
+            "kommunenavn",
+            "lonnsutgifter_1000kr",
+            "antall_deltakere_intro",
+        ]
         assert all(municipalities[code] == name for code, name in zip(kostra["kommunenummer"], kostra["kommunenavn"]))
         deltakere = read_delimited(landing / "nir" / f"nir_deltakere_{year}.csv")
         assert set(deltakere["Avsl_Kommunenummer"]) == set(kostra["kommunenummer"])
-        assert kostra["lonnsutgifter_1000kr"].str.fullmatch(r"\d+\.\d").all() and kostra["antall_deltakere_intro"].str.fullmatch(r"\d+").all()
+        assert (
+            kostra["lonnsutgifter_1000kr"].str.fullmatch(r"\d+\.\d").all()
+            and kostra["antall_deltakere_intro"].str.fullmatch(r"\d+").all()
+        )
         projects = read_delimited(landing / "regnskap" / f"jobbsjansen_prosjekter_{year}.csv")
         assert list(projects.columns) == ["prosjekt", "kommunenummer", "lonnsutgifter_kr", "antall_deltakere"]
         report = read_jobbsjansen(landing, year)

@@ -88,7 +88,9 @@ def test_rewrites_an_earlier_sample_without_leaving_stale_files(tmp_path):
     out = tmp_path / "landing"
     generate(out, years=[2017, 2018], scale=0.05, seed=1)
     generate(out, years=[2020], scale=0.05, seed=1)
-    delivered = {str(path.relative_to(out)) for path in out.rglob("*.csv")} | {str(p.relative_to(out)) for p in out.rglob("*.xlsx")}
+    delivered = {str(path.relative_to(out)) for path in out.rglob("*.csv")} | {
+        str(p.relative_to(out)) for p in out.rglob("*.xlsx")
+    }
     assert not any("2017" in name or "2018" in name for name in delivered)
     assert set(pd.read_parquet(out / "truth_persons.parquet")["cohort_year"]) == {2020}
 

@@ -39,7 +39,21 @@ def test_whole_months_count_a_month_once_its_day_is_reached():
 
 
 def test_exclusion_reasons_follow_the_priority_order():
-    missing = {reason: np.zeros(3, dtype=bool) for reason in ("outcome_excluded", "missing_outcome", "missing_spor", "missing_norsk_score", "missing_fravaer_hoy", "missing_region", "missing_botid", "missing_alder", "missing_varighet_mnd", "missing_kjonn")}
+    missing = {
+        reason: np.zeros(3, dtype=bool)
+        for reason in (
+            "outcome_excluded",
+            "missing_outcome",
+            "missing_spor",
+            "missing_norsk_score",
+            "missing_fravaer_hoy",
+            "missing_region",
+            "missing_botid",
+            "missing_alder",
+            "missing_varighet_mnd",
+            "missing_kjonn",
+        )
+    }
     missing["missing_kjonn"][0] = missing["missing_spor"][0] = True
     missing["outcome_excluded"][1] = missing["missing_norsk_score"][1] = True
     first, every = exclusion_reasons(missing, 3)
@@ -69,7 +83,9 @@ def test_fodselsnummer_carry_birth_date_and_sex_and_never_repeat():
 def test_municipal_reforms_map_each_year_to_its_own_structure():
     geography = Geography()
     skedsmo = next(m for m in geography.base if m.code_2017 == "0231")
-    assert [(skedsmo.code(year), skedsmo.name(year)) for year in YEARS] == [("0231", "Skedsmo")] * 3 + [("3030", "Lillestrøm")]
+    assert [(skedsmo.code(year), skedsmo.name(year)) for year in YEARS] == [("0231", "Skedsmo")] * 3 + [
+        ("3030", "Lillestrøm")
+    ]
     units_2020 = geography.units[2020]
     lillestrom = int(np.flatnonzero(units_2020.codes == "3030")[0])
     members = {geography.base[i].name_2017 for i in units_2020.members[lillestrom]}
@@ -88,7 +104,9 @@ def test_truth_models_carry_the_report_coefficients_on_the_raw_scale():
     assert {f"region[{region}]" for region in REGIONS if region != "Europa"} <= set(m1.coefficients)
     assert "region[Europa]" not in m1.coefficients and m1.municipality_year_variance == 0
     assert default.coefficients["andel_innvandrere"] == pytest.approx(0.18 / 2.6)
-    assert math.isclose(default.municipality_year_variance / (default.municipality_year_variance + math.pi**2 / 3), 0.09)
+    assert math.isclose(
+        default.municipality_year_variance / (default.municipality_year_variance + math.pi**2 / 3), 0.09
+    )
     assert m2.coefficients["alder"] == pytest.approx(-0.51 / 9.0) and m2.coefficients["spor_3"] == 1.79
     assert m2.municipality_year_variance == pytest.approx(variance_for_icc(0.097))
     assert m3.coefficients["lonn_per_deltaker_1000kr"] == pytest.approx(0.19 / 13.0)
@@ -100,18 +118,32 @@ def test_truth_models_carry_the_report_coefficients_on_the_raw_scale():
 def published_context(landing) -> tuple[pd.DataFrame, dict, dict]:
     """Context per (kommunenummer, year) from the statbank files, and salary per participant per unit."""
     frames = []
-    for table, name in (("09817", "andel_innvandrere"), ("09588", "nettoinnflytting"), ("07984", "andel_utvalgte_naeringer")):
+    for table, name in (
+        ("09817", "andel_innvandrere"),
+        ("09588", "nettoinnflytting"),
+        ("07984", "andel_utvalgte_naeringer"),
+    ):
         frame = read_delimited(landing / "ssb" / f"{table}.csv")
         frame = frame[~frame.iloc[:, 3].isin([".", "..", "...", ":"])]
-        frames.append(pd.Series(frame.iloc[:, 3].str.replace(",", ".").astype(float).values, index=pd.MultiIndex.from_arrays([frame["region"].str[:4], frame["år"].astype(int)]), name=name))
+        frames.append(
+            pd.Series(
+                frame.iloc[:, 3].str.replace(",", ".").astype(float).values,
+                index=pd.MultiIndex.from_arrays([frame["region"].str[:4], frame["år"].astype(int)]),
+                name=name,
+            )
+        )
     context = pd.concat(frames, axis=1)
     intro_salary, project_salary = {}, {}
     for year in YEARS:
         kostra = read_delimited(landing / "regnskap" / f"kostra_f275_{year}.csv")
-        for code, salary, count in zip(kostra["kommunenummer"], kostra["lonnsutgifter_1000kr"], kostra["antall_deltakere_intro"]):
+        for code, salary, count in zip(
+            kostra["kommunenummer"], kostra["lonnsutgifter_1000kr"], kostra["antall_deltakere_intro"]
+        ):
             intro_salary[(code, year)] = float(salary) / int(count)
         projects = read_delimited(landing / "regnskap" / f"jobbsjansen_prosjekter_{year}.csv")
-        for prosjekt, salary, count in zip(projects["prosjekt"], projects["lonnsutgifter_kr"], projects["antall_deltakere"]):
+        for prosjekt, salary, count in zip(
+            projects["prosjekt"], projects["lonnsutgifter_kr"], projects["antall_deltakere"]
+        ):
             project_salary[(prosjekt, year)] = int(salary) / int(count) / 1000
     return context, intro_salary, project_salary
 
@@ -123,9 +155,16 @@ def rebuilt_probability(landing) -> tuple[np.ndarray, np.ndarray]:
     context, intro_salary, project_salary = published_context(landing)
     years = persons["cohort_year"].astype(int)
     covariates = {
-        "ordning": persons["ordning"], "spor": persons["spor"], "spor_2": persons["spor"] == 2, "spor_3": persons["spor"] == 3,
-        "kjonn_mann": persons["kjonn_mann"], "alder": persons["alder"], "botid": persons["botid"], "norsk_score": persons["norsk_score"],
-        "varighet_mnd": persons["varighet_mnd"], "fravaer_hoy": persons["fravaer_hoy"],
+        "ordning": persons["ordning"],
+        "spor": persons["spor"],
+        "spor_2": persons["spor"] == 2,
+        "spor_3": persons["spor"] == 3,
+        "kjonn_mann": persons["kjonn_mann"],
+        "alder": persons["alder"],
+        "botid": persons["botid"],
+        "norsk_score": persons["norsk_score"],
+        "varighet_mnd": persons["varighet_mnd"],
+        "fravaer_hoy": persons["fravaer_hoy"],
         **{f"region[{region}]": persons["region"] == region for region in REGIONS},
         **{column: persons[column] for column in persons if column.startswith("tiltak_")},
     }
@@ -142,9 +181,16 @@ def rebuilt_probability(landing) -> tuple[np.ndarray, np.ndarray]:
         if term != "Intercept":
             eta += value * np.asarray(covariates[term], dtype=float)
     effects = truth["unit_effects"]
-    eta += np.array([effects["kommune_aar"].get(f"{code}-{year}", 0.0) for code, year in zip(persons["kommunenummer"], years)])
+    eta += np.array(
+        [effects["kommune_aar"].get(f"{code}-{year}", 0.0) for code, year in zip(persons["kommunenummer"], years)]
+    )
     eta += np.array([effects["prosjekt"].get(prosjekt, 0.0) for prosjekt in persons["prosjekt_id"]])
-    eta += np.array([effects["prosjekt_aar"].get(f"{prosjekt}-{year}", 0.0) for prosjekt, year in zip(persons["prosjekt_id"], years)])
+    eta += np.array(
+        [
+            effects["prosjekt_aar"].get(f"{prosjekt}-{year}", 0.0)
+            for prosjekt, year in zip(persons["prosjekt_id"], years)
+        ]
+    )
     return 1 / (1 + np.exp(-eta)), persons["p_maloppnaelse"].to_numpy()
 
 
@@ -166,4 +212,6 @@ def test_truth_json_reproduces_every_drawn_probability(tmp_path, model):
     else:
         project_years = {f"{prosjekt}-{year}" for prosjekt, year in zip(persons["prosjekt_id"], persons["cohort_year"])}
         assert project_years <= set(truth["unit_effects"]["prosjekt_aar"])
-        assert truth["unit_effects"]["kommune_aar"] == {} and truth["random_effects"]["prosjekt_aar"]["icc"] == pytest.approx(0.089)
+        assert truth["unit_effects"]["kommune_aar"] == {} and truth["random_effects"]["prosjekt_aar"][
+            "icc"
+        ] == pytest.approx(0.089)

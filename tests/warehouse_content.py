@@ -7,8 +7,17 @@ import sys
 from pathlib import Path
 
 # Columns that legitimately differ between two runs over the same deliveries.
-RUN_METADATA_COLUMNS = {"run_id", "_loaded_at", "loaded_at", "validated_at", "run_started_at", "created_at",
-                        "generated_at", "run_time", "time"}
+RUN_METADATA_COLUMNS = {
+    "run_id",
+    "_loaded_at",
+    "loaded_at",
+    "validated_at",
+    "run_started_at",
+    "created_at",
+    "generated_at",
+    "run_time",
+    "time",
+}
 
 _CHECKSUM_SCRIPT = r"""
 import duckdb, json, sys
@@ -40,7 +49,14 @@ def content_checksums(database: Path, schemas: tuple[str, ...] = ("marts", "anal
     import json
 
     result = subprocess.run(
-        [sys.executable, "-c", _CHECKSUM_SCRIPT, str(database), ",".join(schemas), ",".join(sorted(RUN_METADATA_COLUMNS))],
+        [
+            sys.executable,
+            "-c",
+            _CHECKSUM_SCRIPT,
+            str(database),
+            ",".join(schemas),
+            ",".join(sorted(RUN_METADATA_COLUMNS)),
+        ],
         check=True,
         capture_output=True,
         text=True,

@@ -17,17 +17,25 @@ with steps as (
 ),
 
 exits as (
-    select programme, cohort_year, source_file, count(*) as n_rows
+    select
+        programme,
+        cohort_year,
+        source_file,
+        count(*) as n_rows
     from {{ ref('participant_exits') }}
     group by programme, cohort_year, source_file
 )
 
-select steps.*, exits.n_rows as participant_exits_rows
+select
+    steps.*,
+    exits.n_rows as participant_exits_rows
 from steps
 full outer join exits
-    on exits.programme = steps.programme
-    and exits.cohort_year = steps.cohort_year
-    and exits.source_file = steps.source_file
-where steps.delivered is distinct from steps.removed_before_exit + steps.excluded + steps.modelled
-   or steps.exits is distinct from steps.delivered - steps.removed_before_exit
-   or coalesce(exits.n_rows, 0) is distinct from steps.exits
+    on
+        steps.programme = exits.programme
+        and steps.cohort_year = exits.cohort_year
+        and steps.source_file = exits.source_file
+where
+    steps.delivered is distinct from steps.removed_before_exit + steps.excluded + steps.modelled
+    or steps.exits is distinct from steps.delivered - steps.removed_before_exit
+    or coalesce(exits.n_rows, 0) is distinct from steps.exits

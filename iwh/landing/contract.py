@@ -80,7 +80,11 @@ def _code(name: str, low: int, high: int, *text_codes: str, required: bool = Tru
 
 def _labels(name: str, *labels: str, required: bool = True) -> Column:
     return Column(
-        name, Kind.CODE, required=required, codes=frozenset(label.lower() for label in labels), code_label=", ".join(labels)
+        name,
+        Kind.CODE,
+        required=required,
+        codes=frozenset(label.lower() for label in labels),
+        code_label=", ".join(labels),
     )
 
 
@@ -278,4 +282,3 @@ def source(name: str) -> Source:
         return SOURCES[name]
     except KeyError:
         raise ValueError(f"unknown source {name!r}; known sources: {', '.join(SOURCES)}") from None
-

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-from iwh.landing.contract import KLASS_131, SOURCES, Source, source as source_named
+from iwh.landing.contract import KLASS_131, SOURCES, Source
+from iwh.landing.contract import source as source_named
 from iwh.landing.discovery import LandingFile, LandingInventory, source_files
 from iwh.landing.errors import DeliveryError
 from iwh.landing.prepare import Municipality, PreparedFile, prepare_file
@@ -256,7 +257,13 @@ def load_partition(
     (file,) = files
     ensure_tables(con)
     if _stored_hashes(con, spec).get(cohort_year) == _delivered_hashes(files):
-        log.info("%s: unchanged (sha256 %s…), %s %d left as loaded", file.relative_path, file.sha256[:12], source, cohort_year)
+        log.info(
+            "%s: unchanged (sha256 %s…), %s %d left as loaded",
+            file.relative_path,
+            file.sha256[:12],
+            source,
+            cohort_year,
+        )
         return LoadResult(source, cohort_year, (file.relative_path,), (file.sha256,), unchanged=True)
 
     key = _pseudonym_key(settings, spec, log)

@@ -80,7 +80,9 @@ def _shown(value_sql: str) -> str:
     return f"'''' || left({value_sql}, {DETAIL_VALUE_CHARS}) || ''''"
 
 
-def _map_header(source: Source, header: Sequence[str], relative_path: str, scratch: duckdb.DuckDBPyConnection) -> _Layout:
+def _map_header(
+    source: Source, header: Sequence[str], relative_path: str, scratch: duckdb.DuckDBPyConnection
+) -> _Layout:
     by_name = {c.name.lower(): c for c in source.columns}
     positions: dict[str, str] = {}
     extras: list[tuple[str, str]] = []
@@ -104,7 +106,9 @@ def _map_header(source: Source, header: Sequence[str], relative_path: str, scrat
             extras.append((redact(name), column_id))
         elif _has_values(scratch, column_id):
             extras.append((f"column_{index + 1}", column_id))
-    missing = [c.name for c in source.columns if c.required and c.kind is not Kind.IDENTIFIER and c.name not in positions]
+    missing = [
+        c.name for c in source.columns if c.required and c.kind is not Kind.IDENTIFIER and c.name not in positions
+    ]
     if source.identifier_columns and not any(name in positions for name in source.identifier_columns):
         missing.insert(0, " or ".join(source.identifier_columns))
     if source is SSB_STATBANK and statbank_value is None:
@@ -199,7 +203,9 @@ class _Checks:
             f"(select _row_number, unnest(list_filter([{problems}], lambda p: p is not null)) as problem from keyed)"
         )
         if not self.problems:
-            per_row = "select null::integer as row_number, null as column_name, null as reason, null as detail where false"
+            per_row = (
+                "select null::integer as row_number, null as column_name, null as reason, null as detail where false"
+            )
         if self.source.one_row_per_person:
             return f"{per_row} union all {DUPLICATE_PERSONS}"
         return per_row
@@ -275,8 +281,8 @@ def _prepare(
         scratch,
         f"""
         select {_literal(source.name)} as source, {"null" if cohort_year is None else cohort_year}::integer as cohort_year,
-               {lineage['_source_file']} as source_file, {lineage['_file_sha256']} as file_sha256,
-               row_number::integer as row_number, column_name, reason, detail, {lineage['_loaded_at']} as loaded_at
+               {lineage["_source_file"]} as source_file, {lineage["_file_sha256"]} as file_sha256,
+               row_number::integer as row_number, column_name, reason, detail, {lineage["_loaded_at"]} as loaded_at
         from ({checks.sql()}) order by row_number, column_name, reason
         """,
     )
@@ -326,7 +332,8 @@ def _store_keyed_cells(
     """
     identifier_ids = {layout.positions.get(c.name) for c in source.columns if c.kind is Kind.IDENTIFIER}
     stored_ids = [
-        cid for cid in [*layout.positions.values(), *(cid for _, cid in layout.extras), layout.statbank_value]
+        cid
+        for cid in [*layout.positions.values(), *(cid for _, cid in layout.extras), layout.statbank_value]
         if cid and cid not in identifier_ids
     ]
     scrub_candidates = _long_columns(scratch, stored_ids)
@@ -343,7 +350,9 @@ def _store_keyed_cells(
     for column in source.columns:
         column_id = layout.positions.get(column.name)
         if column.kind is Kind.IDENTIFIER:
-            cell_columns.append(f"{_trimmed(column_id) if column_id else 'null::varchar'} as {quote('_id_' + column.name)}")
+            cell_columns.append(
+                f"{_trimmed(column_id) if column_id else 'null::varchar'} as {quote('_id_' + column.name)}"
+            )
         else:
             cell_columns.append(f"{cell(column_id) if column_id else 'null::varchar'} as {quote(column.raw_name)}")
     if layout.statbank_value:
@@ -382,9 +391,7 @@ def _store_keyed_cells(
         return {}
     found = scratch.execute(
         "select "
-        + ", ".join(
-            f"count(*) filter (where {_trimmed(cid)} <> {cell(cid)})" for cid in scrub_candidates
-        )
+        + ", ".join(f"count(*) filter (where {_trimmed(cid)} <> {cell(cid)})" for cid in scrub_candidates)
         + f" from {DELIVERED_TABLE}"
     ).fetchall()[0]
     return {names[cid]: n for cid, n in zip(scrub_candidates, found, strict=True) if n}
@@ -399,7 +406,9 @@ def _long_columns(scratch: duckdb.DuckDBPyConnection, column_ids: Sequence[str])
     if not column_ids:
         return []
     lengths = scratch.execute(
-        "select " + ", ".join(f"coalesce(max(length(trim({cid}))), 0)" for cid in column_ids) + f" from {DELIVERED_TABLE}"
+        "select "
+        + ", ".join(f"coalesce(max(length(trim({cid}))), 0)" for cid in column_ids)
+        + f" from {DELIVERED_TABLE}"
     ).fetchall()[0]
     return [cid for cid, longest in zip(column_ids, lengths, strict=True) if longest >= 11]
 

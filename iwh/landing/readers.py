@@ -74,7 +74,9 @@ def _read_csv(path: Path, data: bytes, relative_path: str, scratch: duckdb.DuckD
     nul = data.find(b"\x00")
     if nul >= 0:
         raise DeliveryError(
-            relative_path, "NUL bytes: this is not a CSV text file (binary, or UTF-16?)", row=data.count(b"\n", 0, nul) + 1
+            relative_path,
+            "NUL bytes: this is not a CSV text file (binary, or UTF-16?)",
+            row=data.count(b"\n", 0, nul) + 1,
         )
     separator = _detect_separator(data, relative_path)
     text, encoding = _decode(data, relative_path, separator)
@@ -192,7 +194,9 @@ def _parse_with_duckdb(
     all_empty = " and ".join(f"nullif(trim({c}), '') is null" for c in column_ids(len(header)))
     scratch.execute(f"delete from delivered_scan where {all_empty}")
     # rowid is the position in the file (deleting blank rows does not renumber the others).
-    scratch.execute(f"create view {DELIVERED_TABLE} as select (rowid + 2)::integer as _row_number, * from delivered_scan")
+    scratch.execute(
+        f"create view {DELIVERED_TABLE} as select (rowid + 2)::integer as _row_number, * from delivered_scan"
+    )
     return scratch.execute("select count(*) from delivered_scan").fetchall()[0][0]
 
 
@@ -212,9 +216,8 @@ def _parse_exactly(
             if not any(cell.strip() for cell in record):
                 continue
             if len(record) != width:
-                problem = (
-                    f"{len(record)} fields where the header has {width}: a truncated or ragged row"
-                    + (" (unquoted decimal commas in a ','-separated file?)" if separator == "," else "")
+                problem = f"{len(record)} fields where the header has {width}: a truncated or ragged row" + (
+                    " (unquoted decimal commas in a ','-separated file?)" if separator == "," else ""
                 )
                 raise DeliveryError(relative_path, problem, row=row)
             records.append(record)

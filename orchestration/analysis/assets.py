@@ -7,7 +7,6 @@ checkpoints run first. ``analysis_report`` reads back what was written — the p
 never person-level rows — and quality.missingness for its charts.
 """
 
-
 import shutil
 import tempfile
 import time
@@ -100,7 +99,9 @@ def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource
     with threadpool_limits(1, user_api="blas"):
         with models.fitting(dataset, outcome_variant) as fitted:
             if fitted.m1 is None:
-                raise ValueError(f"M1 is not estimable, so there are no contribution indicators: {fitted.not_estimable['m1']}")
+                raise ValueError(
+                    f"M1 is not estimable, so there are no contribution indicators: {fitted.not_estimable['m1']}"
+                )
             indicators = contribution.contribution_tables(fitted.m1, context.run_id, outcome_variant)
         tables = models.tables(fitted, context.run_id, outcome_variant)
     tables.update(indicators.as_dict())
@@ -143,7 +144,9 @@ def analysis_report(context: AssetExecutionContext, warehouse: WarehouseResource
     settings = warehouse.settings()
     with warehouse.connect(read_only=True) as con:
         tables = _read_tables(con)
-        missingness = con.execute("select * from quality.missingness").df() if table_exists(con, "quality.missingness") else None
+        missingness = (
+            con.execute("select * from quality.missingness").df() if table_exists(con, "quality.missingness") else None
+        )
     indicators = tables["contribution_indicators"]
     target = settings.reports_dir / REPORT_SUBDIR
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -151,7 +154,10 @@ def analysis_report(context: AssetExecutionContext, warehouse: WarehouseResource
     built.chmod(0o755)  # mkdtemp's 0700 would hide the report from the analysts' group
     try:
         written = report.write_report(
-            built, tables, missingness, run_id=str(indicators["run_id"].iloc[0]),
+            built,
+            tables,
+            missingness,
+            run_id=str(indicators["run_id"].iloc[0]),
             outcome_variant=str(indicators["outcome_variant"].iloc[0]),
         )
         replace_directory(built, target)

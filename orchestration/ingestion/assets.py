@@ -5,8 +5,8 @@ from collections.abc import Iterator
 from dagster import (
     AssetExecutionContext,
     AssetKey,
-    AssetSelection,
     AssetsDefinition,
+    AssetSelection,
     DataVersion,
     Failure,
     MaterializeResult,
@@ -15,8 +15,16 @@ from dagster import (
     define_asset_job,
 )
 
-from iwh.landing import PARTITIONED_SOURCES, REFERENCE_SOURCES, SOURCES, DeliveryError, LoadResult, source_files
-from iwh.landing import load_partition, load_reference
+from iwh.landing import (
+    PARTITIONED_SOURCES,
+    REFERENCE_SOURCES,
+    SOURCES,
+    DeliveryError,
+    LoadResult,
+    load_partition,
+    load_reference,
+    source_files,
+)
 from iwh.settings import SettingsError
 from orchestration.ingestion.partitions import cohort_partitions
 from orchestration.resources import WarehouseResource

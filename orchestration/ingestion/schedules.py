@@ -26,6 +26,8 @@ def yearly_schedule(context: ScheduleEvaluationContext, warehouse: WarehouseReso
         context.instance.add_dynamic_partitions(COHORT_PARTITIONS_NAME, new_years)
     scheduled = context.scheduled_execution_time.date().isoformat()
     return [
-        RunRequest(partition_key=str(year), run_key=f"yearly-{scheduled}-{year}", tags={"iwh/trigger": "yearly_schedule"})
+        RunRequest(
+            partition_key=str(year), run_key=f"yearly-{scheduled}-{year}", tags={"iwh/trigger": "yearly_schedule"}
+        )
         for year in inventory.cohort_years()
     ]

@@ -24,10 +24,15 @@ def delivery_fingerprints(inventory: LandingInventory) -> dict[str, str]:
     """'<source>/<year>' (or '<source>' for reference data) → hash of its files' names and hashes."""
     files_by_unit: dict[str, list[str]] = defaultdict(list)
     for landing_file in inventory.files:
-        unit = landing_file.source if landing_file.cohort_year is None else f"{landing_file.source}/{landing_file.cohort_year}"
+        unit = (
+            landing_file.source
+            if landing_file.cohort_year is None
+            else f"{landing_file.source}/{landing_file.cohort_year}"
+        )
         files_by_unit[unit].append(f"{landing_file.relative_path}:{landing_file.sha256}")
     return {
-        unit: hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest() for unit, files in sorted(files_by_unit.items())
+        unit: hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()
+        for unit, files in sorted(files_by_unit.items())
     }
 
 

@@ -1,6 +1,5 @@
 """Publication: exports for R/Stata/SPSS users, then the atomic swap of the analysts' snapshot."""
 
-
 from collections.abc import Sequence
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
@@ -18,10 +17,15 @@ def build_publication_assets(upstream_keys: Sequence[AssetKey]) -> list[AssetsDe
     check anywhere upstream skips them and the published snapshot stays as it was."""
     upstream = sorted(set(upstream_keys), key=lambda key: key.to_user_string())
 
-    @asset(key=EXPORTS_KEY, deps=upstream, group_name="publication", description=(
-        "marts.analysis_dataset and the analysis.* tables as Parquet and Stata .dta (value labels for coded "
-        "variables) under IWH_HOME/exports."
-    ))
+    @asset(
+        key=EXPORTS_KEY,
+        deps=upstream,
+        group_name="publication",
+        description=(
+            "marts.analysis_dataset and the analysis.* tables as Parquet and Stata .dta (value labels for coded "
+            "variables) under IWH_HOME/exports."
+        ),
+    )
     def analysis_files(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         settings = warehouse.settings()
         with warehouse.connect(read_only=True) as con:
@@ -29,18 +33,21 @@ def build_publication_assets(upstream_keys: Sequence[AssetKey]) -> list[AssetsDe
         context.log.info(f"wrote {len(written)} export files to {settings.exports_dir}")
         return MaterializeResult(metadata={"files": len(written), "directory": str(settings.exports_dir)})
 
-    @asset(key=SNAPSHOT_KEY, deps=[EXPORTS_KEY, *upstream], group_name="publication", description=(
-        "The analysts' read-only copy of the warehouse, replaced atomically only when every upstream step and "
-        "blocking check succeeded; the previous snapshot is kept beside it."
-    ))
+    @asset(
+        key=SNAPSHOT_KEY,
+        deps=[EXPORTS_KEY, *upstream],
+        group_name="publication",
+        description=(
+            "The analysts' read-only copy of the warehouse, replaced atomically only when every upstream step and "
+            "blocking check succeeded; the previous snapshot is kept beside it."
+        ),
+    )
     def published_snapshot(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         settings = warehouse.settings()
         stale = remove_stale_incoming(settings)
         if stale:
             context.log.warning(f"removed {len(stale)} temporary file(s) left by an interrupted publication")
         snapshot = publish(settings)
-        return MaterializeResult(
-            metadata={"path": str(snapshot.path), "size_mb": round(snapshot.size_bytes / 1e6, 1)}
-        )
+        return MaterializeResult(metadata={"path": str(snapshot.path), "size_mb": round(snapshot.size_bytes / 1e6, 1)})
 
     return [analysis_files, published_snapshot]

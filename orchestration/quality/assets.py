@@ -52,14 +52,26 @@ GROUP = "quality"
     name="quality_checkpoints",
     group_name=GROUP,
     specs=[
-        AssetSpec(VALIDATION_RESULTS_KEY, description="One row per expectation × dataset × partition × run.",
-                  deps=[*VALIDATED_MART_KEYS, *(key for assets_def in raw_assets for key in assets_def.keys)]),
-        AssetSpec(MISSINGNESS_KEY, description="Report tables 15–16 and share missing per variable, small cells "
-                  "suppressed.", deps=VALIDATED_MART_KEYS),
-        AssetSpec(DATA_DOCS_KEY, description="Great Expectations Data Docs under IWH_HOME/reports/quality/ "
-                  "(offline: no CDN assets).", deps=[VALIDATION_RESULTS_KEY]),
-        AssetSpec(AUDITORS_REPORT_KEY, description="IWH_HOME/reports/auditors_report.html.",
-                  deps=[VALIDATION_RESULTS_KEY, MISSINGNESS_KEY]),
+        AssetSpec(
+            VALIDATION_RESULTS_KEY,
+            description="One row per expectation × dataset × partition × run.",
+            deps=[*VALIDATED_MART_KEYS, *(key for assets_def in raw_assets for key in assets_def.keys)],
+        ),
+        AssetSpec(
+            MISSINGNESS_KEY,
+            description="Report tables 15–16 and share missing per variable, small cells suppressed.",
+            deps=VALIDATED_MART_KEYS,
+        ),
+        AssetSpec(
+            DATA_DOCS_KEY,
+            description="Great Expectations Data Docs under IWH_HOME/reports/quality/ (offline: no CDN assets).",
+            deps=[VALIDATION_RESULTS_KEY],
+        ),
+        AssetSpec(
+            AUDITORS_REPORT_KEY,
+            description="IWH_HOME/reports/auditors_report.html.",
+            deps=[VALIDATION_RESULTS_KEY, MISSINGNESS_KEY],
+        ),
     ],
     check_specs=[
         AssetCheckSpec(suite.check_name, asset=VALIDATION_RESULTS_KEY, description=suite.description)
@@ -141,15 +153,19 @@ def critical_expectations(context: AssetCheckExecutionContext, warehouse: Wareho
     settings = warehouse.settings()
     with warehouse.connect() as con:
         run_id = _results_run_id(con, context.run.run_id)
-        failures = con.execute(
-            """
+        failures = (
+            con.execute(
+                """
             select dataset, "partition", expectation, column_name, observed_value, threshold
             from quality.validation_results
             where run_id = ? and severity = 'critical' and not success
             order by dataset, "partition", expectation, column_name
             """,
-            [run_id],
-        ).fetchall() if run_id else []
+                [run_id],
+            ).fetchall()
+            if run_id
+            else []
+        )
     report = QualityPaths.under(settings.home).auditors_report
     lines = [
         f"{dataset} {partition} {expectation}({column}): {observed} (threshold {threshold})"

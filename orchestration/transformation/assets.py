@@ -80,8 +80,10 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     # A selection made in the UI is rebuilt as asked; dbt's selection of it also relies on the
     # indirect selection of tests that reuse turns off (BuildPlan.dbt_args).
     assets_def = context.assets_def
-    whole_project = (assets_def.keys_by_output_name == assets_def.node_keys_by_output_name
-                     and assets_def.check_specs_by_output_name == assets_def.node_check_specs_by_output_name)
+    whole_project = (
+        assets_def.keys_by_output_name == assets_def.node_keys_by_output_name
+        and assets_def.check_specs_by_output_name == assets_def.node_check_specs_by_output_name
+    )
     with warehouse.connect() as con:
         plan = plan_build(con, MANIFEST, variables, reuse=whole_project)
     if len(plan.reused) == len(plan.fingerprints) and docs_site_exists(settings):
@@ -90,7 +92,9 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         yield from _reused_results(context, plan)
         return
     if plan.reused:
-        context.log.info(f"reusing {len(plan.reused)} of {len(plan.fingerprints)} dbt nodes: their inputs are unchanged")
+        context.log.info(
+            f"reusing {len(plan.reused)} of {len(plan.fingerprints)} dbt nodes: their inputs are unchanged"
+        )
     # Per-run artefacts (compiled SQL, run results, dbt's log) go to a scratch directory beside the
     # warehouse instead of accumulating in the repository's dbt_project/target/. Both dbt commands
     # share it, so docs generation starts from the build's parse, and the parse is kept for the next

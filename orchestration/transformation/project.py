@@ -55,8 +55,19 @@ def dbt_vars(settings: Settings) -> list[str]:
 
 def parse_command(settings: Settings, target: Path) -> list[str]:
     """`dbt parse` of the project into ``target``, with the run's vars (dbt_vars)."""
-    return [str(DBT_EXECUTABLE), "parse", *dbt_vars(settings), "--project-dir", str(DBT_PROJECT_DIR),
-            "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), "--log-path", str(target)]
+    return [
+        str(DBT_EXECUTABLE),
+        "parse",
+        *dbt_vars(settings),
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target),
+    ]
 
 
 def saved_parse_path(settings: Settings) -> Path:
@@ -149,7 +160,9 @@ def _parse() -> None:
             text=True,
         )
         if completed.returncode != 0:
-            raise RuntimeError(f"dbt parse failed for {DBT_PROJECT_DIR}:\n{completed.stdout[-4000:]}{completed.stderr[-2000:]}")
+            raise RuntimeError(
+                f"dbt parse failed for {DBT_PROJECT_DIR}:\n{completed.stdout[-4000:]}{completed.stderr[-2000:]}"
+            )
         # dagster-dbt copies target/partial_parse.msgpack into each run's target path, so every
         # `dbt build` from Dagster starts from this parse instead of parsing the project again.
         os.replace(Path(target) / "partial_parse.msgpack", MANIFEST_PATH.parent / "partial_parse.msgpack")
@@ -161,8 +174,20 @@ def _parse() -> None:
 # macros it calls, in depends_on), which follows from the project but is only there for the nodes
 # that build ran.
 _VOLATILE_MANIFEST_FIELDS = frozenset(
-    {"created_at", "compiled_path", "build_path", "root_path", "generated_at", "invocation_id", "invocation_started_at",
-     "compiled", "compiled_code", "extra_ctes", "extra_ctes_injected", "macros"}
+    {
+        "created_at",
+        "compiled_path",
+        "build_path",
+        "root_path",
+        "generated_at",
+        "invocation_id",
+        "invocation_started_at",
+        "compiled",
+        "compiled_code",
+        "extra_ctes",
+        "extra_ctes_injected",
+        "macros",
+    }
 )
 _FINGERPRINT_FILE = ".fingerprint"
 

@@ -56,8 +56,7 @@ def project_fingerprint(manifest: Mapping[str, Any], dbt_vars: Iterable[str]) ->
         "dbt_version": manifest["metadata"].get("dbt_version"),
         "vars": list(dbt_vars),
         "project": {
-            section: without_volatile_fields(manifest.get(section, {}))
-            for section in ("nodes", "sources", "macros")
+            section: without_volatile_fields(manifest.get(section, {})) for section in ("nodes", "sources", "macros")
         },
     }
     return _digest(json.dumps(content, sort_keys=True, default=str))
@@ -103,7 +102,9 @@ def plan_build(
 ) -> BuildPlan:
     """Decide which nodes to reuse (none unless `reuse`), and forget the stored fingerprints of
     all others (they may be about to be rebuilt; see the module docstring)."""
-    fingerprints = node_fingerprints(manifest, project_fingerprint(manifest, dbt_vars), source_fingerprints(con, manifest))
+    fingerprints = node_fingerprints(
+        manifest, project_fingerprint(manifest, dbt_vars), source_fingerprints(con, manifest)
+    )
     _create_state_table(con)
     stored = {
         unique_id: (fingerprint, status)

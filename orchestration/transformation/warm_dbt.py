@@ -80,9 +80,8 @@ def serve(listener_fd: int, socket_path: str) -> None:
     """Import dbt, run the one command a client sends on the listening socket, report its exit code."""
     listener = socket.socket(fileno=listener_fd)
 
-    from dbt.cli.main import cli  # the import this process exists to do ahead of time
-
     import dbt.adapters.duckdb  # noqa: F401
+    from dbt.cli.main import cli  # the import this process exists to do ahead of time
 
     connection, _ = listener.accept()
     listener.close()
@@ -130,6 +129,7 @@ def _run_in_waiting_process(socket_path: str, args: list[str]) -> int | None:
     except (OSError, EOFError):
         connection.close()
         return None
+
     def forward(received: int, _frame) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(server_pid, received)

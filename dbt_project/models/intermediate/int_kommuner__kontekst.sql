@@ -4,25 +4,32 @@
 -- SSB statbank tables pivoted to one row per municipality and year; the table → variable mapping
 -- is the seed ssb_tabeller (report 13/2022, table 14). Centrality comes from its own file.
 with statbank as (
-    select statbank.kommunenummer, statbank.aar, tabeller.variabel, statbank.verdi
+    select
+        statbank.kommunenummer,
+        statbank.aar,
+        tabeller.variabel,
+        statbank.verdi
     from {{ ref('stg_ssb__statbank') }} as statbank
     inner join {{ ref('ssb_tabeller') }} as tabeller
-        on tabeller.tabell = statbank.tabell
+        on statbank.tabell = tabeller.tabell
 ),
 
 pivoted as (
     select
         kommunenummer,
         aar,
-        {%- for variable in variables %}
+    {%- for variable in variables %}
         max(verdi) filter (where variabel = '{{ variable }}') as {{ variable }}{{ "," if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from statbank
     group by kommunenummer, aar
 ),
 
 sentralitet as (
-    select kommunenummer, aar, sentralitet
+    select
+        kommunenummer,
+        aar,
+        sentralitet
     from {{ ref('stg_ssb__sentralitet') }}
 )
 
@@ -30,10 +37,11 @@ select
     coalesce(pivoted.kommunenummer, sentralitet.kommunenummer) as kommunenummer,
     coalesce(pivoted.aar, sentralitet.aar) as aar,
     {%- for variable in variables %}
-    pivoted.{{ variable }},
+        pivoted.{{ variable }},
     {%- endfor %}
     sentralitet.sentralitet
 from pivoted
 full outer join sentralitet
-    on sentralitet.kommunenummer = pivoted.kommunenummer
-    and sentralitet.aar = pivoted.aar
+    on
+        pivoted.kommunenummer = sentralitet.kommunenummer
+        and pivoted.aar = sentralitet.aar

@@ -15,8 +15,9 @@ valid_in_year as (
         klass.gyldig_til
     from cohort_years
     inner join {{ ref('stg_ssb__klass_kommuner') }} as klass
-        on klass.gyldig_fra <= make_date(cohort_years.cohort_year, 12, 31)
-        and (klass.gyldig_til is null or klass.gyldig_til >= make_date(cohort_years.cohort_year, 1, 1))
+        on
+            klass.gyldig_fra <= make_date(cohort_years.cohort_year, 12, 31)
+            and (klass.gyldig_til is null or klass.gyldig_til >= make_date(cohort_years.cohort_year, 1, 1))
 )
 
 select

@@ -30,8 +30,8 @@ intro as (
         date_diff('day', dato_forste_vedtak, avsluttet_dato) / 365.25 as botid,
         -- Whole calendar months: a month counts once its day of month is reached.
         (year(avsluttet_dato) - year(gjennomforing_beregnet_fra)) * 12
-            + (month(avsluttet_dato) - month(gjennomforing_beregnet_fra))
-            - case when day(avsluttet_dato) < day(gjennomforing_beregnet_fra) then 1 else 0 end
+        + (month(avsluttet_dato) - month(gjennomforing_beregnet_fra))
+        - case when day(avsluttet_dato) < day(gjennomforing_beregnet_fra) then 1 else 0 end
             as varighet_mnd,
         statsborgerskap as landnavn,
         source_file,

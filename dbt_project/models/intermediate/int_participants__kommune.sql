@@ -7,13 +7,20 @@ with municipalities as (
 ),
 
 municipality_names as (
-    select cohort_year, kommunenavn_key, kommunenummer, kommunenavn
+    select
+        cohort_year,
+        kommunenavn_key,
+        kommunenummer,
+        kommunenavn
     from municipalities
     qualify row_number() over (partition by cohort_year, kommunenavn_key order by gyldig_fra desc) = 1
 ),
 
 districts as (
-    select {{ label_key('bydel') }} as bydel_key, bydel, kommunenummer
+    select
+        {{ label_key('bydel') }} as bydel_key,
+        bydel,
+        kommunenummer
     from {{ ref('oslo_bydeler') }}
 ),
 
@@ -43,11 +50,13 @@ jobbsjansen as (
         leavers.oslo_bydel as bydel_levert
     from jobbsjansen_leavers as leavers
     left join municipality_names
-        on municipality_names.cohort_year = leavers.cohort_year
-        and municipality_names.kommunenavn_key = {{ label_key('leavers.prosjektkommune') }}
+        on
+            leavers.cohort_year = municipality_names.cohort_year
+            and municipality_names.kommunenavn_key = {{ label_key('leavers.prosjektkommune') }}
     left join districts
-        on leavers.is_oslo_district
-        and districts.bydel_key = {{ label_key('leavers.oslo_bydel') }}
+        on
+            leavers.is_oslo_district
+            and districts.bydel_key = {{ label_key('leavers.oslo_bydel') }}
 ),
 
 intro as (
@@ -79,5 +88,6 @@ select
     exits.bydel_levert
 from exits
 left join municipalities
-    on municipalities.cohort_year = exits.cohort_year
-    and municipalities.kommunenummer = exits.kommunenummer
+    on
+        exits.cohort_year = municipalities.cohort_year
+        and exits.kommunenummer = municipalities.kommunenummer

@@ -42,8 +42,8 @@ results as (
 summed as (
     select
         *,
-        (muntlig is not null)::integer + (lytt is not null)::integer
-            + (les is not null)::integer + (skriftlig is not null)::integer as antall_prover,
+        cast((muntlig is not null) as integer) + cast((lytt is not null) as integer)
+        + cast((les is not null) as integer) + cast((skriftlig is not null) as integer) as antall_prover,
         coalesce(muntlig, 0) + coalesce(lytt, 0) + coalesce(les, 0) + coalesce(skriftlig, 0) as sum_prover
     from results
 ),

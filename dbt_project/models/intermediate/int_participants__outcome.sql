@@ -14,7 +14,7 @@ with jobbsjansen as (
         reasons.v4_1 is not null or leavers.avslutningsaarsak is null as avslutningsaarsak_mapped
     from {{ ref('stg_jobbsjansen__individrapportering') }} as leavers
     left join {{ ref('jobbsjansen_avslutningsaarsaker') }} as reasons
-        on reasons.v4_1 = leavers.avslutningsaarsak
+        on leavers.avslutningsaarsak = reasons.v4_1
     where leavers.deltar_ved_aarsslutt = 2
 ),
 
@@ -50,9 +50,15 @@ intro as (
         coalesce(nir_spellings.avslutningsaarsak_mapped, true) as avslutningsaarsak_mapped
     from {{ ref('stg_nir__deltakere') }} as participants
     left join nir_spellings
-        on nir_spellings.avslutningsaarsak = participants.avslutningsaarsak
+        on participants.avslutningsaarsak = nir_spellings.avslutningsaarsak
 )
 
-select *, '{{ outcome_variant() }}' as outcome_variant from jobbsjansen
+select
+    *,
+    '{{ outcome_variant() }}' as outcome_variant
+from jobbsjansen
 union all
-select *, '{{ outcome_variant() }}' as outcome_variant from intro
+select
+    *,
+    '{{ outcome_variant() }}' as outcome_variant
+from intro

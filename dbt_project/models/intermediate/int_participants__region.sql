@@ -3,12 +3,18 @@
 -- `unmapped_country_label`; it is never silently treated as a missing value.
 -- Labels are normalised once per distinct spelling, not once per row.
 with exits as (
-    select person_key, programme, cohort_year, landnavn
+    select
+        person_key,
+        programme,
+        cohort_year,
+        landnavn
     from {{ ref('int_participants__exits') }}
 ),
 
 countries as (
-    select {{ label_key('landnavn') }} as landnavn_key, region
+    select
+        {{ label_key('landnavn') }} as landnavn_key,
+        region
     from {{ ref('land_regioner') }}
 ),
 
@@ -37,4 +43,4 @@ select
     coalesce(spelling_regions.landnavn_mapped, true) as landnavn_mapped
 from exits
 left join spelling_regions
-    on spelling_regions.landnavn = exits.landnavn
+    on exits.landnavn = spelling_regions.landnavn

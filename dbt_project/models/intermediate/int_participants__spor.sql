@@ -8,7 +8,7 @@ with jobbsjansen as (
         utdanning_spor.spor
     from {{ ref('stg_jobbsjansen__individrapportering') }} as leavers
     left join {{ ref('utdanning_spor') }} as utdanning_spor
-        on utdanning_spor.v2_9 = leavers.utdanning
+        on leavers.utdanning = utdanning_spor.v2_9
     where leavers.deltar_ved_aarsslutt = 2
 ),
 

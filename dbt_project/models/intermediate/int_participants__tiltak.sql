@@ -8,12 +8,19 @@
 -- One 0/1 column per measure group: 1 if any of the group's measures was received. A participant
 -- without any measure row has 0 everywhere.
 with exits as (
-    select person_key, programme, cohort_year
+    select
+        person_key,
+        programme,
+        cohort_year
     from {{ ref('int_participants__exits') }}
 ),
 
 received as (
-    select person_key, programme, cohort_year, tiltaksgruppe
+    select
+        person_key,
+        programme,
+        cohort_year,
+        tiltaksgruppe
     from {{ ref('int_participants__tiltak_mottatt') }}
     where tiltaksgruppe is not null
 )
@@ -22,12 +29,14 @@ select
     exits.person_key,
     exits.programme,
     exits.cohort_year,
-    {%- for group in groups %}
-    coalesce(max(case when received.tiltaksgruppe = '{{ group }}' then 1 else 0 end), 0) as tiltak_{{ group }}{{ "," if not loop.last }}
-    {%- endfor %}
+{%- for group in groups %}
+    coalesce(max(case when received.tiltaksgruppe = '{{ group }}' then 1 else 0 end), 0)
+        as tiltak_{{ group }}{{ "," if not loop.last }}
+{%- endfor %}
 from exits
 left join received
-    on received.person_key = exits.person_key
-    and received.programme = exits.programme
-    and received.cohort_year = exits.cohort_year
+    on
+        exits.person_key = received.person_key
+        and exits.programme = received.programme
+        and exits.cohort_year = received.cohort_year
 group by exits.person_key, exits.programme, exits.cohort_year

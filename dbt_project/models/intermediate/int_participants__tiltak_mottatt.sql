@@ -7,7 +7,12 @@
 -- `unmapped_measure_label`.
 with jobbsjansen_received as (
     unpivot (
-        select person_key, cohort_year, source_file, source_row, columns('^v3_')
+        select
+            person_key,
+            cohort_year,
+            source_file,
+            source_row,
+            columns('^v3_')
         from {{ ref('stg_jobbsjansen__individrapportering') }}
         where deltar_ved_aarsslutt = 2
     )
@@ -26,12 +31,14 @@ jobbsjansen as (
         received.source_row
     from jobbsjansen_received as received
     left join {{ ref('jobbsjansen_tiltak') }} as measures
-        on measures.kolonne = received.kolonne
+        on received.kolonne = measures.kolonne
     where received.mottatt = 1
 ),
 
 nir_measures as (
-    select {{ label_key('tiltak') }} as tiltak_key, tiltaksgruppe
+    select
+        {{ label_key('tiltak') }} as tiltak_key,
+        tiltaksgruppe
     from {{ ref('nir_tiltak') }}
 ),
 
@@ -56,7 +63,7 @@ intro as (
         received.source_row
     from {{ ref('stg_nir__tiltak') }} as received
     left join nir_spellings
-        on nir_spellings.tiltak = received.tiltak
+        on received.tiltak = nir_spellings.tiltak
 )
 
 select * from jobbsjansen

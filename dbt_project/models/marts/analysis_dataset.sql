@@ -18,20 +18,23 @@
 with reasons as (
     select
         exits.*,
-        nullif(concat_ws(';',
+        nullif(concat_ws(
+            ';',
             {%- for reason, condition in reasons %}
-            case when {{ condition }} then '{{ reason }}' end{{ "," if not loop.last }}
+                case when {{ condition }} then '{{ reason }}' end{{ "," if not loop.last }}
             {%- endfor %}
         ), '') as excluded_reasons
     from {{ ref('participant_exits') }} as exits
     left join {{ ref('int_participants__outcome') }} as outcome
-        on outcome.person_key = exits.person_key
-        and outcome.programme = exits.programme
-        and outcome.cohort_year = exits.cohort_year
+        on
+            exits.person_key = outcome.person_key
+            and exits.programme = outcome.programme
+            and exits.cohort_year = outcome.cohort_year
 )
 
 select
-    reasons.* exclude (excluded_reasons),
+    -- every column of the exits; excluded_reasons moves to the end, after excluded_reason
+    reasons.* exclude (excluded_reasons),  -- noqa: AM04, RF02
     municipality_year.folkemengde,
     municipality_year.andel_sysselsatte,
     municipality_year.andel_uforetrygdede,
@@ -48,9 +51,11 @@ select
     reasons.excluded_reasons is null as complete_case
 from reasons
 left join {{ ref('municipality_year') }} as municipality_year
-    on municipality_year.kommunenummer = reasons.kommunenummer
-    and municipality_year.cohort_year = reasons.cohort_year
+    on
+        reasons.kommunenummer = municipality_year.kommunenummer
+        and reasons.cohort_year = municipality_year.cohort_year
 left join {{ ref('project_year') }} as project_year
-    on project_year.programme = reasons.programme
-    and project_year.cohort_year = reasons.cohort_year
-    and project_year.prosjekt_id = reasons.prosjekt_id
+    on
+        reasons.programme = project_year.programme
+        and reasons.cohort_year = project_year.cohort_year
+        and reasons.prosjekt_id = project_year.prosjekt_id

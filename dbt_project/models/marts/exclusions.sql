@@ -9,10 +9,20 @@
 --   delivered = quarantined + not_an_exit + excluded (all reasons) + modelled
 --   participant_exits = delivered − quarantined − not_an_exit
 with delivered as (
-    select 'jobbsjansen' as programme, cohort_year, _source_file as source_file, _file_sha256, _row_number
+    select
+        'jobbsjansen' as programme,
+        cohort_year,
+        _source_file as source_file,
+        _file_sha256,
+        _row_number
     from {{ source('jobbsjansen', 'individrapportering') }}
     union all
-    select 'intro' as programme, cohort_year, _source_file as source_file, _file_sha256, _row_number
+    select
+        'intro' as programme,
+        cohort_year,
+        _source_file as source_file,
+        _file_sha256,
+        _row_number
     from {{ source('nir', 'deltakere') }}
 ),
 
@@ -20,51 +30,96 @@ quarantine_first_reason as (
     select
         file_sha256,
         row_number,
-        arg_min(reason, list_position(['{{ quarantine_reasons | join("', '") }}'], reason)) as reason
+        arg_min(
+            reason,
+            list_position(
+                {{ quarantine_reasons }},
+                reason
+            )
+        ) as reason
     from {{ source('quality', 'quarantine') }}
     group by file_sha256, row_number
 ),
 
 steps as (
-    select programme, cohort_year, source_file, 1 as step_order, 'delivered' as step,
-        cast(null as varchar) as reason, count(*) as n_rows
+    select
+        programme,
+        cohort_year,
+        source_file,
+        1 as step_order,
+        'delivered' as step,
+        cast(null as varchar) as reason,
+        count(*) as n_rows
     from delivered
     group by all
 
     union all
-    select delivered.programme, delivered.cohort_year, delivered.source_file, 2, 'quarantined',
-        quarantine_first_reason.reason, count(*)
+    select
+        delivered.programme,
+        delivered.cohort_year,
+        delivered.source_file,
+        2 as step_order,
+        'quarantined' as step,
+        quarantine_first_reason.reason,
+        count(*) as n_rows
     from delivered
     inner join quarantine_first_reason
-        on quarantine_first_reason.file_sha256 = delivered._file_sha256
-        and quarantine_first_reason.row_number = delivered._row_number
+        on
+            delivered._file_sha256 = quarantine_first_reason.file_sha256
+            and delivered._row_number = quarantine_first_reason.row_number
     group by all
 
     union all
-    select 'jobbsjansen', cohort_year, source_file, 3, 'not_an_exit',
+    select
+        'jobbsjansen' as programme,
+        cohort_year,
+        source_file,
+        3 as step_order,
+        'not_an_exit' as step,
         case deltar_ved_aarsslutt
             when 1 then 'continuing'
             when 3 then 'on_leave'
             else 'exit_status_missing'
-        end,
-        count(*)
+        end as reason,
+        count(*) as n_rows
     from {{ ref('stg_jobbsjansen__individrapportering') }}
     where deltar_ved_aarsslutt is distinct from 2
     group by all
 
     union all
-    select programme, cohort_year, source_file, 4, 'participant_exits', null, count(*)
+    select
+        programme,
+        cohort_year,
+        source_file,
+        4 as step_order,
+        'participant_exits' as step,
+        null as reason,
+        count(*) as n_rows
     from {{ ref('analysis_dataset') }}
     group by all
 
     union all
-    select programme, cohort_year, source_file, 5, 'excluded', excluded_reason, count(*)
+    select
+        programme,
+        cohort_year,
+        source_file,
+        5 as step_order,
+        'excluded' as step,
+        excluded_reason as reason,
+        count(*) as n_rows
     from {{ ref('analysis_dataset') }}
     where not complete_case
     group by all
 
     union all
-    select programme, cohort_year, source_file, 6, 'modelled', null, count(*)
+    select
+        programme,
+        cohort_year,
+        source_file,
+        6 as step_order,
+        'modelled' as step,
+        null as reason,
+        count(*) as n_rows
     from {{ ref('analysis_dataset') }}
     where complete_case
     group by all

@@ -1,7 +1,10 @@
 -- Municipality-year context for the multilevel models: every municipality valid in a cohort year
 -- (structure of that year), SSB context of the same year, and its ended participants.
 with municipalities as (
-    select cohort_year, kommunenummer, kommunenavn
+    select
+        cohort_year,
+        kommunenummer,
+        kommunenavn
     from {{ ref('int_kommuner__per_year') }}
 ),
 
@@ -37,8 +40,10 @@ select
     coalesce(exits.n_jobbsjansen, 0) as n_jobbsjansen
 from municipalities
 left join context
-    on context.kommunenummer = municipalities.kommunenummer
-    and context.aar = municipalities.cohort_year
+    on
+        municipalities.kommunenummer = context.kommunenummer
+        and municipalities.cohort_year = context.aar
 left join exits
-    on exits.kommunenummer = municipalities.kommunenummer
-    and exits.cohort_year = municipalities.cohort_year
+    on
+        municipalities.kommunenummer = exits.kommunenummer
+        and municipalities.cohort_year = exits.cohort_year

@@ -44,6 +44,7 @@ select
     coalesce(exits.n_prosjekt_aar, 0) as n_prosjekt_aar
 from exits
 full outer join accounts
-    on accounts.programme = exits.programme
-    and accounts.cohort_year = exits.cohort_year
-    and {{ label_key('accounts.prosjekt_id') }} = {{ label_key('exits.prosjekt_id') }}
+    on
+        exits.programme = accounts.programme
+        and exits.cohort_year = accounts.cohort_year
+        and {{ label_key('accounts.prosjekt_id') }} = {{ label_key('exits.prosjekt_id') }}

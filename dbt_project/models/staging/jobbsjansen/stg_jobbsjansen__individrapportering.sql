@@ -46,7 +46,7 @@ select
     -- An unticked box may be empty, and the digital courses v3_2_11 and v3_3_10 are empty before
     -- 2020, when they were not asked: both mean not received.
     {%- for column in measure_columns %}
-    coalesce(cast({{ column }} as integer), 0) as {{ column }},
+        coalesce(cast({{ column }} as integer), 0) as {{ column }},
     {%- endfor %}
     cast(v4_1 as integer) as avslutningsaarsak,
     cast(v4_3 as integer) as arbeidstype,

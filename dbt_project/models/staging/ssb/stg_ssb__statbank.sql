@@ -7,7 +7,7 @@ select
     lpad(kommunenummer, 4, '0') as kommunenummer,
     region_navn as kommunenavn,
     statistikkvariabel,
-    cast("år" as integer) as aar,
+    cast(år as integer) as aar,
     cast(value as double) as verdi,
     _source_file as source_file,
     _row_number as source_row
