@@ -32,4 +32,3 @@ def meta_tag(policy: str = POLICY) -> str:
 
 
 META_TAG = meta_tag()
-
