@@ -11,7 +11,7 @@ export DAGSTER_DISABLE_TELEMETRY := true
 
 LOCK := requirements.lock
 
-.PHONY: install run test lint upgrade bench ui sample clean
+.PHONY: install run test lint upgrade bench ui sample clean messages
 
 # Exact versions from the lock, so installs a month apart fit the models with the same libraries.
 $(STAMP): pyproject.toml $(LOCK)
@@ -44,6 +44,14 @@ test: lint
 upgrade: install
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --universal --upgrade -q -o $(LOCK)
 	$(MAKE) test
+
+# The reports' message catalogues: new messages added (untranslated), vanished ones dropped.
+# Translate the empty msgstr entries it leaves; tests/test_reporting.py lists any it finds.
+CATALOGUES := iwh/reporting/locale
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header -o $(CATALOGUES)/messages.pot .
+	$(BIN)/pybabel update -i $(CATALOGUES)/messages.pot -d $(CATALOGUES) --no-fuzzy-matching --ignore-obsolete
+	rm $(CATALOGUES)/messages.pot
 
 bench: install
 	$(BIN)/python -m benchmarks.run

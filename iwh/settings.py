@@ -17,6 +17,9 @@ SYNTHETIC_MARKER = ".iwh_synthetic_sample"
 # The two codings of NIR's end reasons (harmonisation.md): the report's text, or its table 8 as printed.
 OUTCOME_VARIANTS = ("report_text", "table8_literal")
 
+# What people read is bokmål unless English is asked for (warehouse.md, "Reports").
+REPORT_LANGUAGES = ("nb", "en")
+
 
 class SettingsError(RuntimeError):
     """A configuration problem the user must fix (printed without a traceback by the CLI)."""
@@ -28,6 +31,7 @@ class Settings:
     home: Path
     pseudonym_key: str | None
     outcome_variant: str = OUTCOME_VARIANTS[0]
+    report_language: str = REPORT_LANGUAGES[0]
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -37,11 +41,17 @@ class Settings:
             raise SettingsError(
                 f"IWH_OUTCOME_VARIANT={outcome_variant!r} is not a coding of the outcome; use one of {', '.join(OUTCOME_VARIANTS)}"
             )
+        report_language = env.get("IWH_REPORT_LANGUAGE") or REPORT_LANGUAGES[0]
+        if report_language not in REPORT_LANGUAGES:
+            raise SettingsError(
+                f"IWH_REPORT_LANGUAGE={report_language!r} is not a report language; use one of {', '.join(REPORT_LANGUAGES)}"
+            )
         return cls(
             landing_dir=Path(env.get("IWH_LANDING_DIR", "data/landing")).expanduser().resolve(),
             home=Path(env.get("IWH_HOME", "data")).expanduser().resolve(),
             pseudonym_key=env.get("IWH_PSEUDONYM_KEY") or None,
             outcome_variant=outcome_variant,
+            report_language=report_language,
         )
 
     @property
