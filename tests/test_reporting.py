@@ -14,6 +14,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+from iwh import html_policy
 from iwh.reporting import Column, Language, RunFacts, render, table
 from iwh.reporting.language import catalogue_path
 from iwh.settings import REPORT_LANGUAGES, Settings, SettingsError
@@ -174,6 +175,7 @@ def test_every_page_names_its_run_and_warns_of_synthetic_data(table_page_templat
 
     synthetic = page("nb", True, "ordning_a")
     assert '<html lang="nb">' in synthetic
+    assert synthetic.index(html_policy.META_TAG) < synthetic.index("<title>")
     assert synthetic.index('id="synthetic-banner"') < synthetic.index("<h1>")
     assert "Syntetiske data." in synthetic
     assert "<code>table8_literal</code>" in synthetic and "<code>ordning_a</code>" in synthetic

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
+from iwh import html_policy
 from iwh.reporting.language import N_, Language
 
 TEMPLATES = "templates"
@@ -64,6 +66,8 @@ def environment(code: str, template_dir: Path | None = None) -> Environment:
         keep_trailing_newline=True,
     )
     env.install_gettext_translations(Language(code).translations, newstyle=True)
+    # The policy names no delivered text: it is the one string the pages insert unescaped.
+    env.globals["csp_meta"] = Markup(html_policy.META_TAG)
     return env
 
 
