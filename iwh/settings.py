@@ -16,6 +16,8 @@ SYNTHETIC_MARKER = ".iwh_synthetic_sample"
 
 # The two codings of NIR's end reasons (harmonisation.md): the report's text, or its table 8 as printed.
 OUTCOME_VARIANTS = ("report_text", "table8_literal")
+# Jobbsjansen schemes in the analysis (harmonisation.md): the report's Ordning A only, or every scheme.
+JS_SCOPES = ("ordning_a", "alle")
 
 # What people read is bokmål unless English is asked for (warehouse.md, "Reports").
 REPORT_LANGUAGES = ("nb", "en")
@@ -32,6 +34,7 @@ class Settings:
     pseudonym_key: str | None
     outcome_variant: str = OUTCOME_VARIANTS[0]
     report_language: str = REPORT_LANGUAGES[0]
+    js_scope: str = JS_SCOPES[0]
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -46,12 +49,18 @@ class Settings:
             raise SettingsError(
                 f"IWH_REPORT_LANGUAGE={report_language!r} is not a report language; use one of {', '.join(REPORT_LANGUAGES)}"
             )
+        js_scope = env.get("IWH_JS_SCOPE") or JS_SCOPES[0]
+        if js_scope not in JS_SCOPES:
+            raise SettingsError(
+                f"IWH_JS_SCOPE={js_scope!r} is not a scope of Jobbsjansen schemes; use one of {', '.join(JS_SCOPES)}"
+            )
         return cls(
             landing_dir=Path(env.get("IWH_LANDING_DIR", "data/landing")).expanduser().resolve(),
             home=Path(env.get("IWH_HOME", "data")).expanduser().resolve(),
             pseudonym_key=env.get("IWH_PSEUDONYM_KEY") or None,
             outcome_variant=outcome_variant,
             report_language=report_language,
+            js_scope=js_scope,
         )
 
     @property

@@ -140,6 +140,14 @@ NIR_END_REASONS = (
     ("Ikke registrert sluttårsak", None, None),
     ("Ukjent", None, None),
 )
+# Kind of achievement (report table 1) of the reasons that count as achieved in either variant.
+NIR_OVERGANG = {
+    "Arbeid": "arbeid",
+    "Ordinær utdanning - videregående skole": "utdanning",
+    "Ordinær utdanning - høyere utdanning": "utdanning",
+    "Arbeidssøker på lønnstilskudd (NAV)": "arbeid",
+    "Arbeidssøker på andre tiltak i regi av NAV": "arbeid",
+}
 # How often each reason is given, within achieved / not achieved / excluded exits.
 NIR_END_REASON_WEIGHTS = np.array(
     [
@@ -173,6 +181,7 @@ NIR_END_REASON_WEIGHTS = np.array(
 
 # Jobbsjansen v4_1 codes and their outcome: 1 achieved, 0 not, None excluded (9 utfaset).
 JOBBSJANSEN_ACHIEVED_CODES = np.array([1, 2, 3])
+JOBBSJANSEN_OVERGANG = {1: "arbeid", 2: "utdanning", 3: "utdanning"}
 JOBBSJANSEN_ACHIEVED_WEIGHTS = np.array([80.0, 14.0, 6.0])
 JOBBSJANSEN_NOT_ACHIEVED_CODES = np.array([4, 5, 6, 7, 8])
 JOBBSJANSEN_NOT_ACHIEVED_WEIGHTS = np.array([15.0, 30.0, 20.0, 20.0, 15.0])

@@ -7,7 +7,9 @@ import numpy as np
 NORSK_LEVELS = ("Under A1", "A1", "A2", "B1", "B2")
 NO_LEVEL = -1
 
+# Under the default js_scope (ordning_a); harmonisation.md.
 EXCLUSION_REASONS = (
+    "outside_js_scope",
     "outcome_excluded",
     "missing_outcome",
     "missing_spor",

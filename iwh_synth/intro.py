@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from iwh_synth import calendar
-from iwh_synth.catalogue import NIR_END_REASON_WEIGHTS, NIR_END_REASONS, NIR_MEASURES, Countries
+from iwh_synth.catalogue import NIR_END_REASON_WEIGHTS, NIR_END_REASONS, NIR_MEASURES, NIR_OVERGANG, Countries
 from iwh_synth.draws import (
     NO_LEVEL,
     categorical,
@@ -278,6 +278,7 @@ def draw_intro_chunk(
     reason = _end_reasons(rng, achieved, excluded)
     report_text = np.array([r[1] for r in NIR_END_REASONS], dtype=object)[reason]
     table8 = np.array([r[2] for r in NIR_END_REASONS], dtype=object)[reason]
+    overgang = np.array([NIR_OVERGANG.get(r[0]) for r in NIR_END_REASONS], dtype=object)[reason]
 
     iso = year >= 2020
     decimal_comma = year == 2018
@@ -307,6 +308,7 @@ def draw_intro_chunk(
     tiltak = _tiltak_rows(rng, fnr, measures, start_day, end_day, dates, iso)
 
     missing = {
+        "outside_js_scope": np.zeros(n, dtype=bool),
         "outcome_excluded": excluded,
         "missing_outcome": np.zeros(n, dtype=bool),
         "missing_spor": spor_missing,
@@ -345,6 +347,8 @@ def draw_intro_chunk(
         "avslutningsaarsak": deltakere["Avslutningsaarsak"],
         "maloppnaelse_report_text": report_text,
         "maloppnaelse_table8_literal": table8,
+        "overgang_report_text": np.where(report_text == 1, overgang, None),
+        "overgang_table8_literal": np.where(table8 == 1, overgang, None),
         "maloppnaelse_3": np.full(n, None, dtype=object),
         "excluded_reason": first_reason,
         "excluded_reasons": all_reasons,

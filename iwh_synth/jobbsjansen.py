@@ -24,6 +24,7 @@ from iwh_synth.catalogue import (
     JOBBSJANSEN_MEASURES,
     JOBBSJANSEN_NOT_ACHIEVED_CODES,
     JOBBSJANSEN_NOT_ACHIEVED_WEIGHTS,
+    JOBBSJANSEN_OVERGANG,
     JOBBSJANSEN_UTFASET,
     JOBBSJANSEN_WORK_TYPE_WEIGHTS,
     MEASURE_GROUPS,
@@ -459,6 +460,7 @@ def draw_year_report(
     )
     maloppnaelse_3 = np.where(empty["v4_1"], -1, maloppnaelse_3)
     missing = {
+        "outside_js_scope": scheme.astype(bool),
         "outcome_excluded": outcome_code == JOBBSJANSEN_UTFASET,
         "missing_outcome": empty["v4_1"],
         "missing_spor": spor_written == 0,
@@ -471,6 +473,8 @@ def draw_year_report(
         "missing_kjonn": empty["v2_1"],
     }
     first_reason, all_reasons = exclusion_reasons(missing, n)
+    overgang = np.array([JOBBSJANSEN_OVERGANG.get(code) for code in outcome_code], dtype=object)
+    overgang[empty["v4_1"]] = None
     region_names = np.array(REGIONS, dtype=object)
     any_measure = {group: np.zeros(n, dtype=bool) for group in MEASURE_GROUPS}
     for group in MEASURE_GROUPS:
@@ -502,6 +506,8 @@ def draw_year_report(
         "avslutningsaarsak": np.where(empty["v4_1"], None, outcome_code.astype(str).astype(object)),
         "maloppnaelse_report_text": _nullable(report_text),
         "maloppnaelse_table8_literal": _nullable(report_text),
+        "overgang_report_text": overgang,
+        "overgang_table8_literal": overgang,
         "maloppnaelse_3": _nullable(maloppnaelse_3),
         "excluded_reason": first_reason,
         "excluded_reasons": all_reasons,

@@ -70,6 +70,9 @@ SCHEMA = pa.schema(
         ("maloppnaelse_report_text", pa.int8()),
         ("maloppnaelse_table8_literal", pa.int8()),
         ("maloppnaelse_3", pa.int8()),
+        ("overgang", pa.string()),
+        ("overgang_report_text", pa.string()),
+        ("overgang_table8_literal", pa.string()),
         ("outcome_variant", pa.string()),
         ("excluded_reason", pa.string()),
         ("excluded_reasons", pa.string()),
@@ -99,6 +102,7 @@ class TruthPersonsWriter:
         columns["person_key"] = np.array([person_key(identifier, self.key) for identifier in identifiers], dtype=object)
         # `maloppnaelse` is the default variant, as in marts.participant_exits.
         columns["maloppnaelse"] = columns["maloppnaelse_report_text"]
+        columns["overgang"] = columns["overgang_report_text"]
         columns["outcome_variant"] = np.full(identifiers.size, "report_text", dtype=object)
         columns["source_file"] = np.full(identifiers.size, source_file, dtype=object)
         arrays = [_arrow_column(name, columns[name], field.type) for name, field in zip(SCHEMA.names, SCHEMA)]

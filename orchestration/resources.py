@@ -31,6 +31,7 @@ class WarehouseResource(ConfigurableResource):
             home=Path(self.home).resolve() if self.home else from_env.home,
             pseudonym_key=from_env.pseudonym_key,
             outcome_variant=from_env.outcome_variant,
+            js_scope=from_env.js_scope,
         )
 
     @contextlib.contextmanager

@@ -131,7 +131,7 @@ def mismatches_with_truth(warehouse_path: Path, truth_path: Path, variant: str) 
         for column in columns:
             if column in KEY or column == "outcome_variant":
                 continue
-            truth_column = f"maloppnaelse_{variant}" if column == "maloppnaelse" else column
+            truth_column = f"{column}_{variant}" if column in ("maloppnaelse", "overgang") else column
             if column in FLOAT_COLUMNS:
                 differs = (
                     f"(m.{column} is null) <> (t.{truth_column} is null) "

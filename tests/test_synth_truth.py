@@ -42,6 +42,7 @@ def test_exclusion_reasons_follow_the_priority_order():
     missing = {
         reason: np.zeros(3, dtype=bool)
         for reason in (
+            "outside_js_scope",
             "outcome_excluded",
             "missing_outcome",
             "missing_spor",
@@ -55,10 +56,14 @@ def test_exclusion_reasons_follow_the_priority_order():
         )
     }
     missing["missing_kjonn"][0] = missing["missing_spor"][0] = True
-    missing["outcome_excluded"][1] = missing["missing_norsk_score"][1] = True
+    missing["outcome_excluded"][1] = missing["missing_norsk_score"][1] = missing["outside_js_scope"][1] = True
     first, every = exclusion_reasons(missing, 3)
-    assert first.tolist() == ["missing_spor", "outcome_excluded", None]
-    assert every.tolist() == ["missing_spor;missing_kjonn", "outcome_excluded;missing_norsk_score", None]
+    assert first.tolist() == ["missing_spor", "outside_js_scope", None]
+    assert every.tolist() == [
+        "missing_spor;missing_kjonn",
+        "outside_js_scope;outcome_excluded;missing_norsk_score",
+        None,
+    ]
 
 
 def test_fodselsnummer_carry_birth_date_and_sex_and_never_repeat():

@@ -50,7 +50,7 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 def dbt_vars(settings: Settings) -> list[str]:
     """The --vars of every dbt command of a run; dbt parses again from scratch when they differ."""
-    return ["--vars", json.dumps({"outcome_variant": settings.outcome_variant})]
+    return ["--vars", json.dumps({"outcome_variant": settings.outcome_variant, "js_scope": settings.js_scope})]
 
 
 def parse_command(settings: Settings, target: Path) -> list[str]:

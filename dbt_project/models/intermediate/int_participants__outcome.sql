@@ -1,7 +1,9 @@
 -- Goal achievement (måloppnåelse) from the end reason. Jobbsjansen codes v4_1 through the seed
 -- jobbsjansen_avslutningsaarsaker; NIR labels through nir_avslutningsaarsaker, in the column of the
 -- active outcome variant. `utelatt` end reasons (death, moved, utfaset, ...) are excluded, not failures.
--- An end reason missing from its seed fails the test `unmapped_end_reason`.
+-- An end reason missing from its seed fails the test `unmapped_end_reason`. `overgang` (work or
+-- education, report table 1) is the seed's kind of achievement, for achieved exits only, so it
+-- follows the active variant.
 with jobbsjansen as (
     select
         leavers.person_key,
@@ -10,6 +12,7 @@ with jobbsjansen as (
         cast(leavers.avslutningsaarsak as varchar) as avslutningsaarsak,
         reasons.maloppnaelse,
         reasons.maloppnaelse_3,
+        case when reasons.maloppnaelse = 1 then reasons.overgang end as overgang,
         reasons.utelatt as outcome_excluded,
         reasons.v4_1 is not null or leavers.avslutningsaarsak is null as avslutningsaarsak_mapped
     from {{ ref('stg_jobbsjansen__individrapportering') }} as leavers
@@ -22,6 +25,7 @@ nir_reasons as (
     select
         {{ label_key('avslutningsaarsak') }} as avslutningsaarsak_key,
         maloppnaelse_{{ outcome_variant() }} as maloppnaelse,
+        overgang,
         utelatt
     from {{ ref('nir_avslutningsaarsaker') }}
 ),
@@ -31,6 +35,7 @@ nir_spellings as (
     select
         delivered.avslutningsaarsak,
         nir_reasons.maloppnaelse,
+        case when nir_reasons.maloppnaelse = 1 then nir_reasons.overgang end as overgang,
         nir_reasons.utelatt,
         nir_reasons.avslutningsaarsak_key is not null as avslutningsaarsak_mapped
     from (select distinct avslutningsaarsak from {{ ref('stg_nir__deltakere') }}) as delivered
@@ -46,6 +51,7 @@ intro as (
         participants.avslutningsaarsak,
         nir_spellings.maloppnaelse,
         cast(null as integer) as maloppnaelse_3,
+        nir_spellings.overgang,
         nir_spellings.utelatt as outcome_excluded,
         coalesce(nir_spellings.avslutningsaarsak_mapped, true) as avslutningsaarsak_mapped
     from {{ ref('stg_nir__deltakere') }} as participants

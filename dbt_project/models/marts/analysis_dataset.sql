@@ -1,6 +1,11 @@
 {#- Reasons a row is out of the models, in priority order (docs/architecture.md): the first that
-    applies is `excluded_reason`, all that apply are `excluded_reasons`. -#}
+    applies is `excluded_reason`, all that apply are `excluded_reasons`. Under js_scope `ordning_a`
+    a Jobbsjansen row of another (or an unknown) scheme is outside the report's population, so that
+    reason comes first. -#}
+{%- set outside_scope = "false" if js_scope() == 'alle'
+    else "exits.programme = 'jobbsjansen' and exits.js_scheme is distinct from 'ordning_a'" -%}
 {%- set reasons = [
+    ('outside_js_scope', outside_scope),
     ('outcome_excluded', 'outcome.outcome_excluded'),
     ('missing_outcome', 'exits.maloppnaelse is null and not coalesce(outcome.outcome_excluded, false)'),
     ('missing_spor', 'exits.spor is null'),
@@ -48,7 +53,8 @@ select
     project_year.n_prosjekt_aar,
     split_part(reasons.excluded_reasons, ';', 1) as excluded_reason,
     reasons.excluded_reasons,
-    reasons.excluded_reasons is null as complete_case
+    reasons.excluded_reasons is null as complete_case,
+    '{{ js_scope() }}' as js_scope
 from reasons
 left join {{ ref('municipality_year') }} as municipality_year
     on

@@ -133,5 +133,6 @@ select
     step,
     reason,
     n_rows,
-    '{{ outcome_variant() }}' as outcome_variant
+    '{{ outcome_variant() }}' as outcome_variant,
+    '{{ js_scope() }}' as js_scope
 from steps

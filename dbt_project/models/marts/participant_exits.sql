@@ -41,6 +41,7 @@ select
     outcome.avslutningsaarsak,
     outcome.maloppnaelse,
     outcome.maloppnaelse_3,
+    outcome.overgang,
     outcome.outcome_variant,
     exits.source_file,
     exits.source_row
