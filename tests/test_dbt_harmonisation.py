@@ -209,6 +209,73 @@ def test_both_variants_differ_exactly_on_the_two_swapped_end_reasons(harmonised,
     assert differing, "the sample should contain at least one of the two swapped end reasons"
 
 
+@pytest.fixture(scope="module")
+def every_scheme_warehouse(harmonised, tmp_path_factory) -> Settings:
+    """The module's warehouse rebuilt from the analysis dataset on with js_scope `alle`."""
+    settings = copy_warehouse(harmonised, tmp_path_factory.mktemp("js_scope_alle") / "home")
+    result = run_dbt(
+        settings,
+        "build",
+        "--select",
+        "analysis_dataset+",
+        "--exclude-resource-type",
+        "unit_test",
+        "--vars",
+        json.dumps({"js_scope": "alle"}),
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    return settings
+
+
+def test_rows_outside_the_js_scope_are_counted_and_js_scope_alle_brings_them_back(harmonised, every_scheme_warehouse):
+    truth = str(harmonised.truth_persons_path)
+    con = duckdb.connect(str(every_scheme_warehouse.warehouse_path), read_only=True)
+    try:
+        con.execute(f"attach '{harmonised.settings.warehouse_path}' as ordning_a (read_only)")
+        other_schemes = dict(
+            con.sql(
+                f"select cohort_year, count(*) from read_parquet('{truth}') "
+                "where programme = 'jobbsjansen' and js_scheme <> 'ordning_a' group by all"
+            ).fetchall()
+        )
+        counted = dict(
+            con.sql(
+                "select cohort_year, sum(n_rows) from ordning_a.marts.exclusions "
+                "where step = 'excluded' and reason = 'outside_js_scope' group by all"
+            ).fetchall()
+        )
+        counted_under_alle = con.sql(
+            "select count(*) from marts.exclusions where reason = 'outside_js_scope'"
+        ).fetchall()[0][0]
+        # Under `alle` each such row is out only for the reasons it has besides the scope.
+        reasons_back = con.sql(
+            f"""
+            select count(*) filter (where a.excluded_reasons is not distinct from
+                       nullif(regexp_replace(t.excluded_reasons, '^outside_js_scope;?', ''), '')),
+                   count(*) filter (where a.complete_case),
+                   count(*)
+            from read_parquet('{truth}') as t
+            join marts.analysis_dataset as a using (person_key, programme, cohort_year)
+            where t.programme = 'jobbsjansen' and t.js_scheme <> 'ordning_a'
+            """
+        ).fetchall()[0]
+        modelled = {
+            scope: con.sql(
+                f"select count(*) from {schema}.analysis_dataset where complete_case and js_scope = '{scope}'"
+            ).fetchall()[0][0]
+            for scope, schema in (("ordning_a", "ordning_a.marts"), ("alle", "marts"))
+        }
+    finally:
+        con.close()
+    assert other_schemes, "the sample should hold rows of a scheme other than Ordning A"
+    assert counted == other_schemes
+    assert counted_under_alle == 0
+    matching, complete, total = reasons_back
+    assert matching == total == sum(other_schemes.values())
+    assert complete > 0
+    assert modelled["alle"] == modelled["ordning_a"] + complete
+
+
 def test_exclusions_reconcile_from_delivered_to_modelled_rows(harmonised):
     con = duckdb.connect(str(harmonised.settings.warehouse_path), read_only=True)
     try:
