@@ -1,44 +1,33 @@
-"""The one Definitions object: `dagster dev` (via workspace.yaml) and `iwh run` both load this."""
+"""The one Definitions object: `dg dev` (via workspace.yaml) and `iwh run` both load this.
+
+Each area (ingestion, transformation, quality, analysis, publication) has its own Definitions;
+this module merges them with what they share: the warehouse resource, configured from the
+environment, the executor and the console logger.
+"""
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions, EnvVar, in_process_executor
 
-from orchestration.analysis import assets as analysis_assets
-from orchestration.ingestion import assets as ingestion_assets
-from orchestration.ingestion.schedules import yearly_schedule
-from orchestration.ingestion.sensors import landing_sensor
-from orchestration.jobs import build_warehouse_job
+from orchestration.analysis.definitions import defs as analysis_defs
+from orchestration.ingestion.definitions import defs as ingestion_defs
 from orchestration.progress import progress_logger
-from orchestration.publication.assets import build_publication_assets
-from orchestration.publication.sensors import rebuild_after_ingestion_sensor
-from orchestration.quality import assets as quality_assets
+from orchestration.publication.definitions import publication_definitions
+from orchestration.quality.definitions import defs as quality_defs
 from orchestration.resources import WarehouseResource
-from orchestration.transformation.assets import dbt_warehouse_assets
-from orchestration.transformation.resources import dbt_resource
+from orchestration.transformation.definitions import defs as transformation_defs
 
-_built_assets = [
-    *ingestion_assets.raw_assets,
-    *ingestion_assets.reference_assets,
-    dbt_warehouse_assets,
-    *quality_assets.assets,
-    *analysis_assets.assets,
-]
+_upstream_of_publication = [ingestion_defs, transformation_defs, quality_defs, analysis_defs]
 
-defs = Definitions(
-    assets=[
-        *_built_assets,
-        *build_publication_assets([key for assets_def in _built_assets for key in assets_def.keys]),
-    ],
-    asset_checks=[*quality_assets.checks],
-    jobs=[ingestion_assets.ingest_cohort_job, ingestion_assets.ingest_reference_job, build_warehouse_job],
-    sensors=[landing_sensor, rebuild_after_ingestion_sensor],
-    schedules=[yearly_schedule],
-    resources={
-        "warehouse": WarehouseResource(),
-        "dbt": dbt_resource(),
-    },
+shared_defs = Definitions(
+    resources={"warehouse": WarehouseResource(landing_dir=EnvVar("IWH_LANDING_DIR"), home=EnvVar("IWH_HOME"))},
     # One process per run: DuckDB takes one writer per file, and the run holds the writer lock.
     executor=in_process_executor,
     loggers={"console": progress_logger},
+)
+
+defs = Definitions.merge(
+    *_upstream_of_publication,
+    publication_definitions([key for area in _upstream_of_publication for asset in area.assets for key in asset.keys]),
+    shared_defs,
 )

@@ -107,6 +107,9 @@ def run_pipeline(
     echo: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> RunOutcome:
     settings.require_landing()
+    # The runs' resources are configured from the environment (orchestration/definitions.py).
+    os.environ["IWH_LANDING_DIR"] = str(settings.landing_dir)
+    os.environ["IWH_HOME"] = str(settings.home)
     _, is_demo_key = settings.resolve_pseudonym_key()
     if is_demo_key:
         echo("warning: synthetic sample: pseudonymising with the public demo key (never use it for real data)")

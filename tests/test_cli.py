@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from iwh.cli import main, parse_years
+from orchestration.cli import main, parse_years
 
 
 def test_parse_years_accepts_ranges_and_lists():

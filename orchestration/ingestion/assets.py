@@ -111,7 +111,6 @@ reference_assets = [_reference_raw_asset(source) for source in REFERENCE_SOURCES
 ingest_cohort_job = define_asset_job(
     name="ingest_cohort_job",
     selection=AssetSelection.assets(*raw_assets),
-    partitions_def=cohort_partitions,
     description="Load one cohort year's deliveries into the raw tables (unchanged files are no-ops).",
 )
 
