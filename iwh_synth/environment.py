@@ -27,6 +27,7 @@ class YearEnvironment:
     intro_programme_year_effect: np.ndarray  # project-year random intercept (M3)
     spor_registration: np.ndarray  # logit shift of leaving spor empty, per unit
     test_registration: np.ndarray  # logit shift of missing test results, per unit
+    followup_municipality_effect: np.ndarray  # municipality-year random intercept of the follow-up outcome
     project_salary_per_participant: dict[str, float] = field(default_factory=dict)  # Jobbsjansen, by prosjekt_id
     project_effect: dict[str, float] = field(default_factory=dict)
     project_year_effect: dict[str, float] = field(default_factory=dict)

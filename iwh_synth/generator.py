@@ -17,6 +17,7 @@ from iwh_synth.catalogue import load_countries
 from iwh_synth.context import unit_context
 from iwh_synth.context_files import write_centrality_file, write_klass_file, write_statbank_files
 from iwh_synth.environment import YearEnvironment
+from iwh_synth.followup import FollowupDeliveries
 from iwh_synth.geography import FIRST_YEAR, LAST_YEAR, Geography
 from iwh_synth.identifiers import FnrAllocator, allocate_duf
 from iwh_synth.intro import INTRO_EXITS, NIR_COLUMNS, NIR_TILTAK_COLUMNS, draw_intro_chunk
@@ -48,6 +49,8 @@ STREAMS = {
     "jobbsjansen_report": 7,
     "intro": 8,
     "statbank": 9,
+    "followup": 10,
+    "followup_effects": 11,
 }
 XLSX_YEAR = 2019
 WINDOWS_1252_UNTIL = 2018
@@ -99,7 +102,8 @@ INTRO_PARTICIPANTS_PER_EXIT = (1.25, 1.75)
 SETTLEMENT_PAUSE_SHARE = {2017: 0.0, 2018: 0.0, 2019: 0.0, 2020: 0.32}
 PAUSED_VOLUME_FACTOR = 0.1
 JOBBSJANSEN_SALARY_MEDIAN_1000KR = 40.0
-LAYOUT_DIRECTORIES = ("jobbsjansen", "nir", "regnskap", "ssb")
+LAYOUT_DIRECTORIES = ("jobbsjansen", "nir", "regnskap", "ssb", "register")
+
 TRUTH_FILES = ("truth.json", "truth_persons.parquet")
 
 
@@ -119,8 +123,13 @@ def generate(
     truth: str = "default",
     pseudonym_key: str | None = None,
     progress: Callable[[str], None] | None = None,
+    followup_years: list[int] | None = None,
 ) -> dict:
     """Write a synthetic landing zone for `years` into `out_dir`, with truth.json and truth_persons.parquet.
+
+    The follow-up one year after exit is delivered for `followup_years` (default: every year but
+    the latest, whose follow-up has not arrived yet); the draw does not depend on it, so a sample
+    written with the latest year included holds the late delivery of one written without it.
 
     Returns a summary: counts per source and year, the paths written, and the time taken.
     """
@@ -135,6 +144,9 @@ def generate(
         model = build_truth_model(truth)
     except ValueError as error:
         raise SampleError(str(error)) from error
+    followup_years = sorted(set(years[:-1] if followup_years is None else followup_years))
+    if not set(followup_years) <= set(years):
+        raise SampleError(f"follow-up years {followup_years} must be among the cohort years {years}")
     out_dir = Path(out_dir)
     _prepare_output_dir(out_dir)
     key = pseudonym_key or DEMO_PSEUDONYM_KEY
@@ -166,9 +178,11 @@ def generate(
         "years": years,
         "truth_model": model.name,
         "counts": {"jobbsjansen": {}, "nir_deltakere": {}, "nir_tiltak": {}},
+        "followup_years": followup_years,
         "paths": {},
     }
     truth_writer = TruthPersonsWriter(out_dir / "truth_persons.parquet", key)
+    followup = FollowupDeliveries(out_dir, followup_years, model, lambda *parts: _rng(seed, "followup", *parts))
     for year in years:
         leavers = _write_jobbsjansen_year(
             seed,
@@ -183,6 +197,7 @@ def generate(
             countries,
             js_identifiers,
             truth_writer,
+            followup,
             with_edge_cases=year == years[0],
         )
         summary["counts"]["jobbsjansen"][year] = {"rows": int(js_rows[year].size), "leavers": leavers}
@@ -199,11 +214,13 @@ def generate(
             fnr_allocator,
             dates,
             truth_writer,
+            followup,
         )
         summary["counts"]["nir_deltakere"][year] = exits
         summary["counts"]["nir_tiltak"][year] = measures
         say(f"nir {year}: {exits} exits, {measures} measures ({time.perf_counter() - started:.1f} s)")
     truth_writer.close()
+    summary["counts"]["register_status"] = followup.close()
 
     _write_accounts(out_dir / "regnskap", years, kostra, project_accounts)
     ssb_dir = out_dir / "ssb"
@@ -212,6 +229,7 @@ def generate(
     write_klass_file(ssb_dir, geography, years)
 
     document = truth_document(model, seed, scale, years, environments, key == DEMO_PSEUDONYM_KEY)
+    document["followup"] = followup.truth_section(environments)
     (out_dir / "truth.json").write_text(
         json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8"
     )
@@ -224,11 +242,18 @@ def generate(
     }
     summary["seconds"] = round(time.perf_counter() - started, 2)
     counts = summary["counts"]
-    summary["lines"] = [
-        f"{year}: Jobbsjansen {counts['jobbsjansen'][year]['rows']} reported ({counts['jobbsjansen'][year]['leavers']} leavers), "
-        f"introduction programme {counts['nir_deltakere'][year]} exits ({counts['nir_tiltak'][year]} measures)"
-        for year in years
-    ] + [f"truth model {model.name}, seed {seed}, scale {scale:g}, {summary['seconds']:.1f} s"]
+    summary["lines"] = (
+        [
+            f"{year}: Jobbsjansen {counts['jobbsjansen'][year]['rows']} reported ({counts['jobbsjansen'][year]['leavers']} leavers), "
+            f"introduction programme {counts['nir_deltakere'][year]} exits ({counts['nir_tiltak'][year]} measures)"
+            for year in years
+        ]
+        + [
+            f"{year}: status one year after exit {rows} persons (register follow-up)"
+            for year, rows in counts["register_status"].items()
+        ]
+        + [f"truth model {model.name}, seed {seed}, scale {scale:g}, {summary['seconds']:.1f} s"]
+    )
     say(f"sample written to {out_dir} in {summary['seconds']:.1f} s")
     return summary
 
@@ -306,6 +331,7 @@ def _environments(
     """Accounts, salary per participant and planted effects for every year."""
     accounts_rng = _rng(seed, "accounts")
     effects_rng = _rng(seed, "effects")
+    followup_effects_rng = _rng(seed, "followup_effects")
     base_count = len(geography.base)
     programme_effect = (
         _centred(effects_rng.normal(0.0, model.project_sd, base_count)) if model.project_sd else np.zeros(base_count)
@@ -345,6 +371,12 @@ def _environments(
             if model.project_year_variance
             else np.zeros(n_units)
         )
+        followup_variance = model.followup.municipality_year_variance
+        followup_municipality_effect = (
+            _centred(followup_effects_rng.normal(0.0, math.sqrt(followup_variance), n_units))
+            if followup_variance
+            else np.zeros(n_units)
+        )
         environment = YearEnvironment(
             year=year,
             units=units,
@@ -355,6 +387,7 @@ def _environments(
             intro_programme_year_effect=programme_year_effect,
             spor_registration=geography.traits.spor_registration[units.carrier],
             test_registration=geography.traits.test_registration[units.carrier],
+            followup_municipality_effect=followup_municipality_effect,
         )
         rows = js_rows[year]
         counts = np.bincount(participations.project[rows], minlength=len(projects))
@@ -397,6 +430,7 @@ def _write_jobbsjansen_year(
     countries,
     identifiers,
     truth_writer,
+    followup,
     with_edge_cases,
 ) -> int:
     draw = draw_year_report(
@@ -430,12 +464,13 @@ def _write_jobbsjansen_year(
         writer = DelimitedWriter(out_dir / relative, columns, byte_order_marks=2 if year == DOUBLE_BOM_YEAR else 1)
     writer.write(draw.columns)
     writer.close()
+    followup.add(year, 0, draw.truth, draw.latent, environment)
     truth_writer.write(draw.truth, relative)
     return int(draw.truth["cohort_year"].size)
 
 
 def _write_intro_year(
-    seed, year, out_dir, chunk_counts, environment, model, countries, fnr_allocator, dates, truth_writer
+    seed, year, out_dir, chunk_counts, environment, model, countries, fnr_allocator, dates, truth_writer, followup
 ) -> tuple[int, int]:
     deltakere_path = f"nir/nir_deltakere_{year}.csv"
     columns = NIR_2019_COLUMNS if year == SHUFFLED_COLUMNS_YEAR else NIR_COLUMNS
@@ -459,6 +494,7 @@ def _write_intro_year(
         )
         deltakere.write(drawn.deltakere)
         tiltak.write(drawn.tiltak)
+        followup.add(year, 1 + chunk, drawn.truth, drawn.latent, environment)
         truth_writer.write(drawn.truth, deltakere_path)
         first_row += unit_index.size
     deltakere.close()

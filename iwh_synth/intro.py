@@ -25,6 +25,7 @@ from iwh_synth.draws import (
     tier_of,
 )
 from iwh_synth.environment import YearEnvironment, context_terms
+from iwh_synth.followup import ExitLatent
 from iwh_synth.identifiers import FnrAllocator
 from iwh_synth.truth import REFERENCE_REGION, REGIONS, TILTAK_GROUPS, TruthModel
 from iwh_synth.writers import DateFormatter, integers_as_text, tenths_as_text
@@ -112,6 +113,7 @@ class IntroChunk:
     deltakere: dict[str, np.ndarray]
     tiltak: dict[str, np.ndarray]
     truth: dict[str, np.ndarray]
+    latent: ExitLatent
 
 
 def _force_edge_cases(rng: np.random.Generator, n: int) -> dict[str, int]:
@@ -357,7 +359,12 @@ def draw_intro_chunk(
         "latent_norsk_score": norsk_latent,
         "p_maloppnaelse": probability,
     }
-    return IntroChunk(deltakere=deltakere, tiltak=tiltak, truth=truth)
+    return IntroChunk(
+        deltakere=deltakere,
+        tiltak=tiltak,
+        truth=truth,
+        latent=ExitLatent(covariates=covariates, achieved=achieved, probability=probability, unit_index=unit_index),
+    )
 
 
 def _absence_share(absence_tenths, absence_days, norsk_tenths, samf_tenths, nknv_tenths) -> np.ndarray:

@@ -42,6 +42,7 @@ from iwh_synth.draws import (
     tier_of,
 )
 from iwh_synth.environment import YearEnvironment, context_terms
+from iwh_synth.followup import ExitLatent
 from iwh_synth.geography import Geography
 from iwh_synth.truth import REFERENCE_REGION, REGIONS, TILTAK_GROUPS, TruthModel
 from iwh_synth.writers import integers_as_text
@@ -281,6 +282,7 @@ class LeaverDraw:
 
     columns: dict[str, np.ndarray]
     truth: dict[str, np.ndarray]
+    latent: ExitLatent  # of the leavers, as `truth`
 
 
 def draw_year_report(
@@ -517,7 +519,13 @@ def draw_year_report(
         "p_maloppnaelse": probability,
     }
     truth = {name: values[leaver] for name, values in truth.items()}
-    return LeaverDraw(columns=columns, truth=truth)
+    latent = ExitLatent(
+        covariates={name: values[leaver] for name, values in covariates.items()},
+        achieved=achieved[leaver],
+        probability=probability[leaver],
+        unit_index=unit_index[leaver],
+    )
+    return LeaverDraw(columns=columns, truth=truth, latent=latent)
 
 
 def report_columns(year: int) -> list[str]:

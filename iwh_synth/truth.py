@@ -139,6 +139,48 @@ PROJECT_EFFECT_SD = 0.4
 JOBBSJANSEN_PROJECT_MEAN = -0.05
 
 
+# The follow-up outcome (arbeid_utdanning_1aar, work or education one year after exit) in the
+# form of M1, so that M1 fitted on the follow-up recovers it. Jobbsjansen's advantage at exit
+# is partly kept (ordning 0.46 -> 0.20), and ordinary work during the programme, which lifts
+# the outcome at exit most, lasts least (1.18 -> 0.45); the other measures and the regions keep
+# 70 % of their effect at exit.
+FOLLOWUP_CHANGED = {
+    "ordning": 0.20,
+    "spor": 0.35,
+    "kjonn_mann": 0.60,
+    "alder": -0.04,
+    "botid": -0.01,
+    "norsk_score": 0.60,
+    "varighet_mnd": 0.004,
+    "fravaer_hoy": -0.30,
+    "tiltak_ordinaert_arbeid": 0.45,
+    "tiltak_fag_vgo": 0.50,
+}
+FOLLOWUP_COEFFICIENTS = {
+    term: FOLLOWUP_CHANGED.get(term, round(0.7 * value, 3)) for term, value in M1_COEFFICIENTS.items()
+}
+# Calibrated so that about 55 % of the linked persons are in work or education a year later.
+FOLLOWUP_INTERCEPT = -0.45
+# Correlation of the exit's and the follow-up's latent variables (Gaussian copula): those who
+# reached work or education at exit are more often there a year later, while the follow-up's
+# margin stays exactly the logistic model above.
+FOLLOWUP_EXIT_CORRELATION = 0.6
+FOLLOWUP_ICC = 0.06
+
+
+@dataclass
+class FollowupModel:
+    """arbeid_utdanning_1aar: logit-linear in M1's terms plus a municipality-year effect,
+    joined to the exit outcome through a Gaussian copula with correlation `exit_correlation`."""
+
+    coefficients: dict[str, float]
+    exit_correlation: float
+    municipality_year_variance: float = 0.0
+
+    def linear_predictor(self, covariates: dict[str, np.ndarray], size: int) -> np.ndarray:
+        return linear_predictor(self.coefficients, covariates, size)
+
+
 @dataclass
 class TruthModel:
     name: str
@@ -149,17 +191,33 @@ class TruthModel:
     jobbsjansen_project_mean: float = 0.0
     context_variables: tuple[str, ...] = ()
     standardised_report_values: dict[str, float] = field(default_factory=dict)
+    followup: FollowupModel | None = None
 
     def linear_predictor(self, covariates: dict[str, np.ndarray], size: int) -> np.ndarray:
-        eta = np.full(size, self.coefficients["Intercept"])
-        for term, value in self.coefficients.items():
-            if term == "Intercept" or value == 0.0:
-                continue
-            eta += value * covariates[term]
-        return eta
+        return linear_predictor(self.coefficients, covariates, size)
+
+
+def linear_predictor(coefficients: dict[str, float], covariates: dict[str, np.ndarray], size: int) -> np.ndarray:
+    eta = np.full(size, coefficients["Intercept"])
+    for term, value in coefficients.items():
+        if term == "Intercept" or value == 0.0:
+            continue
+        eta += value * covariates[term]
+    return eta
 
 
 def build_truth_model(name: str) -> TruthModel:
+    model = _exit_model(name)
+    # The follow-up varies between municipality-years exactly when the outcome at exit does.
+    model.followup = FollowupModel(
+        {"Intercept": FOLLOWUP_INTERCEPT, **FOLLOWUP_COEFFICIENTS},
+        FOLLOWUP_EXIT_CORRELATION,
+        variance_for_icc(FOLLOWUP_ICC) if model.municipality_year_variance else 0.0,
+    )
+    return model
+
+
+def _exit_model(name: str) -> TruthModel:
     if name not in TRUTH_MODELS:
         raise ValueError(f"unknown truth model {name!r}; choose one of {', '.join(TRUTH_MODELS)}")
     if name in ("default", "m1"):

@@ -81,10 +81,27 @@ SCHEMA = pa.schema(
         ("latent_spor", pa.int8()),
         ("latent_norsk_score", pa.float64()),
         ("p_maloppnaelse", pa.float64()),
+        ("status_1aar", pa.string()),
+        ("arbeid_utdanning_1aar", pa.int8()),
+        ("yrkesinntekt_1aar_kategori", pa.string()),
+        ("sosialhjelp_1aar", pa.int8()),
+        ("oppfolging_status", pa.string()),
+        ("excluded_reason_1aar", pa.string()),
+        ("excluded_reasons_1aar", pa.string()),
+        ("p_arbeid_utdanning_1aar", pa.float64()),
+        ("p_arbeid_utdanning_1aar_gitt_exit", pa.float64()),
     ]
 )
 # Integer columns where these markers stand for a value the written files leave missing.
-MISSING_MARKERS = {"kjonn_mann": -1, "alder": -1, "varighet_mnd": -1, "fravaer_hoy": -1, "spor": 0}
+MISSING_MARKERS = {
+    "kjonn_mann": -1,
+    "alder": -1,
+    "varighet_mnd": -1,
+    "fravaer_hoy": -1,
+    "spor": 0,
+    "arbeid_utdanning_1aar": -1,
+    "sosialhjelp_1aar": -1,
+}
 
 
 class TruthPersonsWriter:

@@ -179,6 +179,8 @@ def test_layout_is_complete_and_marked_synthetic(landing):
         expected.add(f"jobbsjansen/individrapportering_{year}.{'xlsx' if year == 2019 else 'csv'}")
         expected |= {f"nir/nir_deltakere_{year}.csv", f"nir/nir_tiltak_{year}.csv"}
         expected |= {f"regnskap/jobbsjansen_prosjekter_{year}.csv", f"regnskap/kostra_f275_{year}.csv"}
+    # The latest cohort's follow-up has not arrived yet.
+    expected |= {f"register/status_ett_aar_etter_{year}.csv" for year in YEARS[:-1]}
     assert files == expected
     assert "demo key" in (landing / SYNTHETIC_MARKER).read_text(encoding="utf-8")
 
@@ -302,6 +304,28 @@ def test_nir_extracts_follow_the_contract(landing, klass):
         assert tiltak["TiltakStartDato"].str.fullmatch(date_pattern).all()
         assert tiltak["TiltakSluttDato"].str.fullmatch(f"({date_pattern})?").all()
         assert (tiltak["TiltakSluttDato"] == "").any()
+
+
+def test_followup_deliveries_follow_the_contract(landing):
+    register = landing / "register"
+    assert b"\r\n" in (register / "status_ett_aar_etter_2017.csv").read_bytes()
+    assert (register / "status_ett_aar_etter_2019.csv").read_bytes().startswith(b"\xef\xbb\xbffnr;")
+    for year in YEARS[:-1]:
+        frame = read_delimited(register / f"status_ett_aar_etter_{year}.csv")
+        assert sorted(frame.columns) == ["fnr", "sosialhjelp", "status_november", "yrkesinntekt_kr"]
+        assert (list(frame.columns)[0] == "fnr") == (year != 2018)
+        assert frame["fnr"].is_unique and all(fnr_is_valid(value) for value in frame["fnr"])
+        assert set(frame["status_november"]) == {str(code) for code in range(1, 9)}
+        assert frame["yrkesinntekt_kr"].str.fullmatch(r"(\d+)?").all() and (frame["yrkesinntekt_kr"] == "").any()
+        assert set(frame["sosialhjelp"]) == {"0", "1", ""}
+        # Every exit with a fødselsnummer, nobody known only by DUF, nobody else.
+        nir = read_delimited(landing / "nir" / f"nir_deltakere_{year}.csv")
+        jobbsjansen = read_jobbsjansen(landing, year)
+        leavers = jobbsjansen.loc[jobbsjansen["v1_7"] == "2"]
+        assert set(frame["fnr"]) == set(nir["Fodselsnummer"]) | set(leavers.loc[leavers["fnr"] != "", "fnr"])
+        assert not set(frame["fnr"]) & set(leavers["duf"])
+        died = set(nir.loc[nir["Avslutningsaarsak"] == "Død", "Fodselsnummer"])
+        assert set(frame.loc[frame["fnr"].isin(died), "status_november"]) <= {"8"}
 
 
 def test_accounts_cover_every_project_and_municipality(landing, klass):

@@ -204,6 +204,22 @@ KOSTRA_F275 = Source(
     ),
 )
 
+# Status one year after exit (Statistics Norway's register linkage). Only persons with a
+# fødselsnummer are looked up, so there is no DUF column.
+REGISTER_STATUS = Source(
+    name="register_status_ett_aar_etter",
+    directory="register",
+    file_pattern=re.compile(r"status_ett_aar_etter_(?P<year>\d{4})\.(csv|xlsx)", re.IGNORECASE),
+    identifier_columns=("fnr",),
+    one_row_per_person=True,
+    columns=(
+        Column("fnr", Kind.IDENTIFIER, width=11),
+        _code("status_november", 1, 8),
+        Column("yrkesinntekt_kr", Kind.INTEGER),
+        _code("sosialhjelp", 0, 1),
+    ),
+)
+
 # Statbank exports: the value column is named "<table>: <title>" and differs per file, so the
 # reader maps it to `value`; `region` ("0301 Oslo") is split into kommunenummer and region_navn.
 SSB_STATBANK = Source(
@@ -252,6 +268,7 @@ SOURCES: dict[str, Source] = {
         NIR_TILTAK,
         JOBBSJANSEN_PROSJEKTER,
         KOSTRA_F275,
+        REGISTER_STATUS,
         SSB_STATBANK,
         SSB_SENTRALITET,
         KLASS_131,
