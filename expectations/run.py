@@ -52,6 +52,7 @@ def validate_warehouse(
     run_id: str,
     landing_dir: Path | None = None,
     synthetic: bool = False,
+    language: str = "nb",
 ) -> QualityOutcome:
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -71,7 +72,7 @@ def validate_warehouse(
 
     started = time.perf_counter()
     results = storage.run_results(con, run_id)
-    report = auditors_report.write(con, paths.auditors_report, run_id, results, landing_dir, synthetic)
+    report = auditors_report.write(con, paths.auditors_report, run_id, results, landing_dir, synthetic, language)
     seconds["auditors_report"] = time.perf_counter() - started
     return QualityOutcome(
         results=results,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,12 +27,11 @@ class WarehouseResource(ConfigurableResource):
 
     def settings(self) -> Settings:
         from_env = Settings.from_env()
-        return Settings(
+        # Every other setting (coding choices, report language) as the environment says.
+        return dataclasses.replace(
+            from_env,
             landing_dir=Path(self.landing_dir).resolve() if self.landing_dir else from_env.landing_dir,
             home=Path(self.home).resolve() if self.home else from_env.home,
-            pseudonym_key=from_env.pseudonym_key,
-            outcome_variant=from_env.outcome_variant,
-            js_scope=from_env.js_scope,
         )
 
     @contextlib.contextmanager

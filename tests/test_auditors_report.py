@@ -36,7 +36,7 @@ def table_rows(dom: str, table_id: str) -> list[str]:
 
 def test_report_shows_status_failures_and_suppressed_cells(degraded_reports):
     text = html.unescape(degraded_reports.auditors_report.read_text(encoding="utf-8"))
-    assert "Blocked: 4 critical expectation result(s) failed" in text
+    assert "Stoppet: 4 kritiske kontrollresultater feilet" in text
     assert (
         f"nir/nir_deltakere_2019.csv row {UNKNOWN_LABEL_ROW}, column Avslutningsaarsak: "
         "unknown label 'Permisjon' (not in seed nir_avslutningsaarsaker)"
@@ -54,8 +54,8 @@ def test_report_shows_status_failures_and_suppressed_cells(degraded_reports):
 def test_report_and_data_docs_render_with_their_tables(degraded_reports):
     report = dump_dom(degraded_reports.auditors_report)
     failed = table_rows(report, "failed-expectations")
-    severities = [row.split()[0] for row in failed[1:] if row.split() and row.split()[0] in ("critical", "warning")]
-    assert severities == ["critical"] * 4 + ["warning"] * 4
+    severities = [row.split()[0] for row in failed[1:] if row.split() and row.split()[0] in ("kritisk", "advarsel")]
+    assert severities == ["kritisk"] * 4 + ["advarsel"] * 4
     assert any("Permisjon" in row and f"row {UNKNOWN_LABEL_ROW}" in row for row in failed)
     for table_id in (
         "sources",
@@ -73,7 +73,7 @@ def test_report_and_data_docs_render_with_their_tables(degraded_reports):
         assert re.search(rf"<table id=\"{table_id}\">", report), table_id
     assert table_rows(report, "quarantine-summary")[1].split() == ["nir_deltakere", "2019", "duplicate_person", "<5"]
     table_15 = table_rows(report, "missingness-table-15")
-    assert any("0301 Oslo" in row and "39,0%" in row for row in table_15)  # 23 of 59
+    assert any("0301 Oslo" in row and "39,0\u00a0%" in row for row in table_15)  # 23 of 59
 
     link = re.search(r'<a href="(quality/validations/[^"]+)">Data Docs</a>', report).group(1)
     linked_page = dump_dom(degraded_reports.auditors_report.parent.as_uri() + "/" + link)

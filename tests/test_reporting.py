@@ -94,7 +94,7 @@ def test_numbers_with_digits(code, method, value, digits, expected):
         ("nb", "count", 3, "<5"),
         ("nb", "count", 0, "0"),
         ("nb", "count", 28214, f"28{NBSP}214"),
-        ("nb", "year", 2019.0, "2019"),
+        ("nb", "ungrouped", 2019.0, "2019"),
         ("nb", "number", 0.25, "0,25"),
         ("en", "number", 0.25, "0.25"),
         ("nb", "p_value", 0.00001, "<0,0001"),

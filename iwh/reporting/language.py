@@ -129,8 +129,8 @@ class Language:
             return ""
         return self._("yes") if bool(value) else self._("no")
 
-    def year(self, value) -> str:
-        """A year or another code that is a number but never grouped."""
+    def ungrouped(self, value) -> str:
+        """A year, a row number: a number written without a thousands separator."""
         if is_missing(value):
             return ""
         if isinstance(value, (float, np.floating)) and float(value).is_integer():

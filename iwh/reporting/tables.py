@@ -16,7 +16,8 @@ from iwh.reporting.language import SUPPRESSED, Language
 
 # Column kinds and the Language method that writes them; "text" is the value as delivered.
 NUMBER_KINDS = {
-    "year": "year",
+    "year": "ungrouped",
+    "ungrouped": "ungrouped",
     "integer": "integer",
     "count": "count",
     "decimal": "decimal",
@@ -32,13 +33,15 @@ KINDS = {"text", "boolean", *NUMBER_KINDS}
 @dataclass(frozen=True)
 class Column:
     """``key``: the frame's column; ``heading``: translated text; ``kind``: one of KINDS;
-    ``digits``: decimals of decimal and percent kinds; ``href``: a column holding a link for the cell."""
+    ``digits``: decimals of decimal and percent kinds; ``href``: a column holding a link for the cell;
+    ``missing``: what a missing value reads (a statistic withheld for a small cell: ``<5``)."""
 
     key: str
     heading: str
     kind: str = "text"
     digits: int = 2
     href: str | None = None
+    missing: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -104,7 +107,7 @@ def table(
         hidden = bool(suppressed and record[suppressed])
         cells = []
         for column, write in zip(columns, writers):
-            text = write(record[column.key])
+            text = write(record[column.key]) or column.missing
             if hidden and column.numeric and text == "":
                 text = SUPPRESSED
             href = record[column.href] if column.href and isinstance(record[column.href], str) else None

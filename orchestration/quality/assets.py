@@ -86,7 +86,12 @@ def quality_checkpoints(context: AssetExecutionContext, warehouse: WarehouseReso
     paths = QualityPaths.under(settings.home)
     with warehouse.connect() as con:
         outcome = validate_warehouse(
-            con, paths, context.run_id, landing_dir=settings.landing_dir, synthetic=settings.is_synthetic_landing
+            con,
+            paths,
+            context.run_id,
+            landing_dir=settings.landing_dir,
+            synthetic=settings.is_synthetic_landing,
+            language=settings.report_language,
         )
     _log_outcome(context, outcome)
     yield MaterializeResult(
