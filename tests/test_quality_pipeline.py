@@ -222,7 +222,7 @@ def test_degraded_delivery_blocks_models_and_publication(degraded_run):
 def test_degraded_reports_show_each_problem(degraded_run):
     planted, settings, _, _, _ = degraded_run
     report = html.unescape((settings.reports_dir / "auditors_report.html").read_text(encoding="utf-8"))
-    assert "Blocked:" in report
+    assert "Stoppet:" in report
     assert (
         f"nir/nir_deltakere_{PROBLEM_YEAR}.csv row {planted.label_row}, column Avslutningsaarsak: "
         f"unknown label '{UNKNOWN_LABEL}'"
