@@ -21,6 +21,10 @@ from iwh.settings import Settings
 # Group-readable, never world-readable: the warehouse holds pseudonymised personal data.
 FILE_MODE = 0o640
 DIR_MODE = 0o750
+# The storage format the warehouse files are created in: the newest that the DuckDB shell the project
+# installs (duckdb-cli, whose releases trail the Python package's) and R's duckdb package read. A file
+# in DuckDB 2's own format opens in neither, and the published snapshot is a copy of this file.
+STORAGE_COMPATIBILITY = {"storage_compatibility_version": "v1.5.0"}
 
 
 class WarehouseBusyError(RuntimeError):
@@ -65,7 +69,7 @@ def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConne
     path = settings.warehouse_path
     if read_only and not path.exists():
         raise FileNotFoundError(f"no working warehouse at {path}; run `iwh run` first")
-    con = duckdb.connect(str(path), read_only=read_only)
+    con = duckdb.connect(str(path), read_only=read_only, config=STORAGE_COMPATIBILITY)
     if not read_only:
         os.chmod(path, FILE_MODE)
     return con

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import shlex
 import sys
+import sysconfig
 from pathlib import Path
 
 from iwh.settings import Settings, SettingsError
@@ -52,13 +55,21 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _r_string(path: Path) -> str:
+    # A JSON string is a valid R string literal (same escapes for quotes, backslashes and control characters).
+    return json.dumps(str(path), ensure_ascii=False)
+
+
 def where_lines(settings: Settings) -> list[str]:
+    """Where everything is; each access line runs as printed (the shell is the one this environment
+    installs, the Python line is for this environment's interpreter)."""
     snapshot = settings.published_path
+    scripts = Path(sysconfig.get_path("scripts"))
     return [
         f"published warehouse (read-only snapshot): {snapshot}",
-        f"  DuckDB CLI:  duckdb -readonly {snapshot}",
-        f"  Python:      duckdb.connect('{snapshot}', read_only=True)",
-        f"  R:           DBI::dbConnect(duckdb::duckdb(), dbdir = '{snapshot}', read_only = TRUE)",
+        f"  DuckDB CLI:  {shlex.quote(str(scripts / 'duckdb'))} -readonly {shlex.quote(str(snapshot))}",
+        f"  Python:      import duckdb; con = duckdb.connect({str(snapshot)!r}, read_only=True)",
+        f"  R:           con <- DBI::dbConnect(duckdb::duckdb(), dbdir = {_r_string(snapshot)}, read_only = TRUE)",
         f"reports:       {settings.reports_dir}",
         f"  auditors:    {settings.reports_dir / 'auditors_report.html'}",
         f"  analysis:    {settings.reports_dir / 'analysis' / 'index.html'}",

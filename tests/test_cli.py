@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
+import sys
 
 import pytest
 
-from orchestration.cli import main, parse_years
+from iwh.publication import publish
+from iwh.settings import Settings
+from iwh.warehouse import connect
+from orchestration.cli import main, parse_years, where_lines
 
 
 def test_parse_years_accepts_ranges_and_lists():
@@ -51,3 +57,53 @@ def test_an_unknown_outcome_variant_is_refused(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("IWH_HOME", str(tmp_path / "home"))
     assert main(["where"]) == 2
     assert "IWH_OUTCOME_VARIANT='table9' is not a coding of the outcome" in capsys.readouterr().err
+
+
+def _access_line(lines: list[str], label: str) -> str:
+    return next(line.split(":", 1)[1].strip() for line in lines if line.strip().startswith(f"{label}:"))
+
+
+def _published(tmp_path) -> Settings:
+    """A published snapshot with one known cell, made as `iwh run` makes it (working file, then copy)."""
+    settings = Settings(landing_dir=tmp_path / "landing", home=tmp_path / "home dir", pseudonym_key=None)
+    con = connect(settings)
+    for schema in ("raw", "marts", "quality"):
+        con.execute(f"create schema {schema}")
+    con.execute("create table marts.exclusions as select 'modelled' as step, 42 as n_rows")
+    con.close()
+    publish(settings)
+    return settings
+
+
+def test_the_access_lines_iwh_where_prints_open_the_published_snapshot(tmp_path):
+    lines = where_lines(_published(tmp_path))
+
+    shell = subprocess.run(
+        _access_line(lines, "DuckDB CLI"),
+        shell=True,
+        input="select n_rows from marts.exclusions;",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "42" in shell.stdout
+    python = _access_line(lines, "Python") + "; print(con.execute('select n_rows from marts.exclusions').fetchall())"
+    assert (
+        subprocess.run([sys.executable, "-c", python], capture_output=True, text=True, check=True).stdout == "[(42,)]\n"
+    )
+
+
+def _r_has(*packages: str) -> bool:
+    if shutil.which("Rscript") is None:
+        return False
+    check = "quit(status = !all(sapply(commandArgs(TRUE), requireNamespace, quietly = TRUE)))"
+    return subprocess.run(["Rscript", "-e", check, *packages], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _r_has("DBI", "duckdb"), reason="needs R with the DBI and duckdb packages")
+def test_the_r_access_line_opens_the_published_snapshot(tmp_path):
+    r = (
+        _access_line(where_lines(_published(tmp_path)), "R")
+        + '; cat(DBI::dbGetQuery(con, "select n_rows from marts.exclusions")$n_rows)'
+    )
+    assert subprocess.run(["Rscript", "-e", r], capture_output=True, text=True, check=True).stdout == "42"
