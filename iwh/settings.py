@@ -35,6 +35,8 @@ class Settings:
     outcome_variant: str = OUTCOME_VARIANTS[0]
     report_language: str = REPORT_LANGUAGES[0]
     js_scope: str = JS_SCOPES[0]
+    # A libpq connection string: each successful run also publishes to this PostgreSQL database.
+    postgres_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -61,6 +63,7 @@ class Settings:
             outcome_variant=outcome_variant,
             report_language=report_language,
             js_scope=js_scope,
+            postgres_url=env.get("IWH_POSTGRES_URL") or None,
         )
 
     @property
