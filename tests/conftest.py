@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +62,29 @@ def landing_copy(sample_landing, tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def built_warehouse(sample_landing, tmp_path_factory) -> BuiltWarehouse:
-    """The sample, materialised and published once for the whole session."""
+def session_postgres_url() -> Iterator[str | None]:
+    """A database of the session's own on the machine's PostgreSQL server, or None without one."""
+    from postgres_server import scratch_database, server_available
+
+    if not server_available():
+        yield None
+        return
+    with scratch_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(sample_landing, tmp_path_factory, session_postgres_url) -> BuiltWarehouse:
+    """The sample, materialised and published once for the whole session (also to PostgreSQL, when
+    the machine has its server)."""
     from orchestration.runner import run_pipeline
 
     home = tmp_path_factory.mktemp("home")
-    settings = point_environment_at(sample_landing, home)
-    outcome = run_pipeline(settings)
+    settings = point_environment_at(sample_landing, home, postgres_url=session_postgres_url)
+    try:
+        outcome = run_pipeline(settings)
+    finally:
+        os.environ.pop("IWH_POSTGRES_URL", None)
     assert outcome.ok, outcome.failures
     truth = json.loads((sample_landing / "truth.json").read_text())
     return BuiltWarehouse(settings=settings, landing_dir=sample_landing, truth=truth, outcome=outcome)

@@ -184,3 +184,34 @@ def test_a_publication_killed_midway_leaves_the_previous_one(database, tmp_path)
     publish(database, tmp_path / "old.duckdb", tmp_path)
     with psycopg.connect(database) as con:
         assert con.execute("select nspname from pg_namespace where nspname like 'iwh\\_%'").fetchall() == []
+
+
+def test_a_full_run_publishes_what_the_snapshot_holds_and_each_role_sees_its_part(
+    built_warehouse, session_postgres_url
+):
+    url = session_postgres_url
+    init_roles(url)
+    duck = duckdb.connect(str(built_warehouse.settings.published_path), read_only=True)
+    try:
+        tables = duck.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('marts', 'analysis', 'quality') and table_type = 'BASE TABLE' order by all"
+        ).fetchall()
+        expected = {
+            f"{schema}.{table}": duck.execute(f'select count(*) from {schema}."{table}"').fetchone()[0]
+            for schema, table in tables
+        }
+    finally:
+        duck.close()
+    assert {"marts.participant_exits", "marts.analysis_dataset", "analysis.model_coefficients"} <= set(expected)
+    published = {}
+    for name in expected:
+        schema, table = name.split(".")
+        published[name] = read_as(url, "iwh_analyst", f'select count(*) from {schema}."{table}"')[0][0]
+    assert published == expected
+    assert read_as(url, "iwh_auditor", "select count(*) from quality.validation_results") == [
+        (expected["quality.validation_results"],)
+    ]
+    for person_level in ("marts.participant_exits", "marts.analysis_dataset"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            read_as(url, "iwh_auditor", f"select count(*) from {person_level}")

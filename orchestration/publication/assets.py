@@ -10,6 +10,7 @@ from orchestration.resources import WarehouseResource
 
 EXPORTS_KEY = AssetKey(["exports", "analysis_files"])
 SNAPSHOT_KEY = AssetKey(["publication", "published_snapshot"])
+POSTGRES_KEY = AssetKey(["publication", "postgres_warehouse"])
 
 
 def build_publication_assets(upstream_keys: Sequence[AssetKey]) -> list[AssetsDefinition]:
@@ -50,4 +51,37 @@ def build_publication_assets(upstream_keys: Sequence[AssetKey]) -> list[AssetsDe
         snapshot = publish(settings)
         return MaterializeResult(metadata={"path": str(snapshot.path), "size_mb": round(snapshot.size_bytes / 1e6, 1)})
 
-    return [analysis_files, published_snapshot]
+    @asset(
+        key=POSTGRES_KEY,
+        deps=[SNAPSHOT_KEY],
+        group_name="publication",
+        description=(
+            "marts, analysis and quality copied from the published snapshot to the shared PostgreSQL warehouse "
+            "(IWH_POSTGRES_URL) and swapped in whole; nothing to do when IWH_POSTGRES_URL is not set."
+        ),
+    )
+    def postgres_warehouse(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        settings = warehouse.settings()
+        if not settings.postgres_url:
+            context.log.info("IWH_POSTGRES_URL is not set: no PostgreSQL publication")
+            return MaterializeResult(metadata={"published": False})
+        from iwh.postgres import publish as publish_to_postgres
+
+        publication = publish_to_postgres(
+            settings.postgres_url, settings.published_path, settings.home, progress=context.log.debug
+        )
+        if publication.retired_left:
+            context.log.info(
+                f"{len(publication.retired_left)} retired schema(s) are still being read; the next publication "
+                "drops them"
+            )
+        return MaterializeResult(
+            metadata={
+                "published": True,
+                "tables": len(publication.tables),
+                "rows": sum(table.rows for table in publication.tables),
+                "seconds": round(publication.seconds, 1),
+            }
+        )
+
+    return [analysis_files, published_snapshot, postgres_warehouse]
