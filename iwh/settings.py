@@ -23,6 +23,9 @@ JS_SCOPES = ("ordning_a", "alle")
 REPORT_LANGUAGES = ("nb", "en")
 
 
+DAGSTER_POSTGRES_SCHEME = "postgresql+psycopg2://"
+
+
 class SettingsError(RuntimeError):
     """A configuration problem the user must fix (printed without a traceback by the CLI)."""
 
@@ -37,6 +40,8 @@ class Settings:
     js_scope: str = JS_SCOPES[0]
     # A libpq connection string: each successful run also publishes to this PostgreSQL database.
     postgres_url: str | None = None
+    # Dagster's run, event and schedule storage in PostgreSQL (postgresql+psycopg2://user@host/db).
+    dagster_postgres_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -56,6 +61,13 @@ class Settings:
             raise SettingsError(
                 f"IWH_JS_SCOPE={js_scope!r} is not a scope of Jobbsjansen schemes; use one of {', '.join(JS_SCOPES)}"
             )
+        dagster_postgres_url = env.get("IWH_DAGSTER_POSTGRES_URL") or None
+        if dagster_postgres_url and not dagster_postgres_url.startswith(DAGSTER_POSTGRES_SCHEME):
+            # dagster-postgres speaks psycopg2; SQLAlchemy would pick another driver for postgresql://.
+            raise SettingsError(
+                f"IWH_DAGSTER_POSTGRES_URL must start with {DAGSTER_POSTGRES_SCHEME} "
+                "(dagster-postgres connects with psycopg2), e.g. postgresql+psycopg2://dagster@db.example/dagster"
+            )
         return cls(
             landing_dir=Path(env.get("IWH_LANDING_DIR", "data/landing")).expanduser().resolve(),
             home=Path(env.get("IWH_HOME", "data")).expanduser().resolve(),
@@ -64,6 +76,7 @@ class Settings:
             report_language=report_language,
             js_scope=js_scope,
             postgres_url=env.get("IWH_POSTGRES_URL") or None,
+            dagster_postgres_url=dagster_postgres_url,
         )
 
     @property

@@ -113,6 +113,23 @@ def _cmd_where(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_postgres_init(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if not settings.postgres_url:
+        raise SettingsError("IWH_POSTGRES_URL is not set: it names the PostgreSQL database to publish to")
+    from iwh.postgres import PostgresPublicationError, init_roles
+
+    try:
+        lines = init_roles(settings.postgres_url)
+    except PostgresPublicationError as error:
+        print(f"iwh: {error}", file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
+    print("give a user access with: grant iwh_analyst to <user>;  (or iwh_auditor)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iwh", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -133,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     where = commands.add_parser("where", help="where the published warehouse and reports are, and how to open them")
     where.set_defaults(func=_cmd_where)
+
+    postgres = commands.add_parser("postgres", help="the shared PostgreSQL warehouse (IWH_POSTGRES_URL)")
+    postgres_commands = postgres.add_subparsers(dest="postgres_command", required=True)
+    init = postgres_commands.add_parser(
+        "init", help="create the roles iwh_analyst and iwh_auditor and their grants (safe to repeat)"
+    )
+    init.set_defaults(func=_cmd_postgres_init)
     return parser
 
 

@@ -215,3 +215,16 @@ def test_a_full_run_publishes_what_the_snapshot_holds_and_each_role_sees_its_par
     for person_level in ("marts.participant_exits", "marts.analysis_dataset"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             read_as(url, "iwh_auditor", f"select count(*) from {person_level}")
+
+
+def test_iwh_postgres_init_creates_the_roles_and_says_how_to_grant_them(database, tmp_path):
+    environment = {**os.environ, "IWH_POSTGRES_URL": database, "IWH_HOME": str(tmp_path)}
+    iwh = Path(sys.executable).parent / "iwh"
+    first = subprocess.run([iwh, "postgres", "init"], env=environment, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert "grant iwh_analyst to <user>" in first.stdout
+    again = subprocess.run([iwh, "postgres", "init"], env=environment, capture_output=True, text=True)
+    assert "role iwh_analyst exists" in again.stdout and "role iwh_auditor exists" in again.stdout
+    unset = {key: value for key, value in environment.items() if key != "IWH_POSTGRES_URL"}
+    refused = subprocess.run([iwh, "postgres", "init"], env=unset, capture_output=True, text=True)
+    assert refused.returncode == 2 and "IWH_POSTGRES_URL is not set" in refused.stderr
