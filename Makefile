@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[dev]"
+	$(BIN)/python -c "from orchestration.transformation.project import prepare_manifest; prepare_manifest()"
 	@touch $(STAMP)
 
 install: $(STAMP)

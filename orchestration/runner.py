@@ -6,7 +6,6 @@ shows them in its run history next to sensor- and schedule-launched runs.
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -19,8 +18,7 @@ from iwh.settings import Settings, SettingsError
 from iwh.warehouse import connect, writer_lock
 from orchestration.instance import prepare_instance
 from orchestration.progress import root_cause_message
-from orchestration.transformation.project import BackgroundParse, dbt_environment
-from orchestration.transformation.warm_dbt import SOCKET_ENV, WarmDbt
+from orchestration.transformation.project import prepare_manifest
 
 PARTITIONS_NAME = "cohort_year"
 # Selecting the job's own `console` logger (orchestration.progress) replaces Dagster's verbose default.
@@ -114,36 +112,20 @@ def run_pipeline(
     if is_demo_key:
         echo("warning: synthetic sample: pseudonymising with the public demo key (never use it for real data)")
 
-    # Beside the ingestion, on the other core: the dbt process of the build imports dbt, and the
-    # first run of a home parses the dbt project.
-    warm_dbt = WarmDbt.start({**os.environ, **dbt_environment(settings)})
-    try:
-        parse = BackgroundParse.start(settings)
-        try:
-            from orchestration.definitions import defs
+    # The definitions are made from the dbt manifest: parsed now if the project changed since.
+    prepare_manifest(settings)
+    from orchestration.definitions import defs
 
-            instance = prepare_instance(settings)
-            outcome, run_group = _ingest(settings, defs, instance, years, echo)
-        except BaseException:
-            if parse is not None:
-                parse.cancel()
-            raise
-        if parse is not None:
-            parse.finish()
-        if outcome.failures:
-            echo("ingestion failed; the published warehouse is unchanged")
-            return outcome
+    instance = prepare_instance(settings)
+    outcome, run_group = _ingest(settings, defs, instance, years, echo)
+    if outcome.failures:
+        echo("ingestion failed; the published warehouse is unchanged")
+        return outcome
 
-        echo("building the warehouse (reference data, dbt, expectations, models, reports, publication)")
-        os.environ[SOCKET_ENV] = str(warm_dbt.socket_path)
-        try:
-            result = defs.resolve_job_def("build_warehouse_job").execute_in_process(
-                instance=instance, run_config=RUN_CONFIG, raise_on_error=False, tags={"iwh/run_group": run_group}
-            )
-        finally:
-            os.environ.pop(SOCKET_ENV, None)
-    finally:
-        warm_dbt.stop()
+    echo("building the warehouse (reference data, dbt, expectations, models, reports, publication)")
+    result = defs.resolve_job_def("build_warehouse_job").execute_in_process(
+        instance=instance, run_config=RUN_CONFIG, raise_on_error=False, tags={"iwh/run_group": run_group}
+    )
     if result.success:
         outcome.published = True
     else:

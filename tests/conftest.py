@@ -31,6 +31,13 @@ for name, value in {
     os.environ.setdefault(name, value)
 
 
+def pytest_sessionstart(session):
+    """The definitions are made from the dbt manifest, which `iwh run` prepares before it loads them."""
+    from orchestration.transformation.project import prepare_manifest
+
+    prepare_manifest()
+
+
 @dataclass(frozen=True)
 class BuiltWarehouse:
     settings: Settings

@@ -428,37 +428,3 @@ def test_dbt_tests_are_asset_checks_and_unmapped_labels_block():
     assert AssetKey(["raw", "nir_deltakere"]) in upstream
     assert AssetKey(["quality", "quarantine"]) in upstream
     assert AssetKey(["marts", "participant_exits"]) in dbt_warehouse_assets.keys
-
-
-def test_the_dbt_version_dagster_dbt_is_given_is_that_of_the_dbt_it_runs():
-    from packaging.version import Version
-
-    from orchestration.transformation.resources import dbt_resource
-
-    printed = subprocess.run([str(DBT_EXECUTABLE), "--version"], capture_output=True, text=True, check=True).stdout
-    core_line = next(line for line in printed.splitlines() if "installed:" in line)
-    assert dbt_resource()._cli_version == Version(core_line.split("installed:")[1].strip())
-
-
-def test_a_background_parse_of_a_new_home_is_kept_for_its_builds(tmp_path, monkeypatch):
-    from orchestration.transformation.project import BackgroundParse, saved_parse_path
-
-    monkeypatch.setenv("IWH_HOME", str(tmp_path / "home"))
-    settings = Settings.from_env()
-    parse = BackgroundParse.start(settings)
-    assert parse is not None
-    assert parse.finish() is True
-    assert saved_parse_path(settings).stat().st_size > 0
-    assert sorted(path.name for path in settings.home.iterdir()) == [saved_parse_path(settings).name]
-    # The parse never touched the warehouse, which ingestion writes meanwhile.
-    assert not settings.warehouse_path.exists()
-    assert BackgroundParse.start(settings) is None
-
-
-def test_a_cancelled_background_parse_leaves_nothing(tmp_path, monkeypatch):
-    from orchestration.transformation.project import BackgroundParse
-
-    monkeypatch.setenv("IWH_HOME", str(tmp_path / "home"))
-    settings = Settings.from_env()
-    BackgroundParse.start(settings).cancel()
-    assert list(settings.home.iterdir()) == []

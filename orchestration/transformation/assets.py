@@ -1,11 +1,7 @@
 """dbt models and seeds as Dagster assets; dbt tests as asset checks; dbt docs as a report."""
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, MetadataValue, Output
 from dagster_dbt import DbtCliResource, dbt_assets
@@ -13,15 +9,14 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.background_imports import import_in_background
 from orchestration.resources import WarehouseResource
 from orchestration.transformation.project import (
-    PARTIAL_PARSE_FILE,
+    DBT_PROJECT,
     apply_dbt_environment,
     copy_static_docs,
+    dbt_target_path,
     dbt_vars,
     docs_are_current,
     docs_fingerprint,
     docs_site_exists,
-    ensure_manifest,
-    saved_parse_path,
 )
 from orchestration.transformation.reuse import BuildPlan, plan_build, record_build
 from orchestration.transformation.translator import WarehouseDbtTranslator
@@ -33,7 +28,8 @@ WAREHOUSE_COLUMNS = """
     select table_schema, table_name, column_name, data_type, ordinal_position
     from information_schema.columns order by all
 """
-MANIFEST = json.loads(ensure_manifest().read_text())
+# Prepared before the definitions load (project.prepare_manifest), or by `dagster dev`.
+MANIFEST = json.loads(DBT_PROJECT.manifest_path.read_text())
 TRANSLATOR = WarehouseDbtTranslator()
 # Where dagster-dbt keeps a check's dbt test in the check's metadata.
 DBT_UNIQUE_ID_METADATA_KEY = "dagster_dbt/unique_id"
@@ -79,10 +75,8 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     variables = dbt_vars(settings)
     # A selection made in the UI is rebuilt as asked; dbt's selection of it also relies on the
     # indirect selection of tests that reuse turns off (BuildPlan.dbt_args).
-    assets_def = context.assets_def
-    whole_project = (
-        assets_def.keys_by_output_name == assets_def.node_keys_by_output_name
-        and assets_def.check_specs_by_output_name == assets_def.node_check_specs_by_output_name
+    whole_project = context.selected_asset_keys == set(dbt_warehouse_assets.keys) and (
+        context.selected_asset_check_keys == set(dbt_warehouse_assets.check_keys)
     )
     with warehouse.connect() as con:
         plan = plan_build(con, MANIFEST, variables, reuse=whole_project)
@@ -95,35 +89,27 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         context.log.info(
             f"reusing {len(plan.reused)} of {len(plan.fingerprints)} dbt nodes: their inputs are unchanged"
         )
-    # Per-run artefacts (compiled SQL, run results, dbt's log) go to a scratch directory beside the
-    # warehouse instead of accumulating in the repository's dbt_project/target/. Both dbt commands
-    # share it, so docs generation starts from the build's parse, and the parse is kept for the next
-    # run of this home (a full parse costs more than a small build).
-    saved_parse = saved_parse_path(settings)
-    with tempfile.TemporaryDirectory(prefix="dbt-run-", dir=settings.home) as scratch:
-        target = Path(scratch) / "target"
-        target.mkdir()
-        if saved_parse.exists():
-            shutil.copyfile(saved_parse, target / PARTIAL_PARSE_FILE)
-        build = dbt.cli([*BUILD_ARGS, *variables, *plan.dbt_args(MANIFEST)], context=context, target_path=target)
-        yield from _reused_results(context, plan)
-        try:
-            yield from build.stream()
-        finally:
-            with warehouse.connect() as con:
-                record_build(con, plan, target / "run_results.json", context.run_id)
-        with warehouse.connect(read_only=True) as con:
-            columns = con.execute(WAREHOUSE_COLUMNS).fetchall()
-        fingerprint = docs_fingerprint(target, columns)
-        # Most runs bring new data, not a new project: the docs of the last run are still right,
-        # and generating them again costs a dbt process (about 4 s).
-        if docs_are_current(settings, fingerprint):
-            context.log.info("dbt docs unchanged: the project and the warehouse's columns are those of the last run")
-        else:
-            # A build that reused no node compiled every node into this target: the catalog is all
-            # that is left to do.
-            compile_args = ["--no-compile"] if not plan.reused else []
-            dbt.cli(["docs", "generate", "--static", *compile_args, *variables], target_path=target).wait()
-            context.log.info(f"dbt docs written to {copy_static_docs(target, settings, fingerprint)}")
-        if (target / PARTIAL_PARSE_FILE).exists():
-            os.replace(target / PARTIAL_PARSE_FILE, saved_parse)
+    target = dbt_target_path(settings)
+    target.mkdir(parents=True, exist_ok=True)
+    # Only this build's results may be recorded, even when dbt dies before writing its own.
+    (target / "run_results.json").unlink(missing_ok=True)
+    build = dbt.cli([*BUILD_ARGS, *variables, *plan.dbt_args(MANIFEST)], context=context, target_path=target)
+    yield from _reused_results(context, plan)
+    try:
+        yield from build.stream()
+    finally:
+        with warehouse.connect() as con:
+            record_build(con, plan, target / "run_results.json", context.run_id)
+    with warehouse.connect(read_only=True) as con:
+        columns = con.execute(WAREHOUSE_COLUMNS).fetchall()
+    fingerprint = docs_fingerprint(target, columns)
+    # Most runs bring new data, not a new project: the docs of the last run are still right,
+    # and generating them again costs a dbt process (about 4 s).
+    if docs_are_current(settings, fingerprint):
+        context.log.info("dbt docs unchanged: the project and the warehouse's columns are those of the last run")
+    else:
+        # A build that reused no node compiled every node into this target: the catalog is all
+        # that is left to do.
+        compile_args = ["--no-compile"] if not plan.reused else []
+        dbt.cli(["docs", "generate", "--static", *compile_args, *variables], target_path=target).wait()
+        context.log.info(f"dbt docs written to {copy_static_docs(target, settings, fingerprint)}")

@@ -1,7 +1,7 @@
-"""Where the dbt project is, how dbt is invoked, and keeping its manifest current.
+"""The dbt project as dagster-dbt sees it (`DbtProject`), its manifest, and how dbt is invoked.
 
-Everything that starts dbt goes through `dbt_environment()` so dbt writes to the same working
-warehouse as the rest of the pipeline and never phones home.
+Everything that starts dbt gets `dbt_environment()`, so dbt writes to the same working warehouse
+as the rest of the pipeline and never phones home.
 """
 
 from __future__ import annotations
@@ -11,32 +11,32 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+from dagster_dbt import DbtCliResource, DbtProject
+
 from iwh.settings import Settings
-from iwh.warehouse import ensure_private_dir
-from orchestration.transformation.warm_dbt import DBT_EXECUTABLE
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
-MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+# The venv's own dbt, so the pipeline works without an activated venv.
+DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# Under `dagster dev` the manifest is parsed again whenever the code location loads, so an edited
+# model shows at once; elsewhere it is prepared before the definitions load (prepare_manifest).
+DBT_PROJECT.prepare_if_dev()
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # Written by dbt itself, never inputs of the manifest.
 _GENERATED_DIRS = frozenset({"target", "logs", "dbt_packages"})
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
-    """The variables dbt needs: profiles.yml reads the warehouse path from IWH_WAREHOUSE_PATH.
-
-    No dbt.log: the pipeline's dbt commands write theirs to scratch directories that are deleted
-    (what dbt reports is in Dagster's run log), and writing every statement of a build to it at
-    debug level cost about 1 s of a 10 s build.
-    """
+    """The variables dbt needs: profiles.yml reads the warehouse path from IWH_WAREHOUSE_PATH."""
     return {
         "IWH_WAREHOUSE_PATH": str(settings.warehouse_path),
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_LOG_LEVEL_FILE": "none",
     }
 
 
@@ -45,78 +45,16 @@ def apply_dbt_environment(settings: Settings) -> None:
     os.environ.update(dbt_environment(settings))
 
 
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-
-
 def dbt_vars(settings: Settings) -> list[str]:
     """The --vars of every dbt command of a run; dbt parses again from scratch when they differ."""
     return ["--vars", json.dumps({"outcome_variant": settings.outcome_variant, "js_scope": settings.js_scope})]
 
 
-def parse_command(settings: Settings, target: Path) -> list[str]:
-    """`dbt parse` of the project into ``target``, with the run's vars (dbt_vars)."""
-    return [
-        str(DBT_EXECUTABLE),
-        "parse",
-        *dbt_vars(settings),
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(target),
-    ]
-
-
-def saved_parse_path(settings: Settings) -> Path:
-    """dbt's partial parse kept between runs of one IWH_HOME. dbt re-parses from scratch whenever
-    the warehouse path (part of its profile) or the vars differ from those of the parse it is
-    given, so a parse is only reusable by runs of the same home."""
-    return settings.home / f"dbt_{PARTIAL_PARSE_FILE}"
-
-
-class BackgroundParse:
-    """`dbt parse` for a home that has no saved parse yet, run while ingestion runs.
-
-    The first build of a home would otherwise start with a full parse (about 5 s on the critical
-    path). Parsing reads only the project, never the warehouse, so it can run beside the
-    ingestion's writes, on the other core.
-    """
-
-    def __init__(self, settings: Settings, process: subprocess.Popen, scratch: Path):
-        self.settings, self.process, self.scratch = settings, process, scratch
-
-    @classmethod
-    def start(cls, settings: Settings) -> BackgroundParse | None:
-        if saved_parse_path(settings).exists():
-            return None
-        ensure_private_dir(settings.home)
-        scratch = Path(tempfile.mkdtemp(prefix="dbt-parse-", dir=settings.home))
-        process = subprocess.Popen(
-            parse_command(settings, scratch),
-            env={**os.environ, **dbt_environment(settings)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        return cls(settings, process, scratch)
-
-    def finish(self) -> bool:
-        """Wait for the parse and keep it for the build; whether there was one to keep. A failed
-        parse is dropped: the build parses again and reports the project's errors itself."""
-        try:
-            parsed = self.process.wait() == 0 and (self.scratch / PARTIAL_PARSE_FILE).exists()
-            if parsed:
-                os.replace(self.scratch / PARTIAL_PARSE_FILE, saved_parse_path(self.settings))
-            return parsed
-        finally:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-
-    def cancel(self) -> None:
-        self.process.kill()
-        self.process.wait()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+def dbt_target_path(settings: Settings) -> Path:
+    """Where the pipeline's dbt commands write their artefacts: one directory per IWH_HOME, outside
+    the repository. dbt's partial parse stays there between runs; it is only valid for the warehouse
+    path (part of the profile) and vars of the parse, which are those of the home."""
+    return settings.home / "dbt" / "target"
 
 
 def _newest_source_mtime() -> float:
@@ -129,44 +67,37 @@ def _newest_source_mtime() -> float:
 
 
 def manifest_is_stale() -> bool:
-    return not MANIFEST_PATH.exists() or MANIFEST_PATH.stat().st_mtime < _newest_source_mtime()
+    manifest = DBT_PROJECT.manifest_path
+    return not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime()
 
 
-def ensure_manifest() -> Path:
-    """Return target/manifest.json, running `dbt parse` first when it is missing or older than any
-    file of the dbt project, so a fresh clone (or an edited model) needs no manual step.
+def dbt_cli_resource() -> DbtCliResource:
+    """dagster-dbt's resource for this project, running the venv's own dbt."""
+    return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=str(DBT_EXECUTABLE))
 
-    Several processes may import the definitions at once (`dagster dev` starts more than one), so
-    parsing holds a lock and the manifest is swapped in atomically.
+
+def prepare_manifest(settings: Settings | None = None) -> Path:
+    """The project's manifest.json, from `dbt parse` first when it is missing or older than a file
+    of the project (a fresh clone, an edited model). Called before the definitions load (`iwh run`,
+    `make install`, the test session), never on import.
+
+    Several processes may prepare it at once, so parsing holds a lock and the manifest is swapped
+    in whole: a process loading the definitions never reads half a manifest.
     """
+    manifest = DBT_PROJECT.manifest_path
     if not manifest_is_stale():
-        return MANIFEST_PATH
-    MANIFEST_PATH.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = MANIFEST_PATH.parent / ".parse.lock"
-    with open(lock_path, "w") as lock:
+        return manifest
+    apply_dbt_environment(settings or Settings.from_env())
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.parent / ".parse.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if manifest_is_stale():
-            _parse()
-    return MANIFEST_PATH
-
-
-def _parse() -> None:
-    settings = Settings.from_env()
-    with tempfile.TemporaryDirectory(dir=MANIFEST_PATH.parent, prefix="parse-") as target:
-        completed = subprocess.run(
-            parse_command(settings, Path(target)),
-            env={**os.environ, **dbt_environment(settings)},
-            capture_output=True,
-            text=True,
-        )
-        if completed.returncode != 0:
-            raise RuntimeError(
-                f"dbt parse failed for {DBT_PROJECT_DIR}:\n{completed.stdout[-4000:]}{completed.stderr[-2000:]}"
-            )
-        # dagster-dbt copies target/partial_parse.msgpack into each run's target path, so every
-        # `dbt build` from Dagster starts from this parse instead of parsing the project again.
-        os.replace(Path(target) / "partial_parse.msgpack", MANIFEST_PATH.parent / "partial_parse.msgpack")
-        os.replace(Path(target) / "manifest.json", MANIFEST_PATH)
+            with tempfile.TemporaryDirectory(dir=manifest.parent, prefix="parse-") as scratch:
+                dbt_cli_resource().cli(["parse", "--quiet"], target_path=Path(scratch)).wait()
+                # dagster-dbt starts each later dbt command of a new home from this parse.
+                os.replace(Path(scratch) / PARTIAL_PARSE_FILE, manifest.parent / PARTIAL_PARSE_FILE)
+                os.replace(Path(scratch) / "manifest.json", manifest)
+    return manifest
 
 
 # Fields of the manifest that change from one parse or build to the next without changing what the
