@@ -6,6 +6,7 @@ shows them in its run history next to sensor- and schedule-launched runs.
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import Callable, Sequence
