@@ -1,114 +1,115 @@
-"""Build the GX Data Docs site and make it safe to open offline.
+"""The GX Data Docs site, built by GX's site builder with two customisations GX documents.
 
-GX's pages pull Bootstrap, jQuery and a logo from public CDNs, and its index page fills
-its tables with JavaScript from those CDNs. A report about personal data should not make
-the reader's browser call third parties, and an auditor's machine may have no network: the
-external references are removed, the index tables are written out as static HTML, and a
-small inline stylesheet replaces Bootstrap.
+- Page templates (the plugins directory's ``custom_data_docs/views``): GX's own pages pull
+  Bootstrap, jQuery, Vega and a logo from public CDNs, and its index fills its tables with
+  those scripts. A report about personal data should not make the reader's browser call third
+  parties, and an auditor's machine may have no network. Our templates carry the warehouse's
+  Content-Security-Policy (``iwh.html_policy``), load nothing, run nothing, and write the index
+  tables out; the sections inside are GX's own templates.
+- A stylesheet (``custom_data_docs/styles``) in place of Bootstrap.
+
+Delivered text is shown as text. GX renders the cells of its tables, among them the unexpected
+values of a failed expectation, by inserting the value as HTML (its templates are not
+autoescaped): a label delivered as ``<img src=x onerror=…>`` became an element. The views here
+escape every plain value GX hands to ``render_content_block``; GX's markup comes as rendered
+content blocks (string templates, tables, …) and is rendered by GX as before. Escaping in the
+view, not in the validated frame, keeps what GX validates equal to what was delivered (an
+escaped ``&`` would no longer be in its code list) and covers every page kind at once. The
+policy is the second line: were a value ever inserted as markup, it still could not run.
 """
 
 from __future__ import annotations
 
 import html
-import re
-import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
-from expectations.checkpoints import DOCS_SITE, docs_page
-from expectations.reuse import stored_result
+from great_expectations.render import RenderedComponentContent
+from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
+from jinja2 import pass_context
 
-EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.IGNORECASE)
-INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>.*?</script>", re.IGNORECASE | re.DOTALL)
-EXTERNAL_LINK = re.compile(r"<link[^>]*\bhref=\"https?://[^\"]*\"[^>]*>", re.IGNORECASE)
-EXTERNAL_IMAGE = re.compile(r"<img[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>", re.IGNORECASE)
-FILTER_BUTTON = re.compile(r"<button[^>]*clearTableFilters[^>]*>.*?</button>", re.IGNORECASE | re.DOTALL)
-FOOTER = re.compile(r"<footer\b.*?</footer>", re.IGNORECASE | re.DOTALL)
-EXTERNAL_ANCHOR = re.compile(r"<a\b[^>]*\bhref=\"https?://[^\"]*\"[^>]*>(.*?)</a>", re.IGNORECASE | re.DOTALL)
-# GX writes these tables empty; this module fills them (and fills them again on the next build).
-INDEX_TABLE = re.compile(
-    r"<table\s+id=\"(?P<id>section-1-content-block-2-(?P<n>\d)-body-table)\"[^>]*>.*?</table>", re.DOTALL
-)
+from iwh.html_policy import META_TAG
 
-STYLE = """<style>
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #1b1b1b; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
-th, td { border: 1px solid #c8c8c8; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; }
-.failed { color: #a00000; font-weight: bold; }
-.passed { color: #006000; }
-.fa, .fas { display: none; }
-</style>"""
+DOCS_SITE = "quality"
+# GX reads custom_data_docs/views and custom_data_docs/styles under the project's plugins directory.
+PLUGINS_DIRECTORY = Path(__file__).resolve().parent / "gx_plugins"
+PAGE_TEMPLATE = "iwh_page.j2"
+INDEX_TEMPLATE = "iwh_index_page.j2"
+
+
+def _is_content_block(value) -> bool:
+    return isinstance(value, RenderedComponentContent) or (isinstance(value, dict) and "content_block_type" in value)
+
+
+def _as_text(value) -> str:
+    return "" if value is None else html.escape(str(value))
+
+
+class _InertTextView:
+    """Renders a GX document with ``template`` and shows every plain value in it as text.
+
+    GX's loader looks in its own templates before the custom views directory, so a custom page
+    template gets a name of its own and the view asks for it."""
+
+    template: str
+
+    def render(self, document, template=None, **kwargs):
+        return super().render(document, template or self.template, csp_meta=META_TAG, **kwargs)
+
+    @pass_context
+    def render_content_block(
+        self, jinja_context, content_block, index=None, content_block_id=None, render_to_markdown=False
+    ):
+        if isinstance(content_block, list):
+            content_block = [element if _is_content_block(element) else _as_text(element) for element in content_block]
+        elif not _is_content_block(content_block):
+            return _as_text(content_block)
+        return super().render_content_block(jinja_context, content_block, index, content_block_id, render_to_markdown)
+
+
+class InertTextPageView(_InertTextView, DefaultJinjaPageView):
+    """Validation result and expectation suite pages."""
+
+    template = PAGE_TEMPLATE
+
+
+class InertTextIndexPageView(_InertTextView, DefaultJinjaIndexPageView):
+    """The index page."""
+
+    template = INDEX_TEMPLATE
+
+
+def _view(view_class: type) -> dict:
+    return {"module_name": __name__, "class_name": view_class.__name__}
+
+
+def site_config(docs_dir: Path) -> dict:
+    """The ``data_docs_sites`` entry of the quality site (a project's great_expectations.yml holds the same)."""
+    return {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_index_builder": {
+            "class_name": "DefaultSiteIndexBuilder",
+            "show_how_to_buttons": False,
+            "view": _view(InertTextIndexPageView),
+        },
+        "site_section_builders": {
+            "expectations": {"view": _view(InertTextPageView)},
+            "validations": {"view": _view(InertTextPageView)},
+            # Nothing here profiles; without the section GX does not list the store a second time.
+            "profiling": "None",
+        },
+    }
 
 
 def build(context, docs_dir: Path, result_identifiers: Sequence) -> Path:
-    """Render the pages of ``result_identifiers`` and the index, then strip every external reference.
+    """Render the pages of ``result_identifiers``, the suites' pages and the index.
 
-    Every other page was made offline when it was written and is left as it is. With no page to
-    render and an index in place, the site already shows everything: the validation store holds
-    nothing it did not hold when the index was written. An index in place keeps its page and gets
-    new tables: GX would read every result ever stored to write the tables its scripts fill, and
-    those scripts are removed."""
+    Pages of earlier runs stay as they were rendered; with nothing new and an index in place the
+    site already shows everything."""
     index = docs_dir / "index.html"
-    if not result_identifiers and index.is_file():
-        return index
-    existing_index = index.is_file()
-    # An empty list makes GX render every stored result, which is what a site without an index needs.
-    context.build_data_docs(
-        site_names=[DOCS_SITE], resource_identifiers=list(result_identifiers), build_index=not existing_index
-    )
-    pages = (
-        [docs_dir / docs_page(identifier) for identifier in result_identifiers]
-        if result_identifiers
-        else [page for page in docs_dir.rglob("*.html") if page != index]
-    )
-    for page in pages:
-        text = page.read_text(encoding="utf-8")
-        if STYLE not in text:
-            page.write_text(_offline(text), encoding="utf-8")
-    text = index.read_text(encoding="utf-8")
-    index.write_text(_static_index_tables(text if existing_index else _offline(text), context), encoding="utf-8")
+    if result_identifiers or not index.is_file():
+        # An empty list would make GX render every stored result; that is what a site without
+        # an index needs.
+        context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=list(result_identifiers) or None)
     return index
-
-
-def _offline(text: str) -> str:
-    for pattern in (EXTERNAL_SCRIPT, INLINE_SCRIPT, EXTERNAL_LINK, EXTERNAL_IMAGE, FILTER_BUTTON, FOOTER):
-        text = pattern.sub("", text)
-    text = EXTERNAL_ANCHOR.sub(r"\1", text)
-    if STYLE not in text:
-        text = text.replace("</head>", f"{STYLE}\n</head>", 1)
-    return text
-
-
-def _validation_rows(context) -> list[tuple[str, str, str, str, bool, str]]:
-    store = context.validation_results_store
-    rows = []
-    for key in store.list_keys():
-        result = stored_result(store, key)
-        run_name, run_time, batch = key.to_tuple()[-3:]
-        rows.append((run_time, run_name, result["suite_name"], batch, bool(result["success"]), docs_page(key)))
-    return sorted(rows, reverse=True)
-
-
-def _static_index_tables(text: str, context) -> str:
-    def replace(match: re.Match) -> str:
-        if match.group("n") == "1":
-            body = "".join(
-                f'<tr><td class="{"passed" if success else "failed"}">{"passed" if success else "FAILED"}</td>'
-                f"<td>{html.escape(run_time)}</td><td>{html.escape(run_name)}</td>"
-                f'<td><a href="{html.escape(urllib.parse.quote(link))}">{html.escape(suite)}</a></td>'
-                f"<td>{html.escape(batch)}</td></tr>"
-                for run_time, run_name, suite, batch, success, link in _validation_rows(context)
-            )
-            head = "<tr><th>Status</th><th>Run time</th><th>Run</th><th>Expectation suite</th><th>Batch</th></tr>"
-        else:
-            suites = sorted(suite.name for suite in context.suites.all())
-            body = "".join(
-                f'<tr><td><a href="expectations/{html.escape(name.replace(".", "/"))}.html">{html.escape(name)}</a>'
-                "</td></tr>"
-                for name in suites
-            )
-            head = "<tr><th>Expectation suite</th></tr>"
-        return f'<table id="{match.group("id")}"><thead>{head}</thead><tbody>{body}</tbody></table>'
-
-    return INDEX_TABLE.sub(replace, text)

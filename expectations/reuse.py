@@ -7,8 +7,10 @@ Anything that could change a result changes the fingerprint, so a changed partit
 threshold, an extended code list or an upgraded GX is validated afresh; a stale result has no
 key to be found under.
 
-The index lives next to GX's validation store (``gx_root/reuse/<fingerprint>.json``) and
-names the stored result it stands for; a result missing from the store is validated again.
+The index is ours, not GX's: ``gx_root/reuse/<fingerprint>.json`` holds the rows this package
+wrote for the result and the identifier of the result in GX's validation store, whose Data Docs
+page the rows link to. A result GX's store no longer holds is validated again (GX's site builder
+drops the pages of results it cannot find).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import great_expectations as gx
@@ -23,10 +26,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
-from great_expectations.exceptions import InvalidKeyError, StoreBackendError
 
-# Bumped when what a stored result means to this package changes, so older entries stop matching.
-INDEX_VERSION = 1
+# Bumped when what an entry holds or means changes, so older entries stop matching.
+INDEX_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Reusable:
+    identifier: ValidationResultIdentifier
+    # quality.validation_results rows without run_id and validated_at.
+    rows: list[dict]
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
@@ -66,32 +75,19 @@ def fingerprint(suite: dict, batch_name: str, frame_sha256: str, parameters: dic
     return hashlib.sha256(encoded).hexdigest()
 
 
-def stored_result(store, identifier: ValidationResultIdentifier):
-    """A stored validation result as GX wrote it (its JSON), or None when it is not in the store.
-
-    Read as JSON rather than through the store: GX's schema rebuilds every expectation
-    result as objects, which costs more than the validation of a small batch."""
-    try:
-        text = store.store_backend.get(store.key_to_tuple(identifier))
-    except (InvalidKeyError, StoreBackendError, FileNotFoundError):
-        return None
-    try:
-        return json.loads(text) if text else None
-    except json.JSONDecodeError:
-        return None
-
-
 class ResultIndex:
-    """Fingerprint → identifier of the stored validation result it produced."""
+    """Fingerprint → the identifier of the validation result it produced and the rows written from it.
 
-    def __init__(self, gx_root: Path, store) -> None:
+    The rows are kept as written (less the run's id and time), so a reused result costs neither
+    GX nor the explanation queries; the identifier says which Data Docs page the rows link to."""
+
+    def __init__(self, gx_root: Path) -> None:
         self.directory = gx_root / "reuse"
-        self.store = store
 
     def _path(self, key: str) -> Path:
         return self.directory / f"{key}.json"
 
-    def find(self, key: str) -> tuple[ValidationResultIdentifier, dict] | None:
+    def find(self, key: str) -> Reusable | None:
         path = self._path(key)
         if not path.is_file():
             return None
@@ -99,18 +95,14 @@ class ResultIndex:
             entry = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
             return None
-        if entry.get("fingerprint") != key:
+        if entry.get("fingerprint") != key or not isinstance(entry.get("rows"), list):
             return None
-        identifier = ValidationResultIdentifier.from_tuple(tuple(entry["validation_result"]))
-        result = stored_result(self.store, identifier)
-        if not isinstance(result, dict) or not isinstance(result.get("results"), list):
-            return None
-        return identifier, result
+        return Reusable(ValidationResultIdentifier.from_tuple(tuple(entry["validation_result"])), entry["rows"])
 
-    def remember(self, key: str, identifier: ValidationResultIdentifier) -> None:
+    def remember(self, key: str, identifier: ValidationResultIdentifier, rows: list[dict]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        entry = {"fingerprint": key, "validation_result": list(identifier.to_tuple())}
+        entry = {"fingerprint": key, "validation_result": list(identifier.to_tuple()), "rows": rows}
         # Written aside and renamed, so a run that dies mid-write leaves no half entry.
         temporary = self._path(key).with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(entry), encoding="utf-8")
+        temporary.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
         temporary.replace(self._path(key))

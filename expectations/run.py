@@ -67,7 +67,7 @@ def validate_warehouse(
     seconds["missingness"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    index = data_docs.build(context, paths.data_docs_dir, checkpoint_run.result_identifiers)
+    index = data_docs.build(context, paths.data_docs_dir, checkpoint_run.resource_identifiers)
     seconds["data_docs"] = time.perf_counter() - started
 
     started = time.perf_counter()

@@ -215,7 +215,7 @@ def test_data_docs_reference_nothing_outside_the_site(degraded):
         assert not re.search(r"(src|href)=\"https?://", text), page
         assert "<script" not in text, page
     index = (paths.data_docs_dir / "index.html").read_text(encoding="utf-8")
-    assert index.count("FAILED") == 5
+    assert index.count('<td class="failed">Failed</td>') == 5
     assert "raw_nir_deltakere.validity" in index
 
 
