@@ -8,8 +8,7 @@ callers that need more than the tables (contribution indicators use M1's predict
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -17,7 +16,6 @@ import pandas as pd
 from analysis import m1, multilevel
 from analysis.design import ModelNotEstimable
 from analysis.specification import DEFAULT_NODES, M2, M3, MODEL_NAMES
-from analysis.workers import forked_workers
 
 TABLE_COLUMNS = {
     "model_coefficients": [
@@ -127,48 +125,34 @@ def select_outcome_variant(analysis_dataset: pd.DataFrame, outcome_variant: str)
     return selected
 
 
-@contextlib.contextmanager
-def fitting(analysis_dataset: pd.DataFrame, outcome_variant: str, nodes: int = DEFAULT_NODES) -> Iterator[FittedModels]:
-    """Every model, fitted in two stages: inside the block M1 is fitted (``individual``) while worker
-    processes, one per core, fit M2 and M3; ``multilevel`` holds them when the block ends. Work on
-    M1 alone done inside the block (the contribution indicators) runs beside their fits.
+def fit_models(
+    analysis_dataset: pd.DataFrame,
+    outcome_variant: str,
+    nodes: int = DEFAULT_NODES,
+    fitted_one: Callable[[str], None] = lambda name: None,
+) -> FittedModels:
+    """Every model, one after the other; ``fitted_one`` is called with each model's name when it is
+    fitted or found not estimable.
 
     A model whose sample cannot identify it (say, women in too few projects in a small delivery)
-    is recorded as not estimable instead of stopping the others. The workers get the collapsed
-    rows of M2/M3 (small to send); this process prepares each sample.
+    is recorded as not estimable instead of stopping the others.
     """
     frame = select_outcome_variant(analysis_dataset, outcome_variant)
     fitted = FittedModels(individual={}, multilevel={}, not_estimable={})
-    with forked_workers() as workers:
-        pending = {}
-        for spec in (M2, M3):
-            for women_only in (False, True):
-                name = spec.name + ("_women" if women_only else "")
-                try:
-                    data = multilevel.prepare(frame, spec, women_only=women_only)
-                except ModelNotEstimable as reason:
-                    fitted.not_estimable[name] = str(reason)
-                    continue
-                collapsed = multilevel.collapse(data)
-                pending[name] = (
-                    data,
-                    workers.submit(multilevel.fit_collapsed, collapsed, list(data.design.columns), nodes),
-                )
-        for name, women_only in (("m1", False), ("m1_women", True)):
+    for name, women_only in (("m1", False), ("m1_women", True)):
+        try:
+            fitted.individual[name] = m1.fit_m1(frame, name, women_only=women_only)
+        except ModelNotEstimable as reason:
+            fitted.not_estimable[name] = str(reason)
+        fitted_one(name)
+    for spec in (M2, M3):
+        for women_only in (False, True):
+            name = spec.name + ("_women" if women_only else "")
             try:
-                fitted.individual[name] = m1.fit_m1(frame, name, women_only=women_only)
+                fitted.multilevel[name] = multilevel.fit_multilevel(frame, spec, women_only=women_only, nodes=nodes)
             except ModelNotEstimable as reason:
                 fitted.not_estimable[name] = str(reason)
-        yield fitted
-        for name, (data, fit) in pending.items():
-            result, logit_loglik = fit.result()
-            fitted.multilevel[name] = multilevel.MultilevelFit(data=data, result=result, logit_loglik=logit_loglik)
-
-
-def fit_models(analysis_dataset: pd.DataFrame, outcome_variant: str, nodes: int = DEFAULT_NODES) -> FittedModels:
-    """Every model (see ``fitting``)."""
-    with fitting(analysis_dataset, outcome_variant, nodes) as fitted:
-        pass
+            fitted_one(name)
     return fitted
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from matplotlib.figure import Figure as MplFigure
 
 from analysis.contribution import INTERVAL_LEVEL, POOLED, YEAR, Z_INTERVAL
 from analysis.specification import REGION_TERMS
-from analysis.workers import forked_workers
 
 PROGRAMME_LABELS = {"jobbsjansen": "Jobbsjansen", "intro": "Introduksjonsprogrammet", "all": "Both programmes"}
 # Report figure 21: Jobbsjansen blue, introduction programme yellow.
@@ -111,33 +109,22 @@ def write_figure(fig: MplFigure, out_dir: Path, stem: str) -> None:
     fig.savefig(out_dir / f"{stem}.png", dpi=PNG_DPI, metadata={"Software": None})
 
 
-def _draw_and_write(draw: Callable[..., MplFigure], data: tuple, out_dir: Path, stem: str) -> None:
-    write_figure(draw(*data), out_dir, stem)
-
-
 @dataclass
 class ReportBuilder:
-    """Collects the page's figures, drawn by ``workers`` while the page is built."""
+    """Collects the page's figures, each written as it is added."""
 
     out_dir: Path
-    workers: Executor
     figures: list[Figure] = field(default_factory=list)
-    pending: list[Future] = field(default_factory=list)
 
     def figure(self, draw: Callable[..., MplFigure], data: tuple, stem: str, title: str, caption: str) -> str:
         """The HTML of the figure ``draw(*data)``, written as ``stem``.png and ``stem``.svg."""
-        self.pending.append(self.workers.submit(_draw_and_write, draw, data, self.out_dir, stem))
+        write_figure(draw(*data), self.out_dir, stem)
         self.figures.append(Figure(stem, title, caption))
         return (
             f'<figure id="{stem}"><img src="{stem}.png" alt="{html.escape(title)}">'
             f"<figcaption><b>{html.escape(title)}.</b> {html.escape(caption)} "
             f'<a href="{stem}.svg">SVG</a></figcaption></figure>'
         )
-
-    def wait(self) -> None:
-        """Until every figure is written; raises the first figure's error."""
-        for written in self.pending:
-            written.result()
 
 
 def _figure(*grid: int, figsize: tuple[float, float], sharey: bool = False):
@@ -686,10 +673,8 @@ def write_report(
 ) -> list[Path]:
     """Write index.html and its figures to ``out_dir``; returns the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with forked_workers() as workers:
-        builder = ReportBuilder(out_dir, workers)
-        body = _page_body(builder, tables, missingness, run_id, outcome_variant)
-        builder.wait()
+    builder = ReportBuilder(out_dir)
+    body = _page_body(builder, tables, missingness, run_id, outcome_variant)
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Analysis report</title>"
         f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"

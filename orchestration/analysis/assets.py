@@ -97,12 +97,12 @@ def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource
     # One BLAS thread: the models' matrices (tens of columns) gain little from a second one, and on
     # a busy machine OpenBLAS threads waiting for each other made this step two to three times slower.
     with threadpool_limits(1, user_api="blas"):
-        with models.fitting(dataset, outcome_variant) as fitted:
-            if fitted.m1 is None:
-                raise ValueError(
-                    f"M1 is not estimable, so there are no contribution indicators: {fitted.not_estimable['m1']}"
-                )
-            indicators = contribution.contribution_tables(fitted.m1, context.run_id, outcome_variant)
+        fitted = models.fit_models(dataset, outcome_variant, fitted_one=lambda name: context.log.info(f"fitted {name}"))
+        if fitted.m1 is None:
+            raise ValueError(
+                f"M1 is not estimable, so there are no contribution indicators: {fitted.not_estimable['m1']}"
+            )
+        indicators = contribution.contribution_tables(fitted.m1, context.run_id, outcome_variant)
         tables = models.tables(fitted, context.run_id, outcome_variant)
     tables.update(indicators.as_dict())
     context.log.info(
