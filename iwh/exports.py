@@ -1,12 +1,16 @@
-"""Exports for analysts who work outside SQL: Parquet for R/Python, Stata .dta with value labels.
+"""Exports for analysts who work outside SQL: Parquet for R/Python, Stata .dta with variable
+labels, value labels and extended missing values, and a codebook (CSV and HTML) of every column.
 
-Files are written to a temporary name and renamed, so a reader never opens a half-written export.
+What the labels and codes say comes from the dbt project (``iwh.codebook``). Files are written to
+a temporary name and renamed, so a reader never opens a half-written export.
 
-The .dta file is streamed: its metadata (variable types, names, formats, value labels) is
-written from the table's column types, byte for byte what pandas' ``to_stata`` writes, and the
-data section — fixed-width rows, the only part that grows with the table — batch by batch from
-DuckDB. A whole table as a pandas frame, plus the copies ``to_stata`` makes of it, took many
-gigabytes for the three million rows of marts.analysis_dataset at scale 100.
+The .dta file is streamed: its metadata (variable types, names, formats, labels) is written from
+the table's column types, byte for byte what pandas' ``to_stata`` writes, and the data section —
+fixed-width rows, the only part that grows with the table — batch by batch from DuckDB, with the
+missing-value code of each cell computed by DuckDB. pyreadstat, the standard writer, takes a
+pandas frame: for a 3 M-row frame of marts.analysis_dataset's shape, fetching the frame alone
+peaked at 7.4 GB (this writer: 0.6 GB for the whole file), and its extended missing values must
+be letters in object columns, which would multiply that.
 """
 
 from __future__ import annotations
@@ -23,25 +27,40 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from iwh.codebook import (
+    BOOLEAN_CODE_LIST,
+    LABEL_CHARACTERS,
+    CodebookRow,
+    ColumnDoc,
+    Manifest,
+    MissingReason,
+    code_lists,
+    codebook_csv,
+    codebook_html,
+    codebook_rows,
+    missing_reasons,
+    quoted,
+)
+from iwh.reporting import Language, RunFacts
 from iwh.warehouse import FILE_MODE, ensure_private_dir
 
 EXPORTED_MART = ("marts", "analysis_dataset")
 EXPORTED_SCHEMA = "analysis"
 
-YES_NO = {0: "nei", 1: "ja"}
-# Labels for the coded numeric columns of the marts; Stata users see these instead of bare codes.
-STATA_VALUE_LABELS: dict[str, dict[int, str]] = {
-    "ordning": {0: "introduksjonsprogrammet", 1: "Jobbsjansen"},
-    "kjonn_mann": {0: "kvinne", 1: "mann"},
-    "spor": {1: "liten eller ingen skolegang", 2: "en del skolegang", 3: "god allmennutdanning"},
-    "fravaer_hoy": {0: "fravær under 10 %", 1: "fravær 10 % eller mer"},
-    "maloppnaelse": {0: "ikke oppnådd", 1: "arbeid eller utdanning"},
-    "maloppnaelse_3": {1: "arbeid eller utdanning", 2: "ikke oppnådd", 3: "avbrutt"},
-}
-
 # Stata's system missing value "." for a double (and a float): the smallest of its missing codes.
 STATA_MISSING_DOUBLE = struct.unpack("<d", b"\x00\x00\x00\x00\x00\x00\xe0\x7f")[0]
 STATA_MISSING_FLOAT = struct.unpack("<f", b"\x00\x00\x00\x7f")[0]
+
+
+def stata_missing(field: str, code: str) -> float:
+    """The value of Stata's extended missing ``.<code>`` (``a``–``z``) in a double or float field:
+    each is the one before plus a step in the last bits of the exponent's neighbourhood."""
+    step = ord(code) - ord("a") + 1
+    if field == "<f4":
+        return struct.unpack("<f", struct.pack("<I", 0x7F000000 + step * 0x800))[0]
+    return struct.unpack("<d", struct.pack("<Q", 0x7FE0000000000000 + step * 0x10000000000))[0]
+
+
 ROWS_PER_BATCH = 100_000
 # Stata 118 (.dta of Stata 14-18), little-endian: type codes and display formats of the numeric
 # fields (a string field's code is its width), the fixed sizes of names, formats and labels, and
@@ -76,12 +95,6 @@ _STATA_RESERVED = {
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _value_labels_for(columns: list[str]) -> dict[str, dict[int, str]]:
-    labels = {column: mapping for column, mapping in STATA_VALUE_LABELS.items() if column in columns}
-    labels.update({column: YES_NO for column in columns if column.startswith("tiltak_")})
-    return labels
-
-
 @dataclass(frozen=True)
 class _StataColumn:
     """How one column is stored: the SQL that gives its Stata value, and its numpy field type."""
@@ -91,20 +104,26 @@ class _StataColumn:
     field: str  # numpy dtype of the fixed-width field: "S<bytes>", "<f8", "<f4" or "i1"
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _with_missing_codes(value: str, field: str, reasons: list[MissingReason]) -> str:
+    if not reasons:
+        return value
+    cases = " ".join(f"when {r.when} then {stata_missing(field, r.code)!r}" for r in reasons)
+    return f"coalesce({value}, case {cases} end)"
 
 
-def _stata_columns(con: duckdb.DuckDBPyConnection, source: str, labelled: set[str]) -> list[_StataColumn]:
+def _stata_columns(
+    con: duckdb.DuckDBPyConnection, source: str, labelled: set[str], missing: dict[str, list[MissingReason]]
+) -> list[_StataColumn]:
     """Stata has no boolean, no 64-bit or nullable integer and no infinity: booleans become bytes
     (doubles when they have NULLs), integers and labelled codes doubles, ±infinity missing, and NULL
-    text the empty string in a column as wide as its longest value in UTF-8 bytes."""
+    text the empty string in a column as wide as its longest value in UTF-8 bytes. A missing number
+    for which ``missing`` gives a reason is that reason's extended missing value."""
     relation = con.sql(f"select * from {source}")
     names, types = relation.columns, [str(t) for t in relation.types]
     facts = [
-        f"count(*) filter (where {_quoted(n)} is null) > 0"
+        f"count(*) filter (where {quoted(n)} is null) > 0"
         if t == "BOOLEAN"
-        else f"coalesce(max(strlen({_quoted(n)})), 0)"
+        else f"coalesce(max(strlen({quoted(n)})), 0)"
         if t == "VARCHAR"
         else "null"
         for n, t in zip(names, types, strict=True)
@@ -112,15 +131,19 @@ def _stata_columns(con: duckdb.DuckDBPyConnection, source: str, labelled: set[st
     observed = con.execute(f"select {', '.join(facts) or 'null'} from {source}").fetchall()[0]
     columns = []
     for name, sql_type, fact in zip(names, types, observed, strict=True):
-        value = _quoted(name)
+        value, reasons = quoted(name), missing.get(name, [])
         if sql_type == "VARCHAR":
             columns.append(_StataColumn(name, f"coalesce({value}, '')", f"S{max(fact, 1)}"))
         elif sql_type == "BOOLEAN":
-            columns.append(_StataColumn(name, f"{value}::{'double' if fact else 'tinyint'}", "<f8" if fact else "i1"))
+            field = "<f8" if fact else "i1"
+            select = _with_missing_codes(f"{value}::double", field, reasons) if fact else f"{value}::tinyint"
+            columns.append(_StataColumn(name, select, field))
         elif sql_type == "FLOAT" and name not in labelled:
-            columns.append(_StataColumn(name, f"case when isinf({value}) then null else {value} end", "<f4"))
+            finite = f"case when isinf({value}) then null else {value} end"
+            columns.append(_StataColumn(name, _with_missing_codes(finite, "<f4", reasons), "<f4"))
         elif sql_type in ("DOUBLE", "FLOAT"):
-            columns.append(_StataColumn(name, f"case when isinf({value}) then null else {value}::double end", "<f8"))
+            finite = f"case when isinf({value}) then null else {value}::double end"
+            columns.append(_StataColumn(name, _with_missing_codes(finite, "<f8", reasons), "<f8"))
         elif sql_type in (
             "TINYINT",
             "SMALLINT",
@@ -132,7 +155,7 @@ def _stata_columns(con: duckdb.DuckDBPyConnection, source: str, labelled: set[st
             "UBIGINT",
             "HUGEINT",
         ):
-            columns.append(_StataColumn(name, f"{value}::double", "<f8"))
+            columns.append(_StataColumn(name, _with_missing_codes(f"{value}::double", "<f8", reasons), "<f8"))
         else:
             raise ValueError(f"{source}.{name}: type {sql_type} has no Stata export")
     return columns
@@ -161,7 +184,12 @@ def _value_label_table(name: str, labels: dict[int, str]) -> bytes:
 
 
 def _metadata(
-    columns: list[_StataColumn], labels: dict[str, dict[int, str]], data_label: str, rows: int, row_width: int
+    columns: list[_StataColumn],
+    labels: dict[str, dict[int, str]],
+    variable_labels: dict[str, str],
+    data_label: str,
+    rows: int,
+    row_width: int,
 ) -> tuple[bytes, bytes]:
     """The bytes before and after the data section of a .dta file of ``rows`` rows of these columns:
     what pandas' ``to_stata(version=118, byteorder="<")`` writes (a test compares them), without
@@ -174,7 +202,7 @@ def _metadata(
     ]
     now = datetime.datetime.now()
     stamp = f"{now:%d} {_MONTHS[now.month - 1]} {now:%Y %H:%M}".encode()
-    label = data_label[:80].encode("utf-8")
+    label = data_label[:LABEL_CHARACTERS].encode("utf-8")
     header = b"<stata_dta>" + _tag(
         "header",
         (
@@ -192,7 +220,12 @@ def _metadata(
         _tag("sortlist", b"\x00" * 2 * (len(columns) + 1)),
         _tag("formats", b"".join(_padded(display, _FORMAT_BYTES) for _, display in types)),
         _tag("value_label_names", b"".join(_padded(c.name if c.name in labels else "", _NAME_BYTES) for c in columns)),
-        _tag("variable_labels", b"\x00" * _VARIABLE_LABEL_BYTES * len(columns)),
+        _tag(
+            "variable_labels",
+            b"".join(
+                _padded(variable_labels.get(c.name, "")[:LABEL_CHARACTERS], _VARIABLE_LABEL_BYTES) for c in columns
+            ),
+        ),
         _tag("characteristics", b""),
         b"<data>",
     ]
@@ -233,15 +266,25 @@ def _records(batch: pa.RecordBatch, columns: list[_StataColumn], row_type: np.dt
     return records.tobytes()
 
 
-def write_stata(con: duckdb.DuckDBPyConnection, source: str, path: Path, data_label: str) -> None:
-    """Write ``source`` (a table, or a query in parentheses) as a Stata 118 .dta file, rows in its order."""
+def write_stata(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    path: Path,
+    data_label: str,
+    variable_labels: dict[str, str] | None = None,
+    value_labels: dict[str, dict[int, str]] | None = None,
+    missing: dict[str, list[MissingReason]] | None = None,
+) -> None:
+    """Write ``source`` (a table, or a query in parentheses) as a Stata 118 .dta file, rows in its order.
+
+    ``value_labels``: code → label per column; ``missing``: the reasons of a column's missing cells."""
     names = con.sql(f"select * from {source}").columns
-    labels = _value_labels_for(names)
-    columns = _stata_columns(con, source, set(labels))
+    labels = {name: codes for name, codes in (value_labels or {}).items() if name in names}
+    columns = _stata_columns(con, source, set(labels), missing or {})
     row_type = np.dtype([(column.name, column.field) for column in columns])
     rows = con.execute(f"select count(*) from {source}").fetchall()[0][0]
-    before_data, after_data = _metadata(columns, labels, data_label, rows, row_type.itemsize)
-    select = ", ".join(f"{column.select} as {_quoted(column.name)}" for column in columns)
+    before_data, after_data = _metadata(columns, labels, variable_labels or {}, data_label, rows, row_type.itemsize)
+    select = ", ".join(f"{column.select} as {quoted(column.name)}" for column in columns)
     reader = con.sql(f"select {select} from {source}").to_arrow_reader(ROWS_PER_BATCH)
     with open(path, "wb") as out:
         out.write(before_data)
@@ -255,23 +298,78 @@ def _replace_atomically(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
-def export_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, directory: Path) -> list[Path]:
+def _data_label(table: str, run: RunFacts) -> str:
+    # Within Stata's 80 characters: the run as Dagster's UI shortens it, the outcome variant, the scope.
+    return f"{table}: kjøring {run.run_id[:8]}, {run.outcome_variant}, {run.js_scope}"
+
+
+def _distinct(con: duckdb.DuckDBPyConnection, table: str, column: str) -> str:
+    present = con.sql(f"select * from {table}").columns
+    if column not in present:
+        return "ukjent"
+    values = con.execute(f"select distinct {quoted(column)} from {table} where {quoted(column)} is not null order by 1")
+    return ", ".join(str(row[0]) for row in values.fetchall()) or "ukjent"
+
+
+def export_table(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    directory: Path,
+    manifest: Manifest,
+    codes: dict[str, dict[int, str]],
+    run: RunFacts,
+    lang: Language,
+) -> tuple[list[Path], list[CodebookRow]]:
     name = f"{schema}__{table}"
     parquet_path = directory / f"{name}.parquet"
     tmp = directory / f".{name}.parquet.tmp"
     con.execute(f"copy (select * from {schema}.{table} order by all) to '{tmp}' (format parquet)")
     _replace_atomically(tmp, parquet_path)
 
+    # The Parquet file holds the rows already sorted: reading it back is cheaper than sorting again.
+    source = f"read_parquet('{parquet_path}')"
+    relation = con.sql(f"select * from {source}")
+    columns, types = relation.columns, [str(t) for t in relation.types]
+    qualified = f"{schema}.{table}"
+    docs = {c: manifest.column(schema, table, c) or ColumnDoc("", "", None) for c in columns}
+    value_labels = {
+        column: codes[code_list]
+        for column, sql_type in zip(columns, types)
+        if (code_list := docs[column].code_list or (BOOLEAN_CODE_LIST if sql_type == "BOOLEAN" else None)) in codes
+    }
+    missing = {column: missing_reasons(qualified, column, columns) for column in columns}
     dta_path = directory / f"{name}.dta"
     tmp = directory / f".{name}.dta.tmp"
-    # The Parquet file holds the rows already sorted: reading it back is cheaper than sorting again.
-    write_stata(con, f"read_parquet('{parquet_path}')", tmp, data_label=f"{schema}.{table}"[:80])
+    write_stata(
+        con,
+        source,
+        tmp,
+        data_label=_data_label(qualified, run),
+        variable_labels={column: doc.label for column, doc in docs.items()},
+        value_labels=value_labels,
+        missing=missing,
+    )
     _replace_atomically(tmp, dta_path)
-    return [parquet_path, dta_path]
+    return [parquet_path, dta_path], codebook_rows(con, source, qualified, types, value_labels, docs, lang)
 
 
-def write_exports(con: duckdb.DuckDBPyConnection, directory: Path) -> list[Path]:
+def write_exports(
+    con: duckdb.DuckDBPyConnection,
+    directory: Path,
+    manifest: dict,
+    run_id: str,
+    language: str = "nb",
+    synthetic: bool = False,
+) -> list[Path]:
+    """marts.analysis_dataset and every analysis.* table as Parquet and .dta, and the codebook of
+    their columns (``kodebok.csv``, ``kodebok.html``). ``manifest``: dbt's manifest.json."""
     ensure_private_dir(directory)
+    documented = Manifest(manifest)
+    codes = code_lists(con, documented)
+    mart = ".".join(EXPORTED_MART)
+    run = RunFacts.now(run_id, _distinct(con, mart, "outcome_variant"), _distinct(con, mart, "js_scope"), synthetic)
+    lang = Language(language)
     tables = [EXPORTED_MART] + [
         (EXPORTED_SCHEMA, row[0])
         for row in con.execute(
@@ -280,6 +378,15 @@ def write_exports(con: duckdb.DuckDBPyConnection, directory: Path) -> list[Path]
         ).fetchall()
     ]
     written: list[Path] = []
+    rows: list[CodebookRow] = []
     for schema, table in tables:
-        written.extend(export_table(con, schema, table, directory))
+        files, described = export_table(con, schema, table, directory, documented, codes, run, lang)
+        written.extend(files)
+        rows.extend(described)
+    for suffix, text in (("csv", codebook_csv(rows)), ("html", codebook_html(rows, run, lang))):
+        final = directory / f"kodebok.{suffix}"
+        tmp = directory / f".kodebok.{suffix}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        _replace_atomically(tmp, final)
+        written.append(final)
     return written

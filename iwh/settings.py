@@ -104,6 +104,11 @@ class Settings:
         return self.home / "exports"
 
     @property
+    def codebook_path(self) -> Path:
+        """The exports' codebook page; ``kodebok.csv`` beside it has the same rows."""
+        return self.exports_dir / "kodebok.html"
+
+    @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
 

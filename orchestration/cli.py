@@ -76,6 +76,7 @@ def where_lines(settings: Settings) -> list[str]:
         f"  data docs:   {settings.reports_dir / 'quality'}",
         f"  dbt docs:    {settings.reports_dir / 'dbt_docs' / 'index.html'}",
         f"exports:       {settings.exports_dir}",
+        f"  codebook:    {settings.codebook_path}",
     ]
 
 

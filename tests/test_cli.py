@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 
 import pytest
+from r_available import r_has
 
 from iwh.publication import publish
 from iwh.settings import Settings
@@ -93,14 +93,7 @@ def test_the_access_lines_iwh_where_prints_open_the_published_snapshot(tmp_path)
     )
 
 
-def _r_has(*packages: str) -> bool:
-    if shutil.which("Rscript") is None:
-        return False
-    check = "quit(status = !all(sapply(commandArgs(TRUE), requireNamespace, quietly = TRUE)))"
-    return subprocess.run(["Rscript", "-e", check, *packages], capture_output=True).returncode == 0
-
-
-@pytest.mark.skipif(not _r_has("DBI", "duckdb"), reason="needs R with the DBI and duckdb packages")
+@pytest.mark.skipif(not r_has("DBI", "duckdb"), reason="needs R with the DBI and duckdb packages")
 def test_the_r_access_line_opens_the_published_snapshot(tmp_path):
     r = (
         _access_line(where_lines(_published(tmp_path)), "R")

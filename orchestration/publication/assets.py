@@ -1,5 +1,6 @@
 """Publication: exports for R/Stata/SPSS users, then the atomic swap of the analysts' snapshot."""
 
+import json
 from collections.abc import Sequence
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
@@ -7,6 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 from iwh.exports import write_exports
 from iwh.publication import publish, remove_stale_incoming
 from orchestration.resources import WarehouseResource
+from orchestration.transformation.project import ensure_manifest
 
 EXPORTS_KEY = AssetKey(["exports", "analysis_files"])
 SNAPSHOT_KEY = AssetKey(["publication", "published_snapshot"])
@@ -23,14 +25,21 @@ def build_publication_assets(upstream_keys: Sequence[AssetKey]) -> list[AssetsDe
         deps=upstream,
         group_name="publication",
         description=(
-            "marts.analysis_dataset and the analysis.* tables as Parquet and Stata .dta (value labels for coded "
-            "variables) under IWH_HOME/exports."
+            "marts.analysis_dataset and the analysis.* tables as Parquet and Stata .dta (variable labels from the "
+            "dbt docs, value labels, extended missing values) and their codebook under IWH_HOME/exports."
         ),
     )
     def analysis_files(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         settings = warehouse.settings()
         with warehouse.connect(read_only=True) as con:
-            written = write_exports(con, settings.exports_dir)
+            written = write_exports(
+                con,
+                settings.exports_dir,
+                manifest=json.loads(ensure_manifest().read_text()),
+                run_id=context.run.run_id,
+                language=settings.report_language,
+                synthetic=settings.is_synthetic_landing,
+            )
         context.log.info(f"wrote {len(written)} export files to {settings.exports_dir}")
         return MaterializeResult(metadata={"files": len(written), "directory": str(settings.exports_dir)})
 
