@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.transformation.project import DBT_PROJECT_DIR, dbt_environment, dbt_vars
-from orchestration.transformation.warm_dbt import DBT_EXECUTABLE
+from orchestration.transformation.project import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_environment, dbt_vars
 
 pytestmark = pytest.mark.slow
 

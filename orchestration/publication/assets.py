@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 from iwh.exports import write_exports
 from iwh.publication import publish, remove_stale_incoming
 from orchestration.resources import WarehouseResource
-from orchestration.transformation.project import ensure_manifest
+from orchestration.transformation.project import prepare_manifest
 
 EXPORTS_KEY = AssetKey(["exports", "analysis_files"])
 SNAPSHOT_KEY = AssetKey(["publication", "published_snapshot"])
@@ -35,7 +35,7 @@ def build_publication_assets(upstream_keys: Sequence[AssetKey]) -> list[AssetsDe
             written = write_exports(
                 con,
                 settings.exports_dir,
-                manifest=json.loads(ensure_manifest().read_text()),
+                manifest=json.loads(prepare_manifest(settings).read_text()),
                 run_id=context.run.run_id,
                 language=settings.report_language,
                 synthetic=settings.is_synthetic_landing,
