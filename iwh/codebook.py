@@ -98,7 +98,7 @@ DELIVERED_COLUMNS = frozenset(
         "lonn_per_deltaker_1000kr",
     }
 )
-_POOLED = MissingReason(NOT_APPLICABLE, "period_type = 'pooled'", N_("a row pooled over years"))
+_POOLED = MissingReason(NOT_APPLICABLE, "true", N_("a row pooled over years"))
 _SUPPRESSED = MissingReason(SUPPRESSED, "suppressed", N_("a cell of fewer than 5 persons"))
 
 
@@ -108,12 +108,12 @@ def missing_reasons(table: str, column: str, table_columns: Sequence[str]) -> li
         if column.startswith("tiltak_") or column in DELIVERED_COLUMNS:
             return [*_PER_COLUMN.get(column, []), _DELIVERED]
         return []
-    rules = []
+    # An analysis table's cohort year is a key, kept on suppressed rows: only a pooled row lacks it.
+    if column == "cohort_year":
+        return [_POOLED]
     if "suppressed" in table_columns and column != "suppressed":
-        rules.append(_SUPPRESSED)
-    if column == "cohort_year" and "period_type" in table_columns:
-        rules.append(_POOLED)
-    return rules
+        return [_SUPPRESSED]
+    return []
 
 
 @dataclass(frozen=True)
