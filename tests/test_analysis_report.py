@@ -64,7 +64,17 @@ def home(tmp_path_factory, dataset) -> Path:
         con.execute("create schema marts")
         con.execute("create schema quality")
         con.register("dataset", dataset)
-        con.execute("create table marts.analysis_dataset as select * from dataset")
+        # Columns the simulation leaves out, read by the descriptive chapter.
+        con.execute(
+            "create table marts.analysis_dataset as select *, "
+            "case when maloppnaelse = 1 then if(spor = 3, 'utdanning', 'arbeid') end as overgang, "
+            "100 * n_kommune_aar as folkemengde, 70.0 as andel_sysselsatte, 10.0 as andel_uforetrygdede, "
+            "3 as sentralitet, 'ordning_a' as js_scope from dataset"
+        )
+        con.execute(
+            "create table marts.project_year as select distinct programme, prosjekt_id, cohort_year, "
+            "n_prosjekt_aar + 5 as antall_deltakere, 40.0 * (n_prosjekt_aar + 5) as lonnsutgifter_1000kr from dataset"
+        )
         con.execute(
             "create table marts.participant_exits as select *, 'Kommune ' || kommunenummer as kommunenavn from dataset"
         )

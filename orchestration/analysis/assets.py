@@ -25,6 +25,7 @@ from orchestration.resources import WarehouseResource
 GROUP = "analysis"
 SCHEMA = "analysis"
 ANALYSIS_DATASET = "marts.analysis_dataset"
+PROJECT_YEAR = "marts.project_year"
 REPORT_KEY = AssetKey(["reports", "analysis_report"])
 REPORT_SUBDIR = "analysis"
 
@@ -42,15 +43,14 @@ TABLE_DESCRIPTIONS = {
     "contribution_percentiles": "Percentiles of contribution and actual result by programme (report table 6).",
     "contribution_summary": "Shares above / in line / below expectation and per quadrant; variance components.",
     "contribution_stability": "Year-to-year correlation of the units' contributions.",
+    "descriptives": "The report's descriptive chapter: table 1, figures 2–19 and tables 3–4 per programme, cohort "
+    "year and pooled; cells of 1–4 persons (and cells that would reveal them) suppressed.",
 }
 TABLE_KEYS = {name: AssetKey([SCHEMA, name]) for name in TABLE_DESCRIPTIONS}
 
 
 def outcome_variant_of(dataset: pd.DataFrame) -> str:
-    variants = sorted(dataset["outcome_variant"].dropna().unique())
-    if len(variants) != 1:
-        raise ValueError(f"{ANALYSIS_DATASET} must hold one outcome variant, found {variants}")
-    return str(variants[0])
+    return single_value(dataset, "outcome_variant")
 
 
 def read_model_input(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -60,6 +60,23 @@ def read_model_input(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         f"select {', '.join(MODEL_INPUT_COLUMNS)} from {ANALYSIS_DATASET} order by programme, cohort_year, person_key"
     ).df()
+
+
+def read_descriptive_input(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The analysis dataset's columns the descriptive chapter reads, and the project-years (table 4)."""
+    from analysis.descriptives import INPUT_COLUMNS, PROJECT_YEAR_COLUMNS
+
+    columns = list(dict.fromkeys([*INPUT_COLUMNS, "lonn_per_deltaker_1000kr", "js_scope"]))
+    dataset = con.execute(f"select {', '.join(columns)} from {ANALYSIS_DATASET}").df()
+    project_year = con.execute(f"select {', '.join(PROJECT_YEAR_COLUMNS)} from {PROJECT_YEAR}").df()
+    return dataset, project_year
+
+
+def single_value(dataset: pd.DataFrame, column: str) -> str:
+    values = sorted(dataset[column].dropna().unique())
+    if len(values) != 1:
+        raise ValueError(f"{ANALYSIS_DATASET} must hold one {column}, found {values}")
+    return str(values[0])
 
 
 def write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]) -> None:
@@ -86,13 +103,16 @@ def write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]
     ],
 )
 def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource):
-    """M1, M2, M3 (and their women-only versions) and the contribution indicators, as analysis.*."""
+    """M1, M2, M3 (and their women-only versions), the contribution indicators and the descriptive
+    chapter, as analysis.*."""
     # Imported here, not with the definitions (orchestration/background_imports.py).
-    from analysis import contribution, models
+    from analysis import contribution, descriptives, models
 
     with warehouse.connect(read_only=True) as con:
         dataset = read_model_input(con)
+        descriptive_input, project_year = read_descriptive_input(con)
     outcome_variant = outcome_variant_of(dataset)
+    js_scope = single_value(descriptive_input, "js_scope")
     started = time.perf_counter()
     # One BLAS thread: the models' matrices (tens of columns) gain little from a second one, and on
     # a busy machine OpenBLAS threads waiting for each other made this step two to three times slower.
@@ -103,8 +123,13 @@ def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource
                 f"M1 is not estimable, so there are no contribution indicators: {fitted.not_estimable['m1']}"
             )
         indicators = contribution.contribution_tables(fitted.m1, context.run_id, outcome_variant)
+        described = descriptives.descriptives_table(
+            descriptive_input, project_year, context.run_id, outcome_variant, js_scope
+        )
         tables = models.tables(fitted, context.run_id, outcome_variant)
+    tables["model_fit"]["js_scope"] = js_scope
     tables.update(indicators.as_dict())
+    tables["descriptives"] = described
     context.log.info(
         f"models and indicators in {time.perf_counter() - started:.1f} s"
         + (f"; not estimable: {', '.join(sorted(fitted.not_estimable))}" if fitted.not_estimable else "")
@@ -112,7 +137,10 @@ def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource
     with warehouse.connect() as con:
         write_tables(con, tables)
     for name, key in TABLE_KEYS.items():
-        yield MaterializeResult(asset_key=key, metadata={"rows": len(tables[name]), "outcome_variant": outcome_variant})
+        yield MaterializeResult(
+            asset_key=key,
+            metadata={"rows": len(tables[name]), "outcome_variant": outcome_variant, "js_scope": js_scope},
+        )
 
 
 def _read_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
