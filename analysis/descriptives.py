@@ -283,13 +283,18 @@ def _figure_19(sample: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
 
 
 def suppress(cells: pd.DataFrame) -> pd.Series:
-    """Which cells to suppress: 1–4 persons, then, until nothing changes, one more cell wherever a
-    single suppressed cell could be recovered from a published total — categories of a
-    characteristic against the programme-year's persons (figure 2), cohort years against the pooled
-    cell, and the two programmes against `alle`. The cell added is the smallest non-empty one.
+    """Which cells to suppress: those of 1–4 persons, then, until nothing changes, one more cell of
+    every relation "parts add up to a published total" in which exactly one cell is hidden (it could
+    be recovered by subtraction). Relations: the categories of a characteristic and the
+    programme-year's persons (figure 2), work + education and total (table 1), the cohort years and
+    the pooled cell, the two programmes and `alle`. The cell added is the smallest non-empty part,
+    except between programmes, where `alle` goes first: the report shows the programmes side by
+    side, and hiding a large programme's cell to protect a few Jobbsjansen men would empty its
+    figure. The total goes when no part can.
 
     ``cells`` has table_id, programme, cohort_year, category, n and ``relation`` (the name of the
-    set of categories that add up to the persons, NULL when they do not)."""
+    set of categories that add up to the persons, ``persons`` for figure 2, NULL when the categories
+    overlap)."""
     frame = cells.reset_index(drop=True)
     hidden = ((frame["n"] > 0) & (frame["n"] < MIN_CELL)).to_numpy().copy()
     year = frame["cohort_year"].astype("Int64").fillna(-1)
@@ -298,41 +303,44 @@ def suppress(cells: pd.DataFrame) -> pd.Series:
     relation = frame["relation"]
     persons = frame.index[relation == "persons"]
     persons_cell = dict(zip(zip(frame.loc[persons, "programme"], year[persons]), persons))
-    groups: list[tuple[np.ndarray, int | None]] = []
+    # (parts, total, whether to hide the total before a part)
+    groups: list[tuple[np.ndarray, int, bool]] = []
     within = relation.notna() & (relation != "persons")
     for (_, programme, cohort_year), members in (
         frame[within].groupby(["table_id", "programme", year[within]], sort=False).groups.items()
     ):
         members = np.asarray(members)
         if (relation[members] == "overgang").all():
-            # Table 1: work + education = total.
             is_total = (frame.loc[members, "category"] == "totalt").to_numpy()
-            groups.append((members[~is_total], members[is_total][0] if is_total.any() else None))
-        else:
-            groups.append((members, persons_cell.get((programme, cohort_year))))
+            if is_total.any():
+                groups.append((members[~is_total], members[is_total][0], False))
+        elif (programme, cohort_year) in persons_cell:
+            groups.append((members, persons_cell[(programme, cohort_year)], False))
     for _, members in frame.groupby(["table_id", "programme", "category"], sort=False).groups.items():
         members = np.asarray(members)
         totals = members[pooled[members]]
-        groups.append((members[~pooled[members]], totals[0] if totals.size else None))
+        if totals.size:
+            groups.append((members[~pooled[members]], totals[0], False))
     for _, members in frame.groupby(["table_id", year, "category"], sort=False).groups.items():
         members = np.asarray(members)
         totals = members[is_total_programme[members]]
-        groups.append((members[~is_total_programme[members]], totals[0] if totals.size else None))
+        if totals.size:
+            groups.append((members[~is_total_programme[members]], totals[0], True))
 
     n = frame["n"].to_numpy()
     changed = True
     while changed:
         changed = False
-        for parts, total in groups:
-            if total is None or hidden[total]:
-                continue
-            hidden_parts = parts[hidden[parts]]
-            if hidden_parts.size != 1:
+        for parts, total, total_first in groups:
+            if hidden[parts].sum() + hidden[total] != 1:
                 continue
             candidates = parts[~hidden[parts] & (n[parts] > 0)]
-            if candidates.size == 0:
+            if not hidden[total] and (total_first or candidates.size == 0):
+                hidden[total] = True
+            elif candidates.size:
+                hidden[candidates[np.argmin(n[candidates])]] = True
+            else:
                 continue
-            hidden[candidates[np.argmin(n[candidates])]] = True
             changed = True
     return pd.Series(hidden, index=cells.index)
 
