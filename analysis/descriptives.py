@@ -158,15 +158,19 @@ def quantile_groups(values: pd.Series, groups: int, name: str, unit: str, decima
     return pd.Series(np.where(values.isna(), MISSING, labelled), index=values.index, dtype=object)
 
 
+def _groups_in_order(groups: pd.Series) -> list[str]:
+    """Quantile group labels start with their number, so they sort in order (up to nine groups)."""
+    return sorted(set(groups) - {MISSING})
+
+
 def _characteristics(sample: pd.DataFrame) -> list[tuple[tuple[str, ...], str, pd.Series, list[str]]]:
     """(table ids, characteristic, category per person, category order) of figures 3–18. Each
     characteristic is one distribution figure and one goal-achievement figure over the same cells."""
     botid = quantile_groups(sample["botid"], 4, "kvartil", "år", 1)
     varighet = quantile_groups(sample["varighet_mnd"], 5, "femdel", "mnd.", 0)
-    ordered_by_label = lambda series: sorted(set(series) - {MISSING})  # noqa: E731
     return [
         (("figur_3", "figur_4"), "kjonn", _labelled(sample["kjonn_mann"], KJONN), list(KJONN.values())),
-        (("figur_5", "figur_6"), "botid", botid, ordered_by_label(botid)),
+        (("figur_5", "figur_6"), "botid", botid, _groups_in_order(botid)),
         (
             ("figur_7", "figur_8"),
             "alder",
@@ -176,7 +180,7 @@ def _characteristics(sample: pd.DataFrame) -> list[tuple[tuple[str, ...], str, p
         (("figur_9", "figur_10"), "norsk_tier", sample["norsk_tier"].fillna(MISSING), list(NORSK_TIERS)),
         (("figur_11", "figur_12"), "spor", _labelled(sample["spor"], SPOR), list(SPOR.values())),
         (("figur_13", "figur_14"), "region", sample["region"].fillna(MISSING), list(REGIONS)),
-        (("figur_15", "figur_16"), "varighet", varighet, ordered_by_label(varighet)),
+        (("figur_15", "figur_16"), "varighet", varighet, _groups_in_order(varighet)),
         (("figur_17", "figur_18"), "fravaer", _labelled(sample["fravaer_hoy"], FRAVAER), list(FRAVAER.values())),
     ]
 

@@ -268,7 +268,10 @@ def test_tables_3_and_4_give_medians_over_unit_years_with_more_than_10_participa
         }
     )
     table = descriptives_table(persons(rows), project_year)
-    median = lambda table_id, programme, category: cell(table, table_id, programme, None, category)  # noqa: E731
+
+    def median(table_id: str, programme: str, category: str) -> dict:
+        return cell(table, table_id, programme, None, category)
+
     assert median("tabell_3", "intro", "N")["n"] == 5
     assert median("tabell_3", "intro", "Befolkning")["median"] == 3000.0
     assert median("tabell_3", "alle", "N")["n"] == 5
