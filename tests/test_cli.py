@@ -59,6 +59,13 @@ def test_an_unknown_outcome_variant_is_refused(tmp_path, monkeypatch, capsys):
     assert "IWH_OUTCOME_VARIANT='table9' is not a coding of the outcome" in capsys.readouterr().err
 
 
+def test_an_unknown_js_scope_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("IWH_JS_SCOPE", "ordning_b")
+    monkeypatch.setenv("IWH_HOME", str(tmp_path / "home"))
+    assert main(["where"]) == 2
+    assert "IWH_JS_SCOPE='ordning_b' is not a scope of Jobbsjansen schemes" in capsys.readouterr().err
+
+
 def _access_line(lines: list[str], label: str) -> str:
     return next(line.split(":", 1)[1].strip() for line in lines if line.strip().startswith(f"{label}:"))
 

@@ -276,6 +276,15 @@ def test_rows_outside_the_js_scope_are_counted_and_js_scope_alle_brings_them_bac
     assert modelled["alle"] == modelled["ordning_a"] + complete
 
 
+def test_the_js_scope_of_the_environment_is_a_var_of_every_dbt_command(tmp_path):
+    from orchestration.transformation.project import dbt_vars
+
+    default = Settings.from_env({"IWH_HOME": str(tmp_path)})
+    every_scheme = Settings.from_env({"IWH_HOME": str(tmp_path), "IWH_JS_SCOPE": "alle"})
+    assert json.loads(dbt_vars(default)[1])["js_scope"] == "ordning_a"
+    assert json.loads(dbt_vars(every_scheme)[1]) == {"outcome_variant": "report_text", "js_scope": "alle"}
+
+
 def test_exclusions_reconcile_from_delivered_to_modelled_rows(harmonised):
     con = duckdb.connect(str(harmonised.settings.warehouse_path), read_only=True)
     try:
