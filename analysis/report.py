@@ -1,15 +1,16 @@
-"""The analysis report: one HTML page with the model tables and the figures of report 13/2022.
+"""The analysis report: one HTML page in the order of report 13/2022, with its tables and figures.
 
 Built from the analysis.* tables as they are written to the warehouse (and quality.missingness),
 never from person-level rows, so it shows exactly what analysts can query. Suppressed rows
 (fewer than 5 participants) are left out of every figure and printed as ``<5`` in tables.
-Figures are written as PNG and SVG beside ``index.html`` and referenced by relative path.
+Figures are written as PNG and SVG beside ``index.html`` and referenced by relative path. The
+page is rendered by ``iwh.reporting`` in the report language (bokmål by default); the figures'
+labels are in the same language, and term labels are Norwegian in both.
 """
 
 from __future__ import annotations
 
-import html
-import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +24,18 @@ from matplotlib.figure import Figure as MplFigure
 
 from analysis.contribution import INTERVAL_LEVEL, POOLED, YEAR, Z_INTERVAL
 from analysis.specification import REGION_TERMS
+from iwh.reporting import N_, SUPPRESSED, Column, Language, RunFacts, Table, render, table
 
-PROGRAMME_LABELS = {"jobbsjansen": "Jobbsjansen", "intro": "Introduksjonsprogrammet", "all": "Both programmes"}
+TEMPLATES = Path(__file__).with_name("templates")
+PROGRAMMES = ("jobbsjansen", "intro")
+# Names, not words: the same in both languages, except the two programmes together.
+PROGRAMME_NAMES = {"jobbsjansen": "Jobbsjansen", "intro": "Introduksjonsprogrammet"}
+BOTH_PROGRAMMES = N_("Both programmes")
 # Report figure 21: Jobbsjansen blue, introduction programme yellow.
 PROGRAMME_COLOURS = {"jobbsjansen": "#1f5fa8", "intro": "#e0a100"}
 PREDICTED_COLOUR, ACTUAL_COLOUR = "#8c8c8c", "#2b2b2b"
 
+# The model's terms as the report names them: Norwegian in both languages.
 TERM_LABELS = {
     "ordning": "Jobbsjansen (vs introduksjonsprogrammet)",
     "spor": "Spor (1–3)",
@@ -63,23 +70,51 @@ TERM_LABELS = {
     "const": "Konstant",
     **{term: f"Region: {label}" for label, term in REGION_TERMS.items()},
 }
+# Predicted vs actual: characteristic, its title and the report's figure.
 CHARACTERISTIC_TITLES = {
-    "spor": ("Education track (spor)", "figure 22"),
-    "norsk_tier": ("Norwegian level", "figure 23"),
-    "fravaer_hoy": ("High absence (1 = at least 10 %)", "figure 25"),
-    "botid_quartile": ("Years of residence, quartiles", "figure 26"),
-    "varighet_quartile": ("Duration in months, quartiles", "figure 27"),
-    "age_band": ("Age band", "figure 28"),
+    "spor": (N_("Education track (spor)"), 22),
+    "norsk_tier": (N_("Norwegian level"), 23),
+    "fravaer_hoy": (N_("High absence (1 = at least 10 %)"), 25),
+    "botid_quartile": (N_("Years of residence, quartiles"), 26),
+    "varighet_quartile": (N_("Duration in months, quartiles"), 27),
+    "age_band": (N_("Age band"), 28),
 }
 MODEL_TITLES = {
-    "m1": "M1 — individual model",
-    "m1_women": "M1, women only",
-    "m2": "M2 — municipality-year random intercept",
-    "m2_women": "M2, women only",
-    "m3": "M3 — project-year random intercept",
-    "m3_women": "M3, women only",
+    "m1": N_("M1 — individual model"),
+    "m1_women": N_("M1, women only"),
+    "m2": N_("M2 — municipality-year random intercept"),
+    "m2_women": N_("M2, women only"),
+    "m3": N_("M3 — project-year random intercept"),
+    "m3_women": N_("M3, women only"),
 }
-SUPPRESSED = "<5"
+# The descriptive chapter's figures as the report numbers them: what each shows, and whether it
+# is the characteristic's distribution ("share") or goal achievement within its categories.
+DESCRIPTIVE_FIGURES = {
+    2: (N_("Goal achievement in Jobbsjansen and the introduction programme"), "outcome"),
+    3: (N_("Gender composition"), "share"),
+    4: (N_("Goal achievement by gender"), "outcome"),
+    5: (N_("Years of residence"), "share"),
+    6: (N_("Goal achievement by years of residence"), "outcome"),
+    7: (N_("Age composition"), "share"),
+    8: (N_("Goal achievement by age"), "outcome"),
+    9: (N_("Norwegian skills"), "share"),
+    10: (N_("Goal achievement by Norwegian skills"), "outcome"),
+    11: (N_("Level of education"), "share"),
+    12: (N_("Goal achievement by level of education"), "outcome"),
+    13: (N_("Country background"), "share"),
+    14: (N_("Goal achievement by country background"), "outcome"),
+    15: (N_("Duration"), "share"),
+    16: (N_("Goal achievement by duration"), "outcome"),
+    17: (N_("Absence"), "share"),
+    18: (N_("Goal achievement by absence"), "outcome"),
+    19: (N_("Measures received"), "share"),
+}
+# Table 1's kinds of goal achievement (harmonisation.md, overgang) as the report prints them.
+OVERGANG_LABELS = {
+    "arbeid": N_("Transition to work"),
+    "utdanning": N_("Transition to education"),
+    "totalt": N_("Goal achievement in total"),
+}
 PNG_DPI = 130
 
 
@@ -114,17 +149,15 @@ class ReportBuilder:
     """Collects the page's figures, each written as it is added."""
 
     out_dir: Path
+    lang: Language
     figures: list[Figure] = field(default_factory=list)
 
-    def figure(self, draw: Callable[..., MplFigure], data: tuple, stem: str, title: str, caption: str) -> str:
-        """The HTML of the figure ``draw(*data)``, written as ``stem``.png and ``stem``.svg."""
-        write_figure(draw(*data), self.out_dir, stem)
-        self.figures.append(Figure(stem, title, caption))
-        return (
-            f'<figure id="{stem}"><img src="{stem}.png" alt="{html.escape(title)}">'
-            f"<figcaption><b>{html.escape(title)}.</b> {html.escape(caption)} "
-            f'<a href="{stem}.svg">SVG</a></figcaption></figure>'
-        )
+    def figure(self, draw: Callable[..., MplFigure], data: tuple, stem: str, title: str, caption: str) -> Figure:
+        """The figure ``draw(*data, lang)``, written as ``stem``.png and ``stem``.svg."""
+        write_figure(draw(*data, self.lang), self.out_dir, stem)
+        figure = Figure(stem, title, caption)
+        self.figures.append(figure)
+        return figure
 
 
 def _figure(*grid: int, figsize: tuple[float, float], sharey: bool = False):
@@ -137,48 +170,18 @@ def _label(term: str) -> str:
     return TERM_LABELS.get(term, term)
 
 
-def _number(value, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        # Years and most counts read better without a separator; 5-digit counts get a thin space.
-        return f"{int(value):,}".replace(",", " ") if abs(value) >= 10_000 else str(int(value))
-    if isinstance(value, (float, np.floating)):
-        return f"{value:,.{digits}f}".replace(",", " ")
-    return html.escape(str(value))
+def programme_name(lang: Language, programme: str) -> str:
+    return PROGRAMME_NAMES.get(programme) or lang._(BOTH_PROGRAMMES)
 
 
-def html_table(
-    frame: pd.DataFrame,
-    columns: Mapping[str, str],
-    digits: Mapping[str, int] | None = None,
-    suppressed_column: str | None = None,
-) -> str:
-    """A plain HTML table; on rows flagged in ``suppressed_column`` every empty number reads ``<5``."""
-    digits = digits or {}
-    head = "".join(f"<th>{html.escape(title)}</th>" for title in columns.values())
-    rows = []
-    for _, row in frame.iterrows():
-        hidden = bool(suppressed_column and row[suppressed_column])
-        cells = []
-        for column in columns:
-            value = row[column]
-            if column == "p_value" and isinstance(value, float) and 0 <= value < 1e-4:
-                text = "&lt;0.0001"
-            else:
-                text = _number(value, digits.get(column, 2))
-            if hidden and text == "":
-                text = SUPPRESSED
-            cells.append(f"<td>{text}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+def _number_axis(axis, lang: Language) -> None:
+    """Tick labels written as the language writes numbers (decimal comma in bokmål)."""
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: lang.number(value)))
 
 
-def forest_plot(coefficients: pd.DataFrame) -> MplFigure:
-    """Report figure 20: M1's odds ratios with 95 % intervals on a log axis."""
-    table = coefficients.loc[(coefficients["model"] == "m1") & (coefficients["term"] != "const")].iloc[::-1]
+def forest_plot(coefficients: pd.DataFrame, model: str, lang: Language) -> MplFigure:
+    """Report figures 20, 24 and 25: a model's odds ratios with 95 % intervals on a log axis."""
+    table = coefficients.loc[(coefficients["model"] == model) & (coefficients["term"] != "const")].iloc[::-1]
     fig, ax = _figure(figsize=(7.5, 0.28 * len(table) + 1.2))
     y = np.arange(len(table))
     ax.errorbar(
@@ -196,16 +199,16 @@ def forest_plot(coefficients: pd.DataFrame) -> MplFigure:
     low, high = float(table["ci_low"].min()), float(table["ci_high"].max())
     ticks = [t for t in (0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10) if low / 1.5 <= t <= high * 1.5]
     ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    _number_axis(ax.xaxis, lang)
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_yticks(y, [_label(term) for term in table["term"]], fontsize=8)
-    ax.set_xlabel("Odds ratio (log scale), 95 % confidence interval")
+    ax.set_xlabel(lang._("Odds ratio (log scale), confidence interval 95 %"))
     ax.set_ylim(-0.7, len(table) - 0.3)
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
     return fig
 
 
-def quadrant_plot(pooled_projects: pd.DataFrame) -> MplFigure:
+def quadrant_plot(pooled_projects: pd.DataFrame, lang: Language) -> MplFigure:
     """Report figure 21: contribution against actual result, both programmes, quadrants at zero
     contribution and the national mean."""
     fig, ax = _figure(figsize=(7.5, 5.5))
@@ -219,29 +222,32 @@ def quadrant_plot(pooled_projects: pd.DataFrame) -> MplFigure:
             alpha=0.75,
             edgecolor="white",
             linewidth=0.4,
-            label=f"{PROGRAMME_LABELS[programme]} ({len(units)} units)",
+            label=lang._("%(programme)s (%(units)s units)", programme=PROGRAMME_NAMES[programme], units=len(units)),
         )
     national = float(pooled_projects["national_mean_pct"].iloc[0])
     ax.axhline(0.0, color="#444444", linewidth=0.8)
     ax.axvline(national, color="#444444", linewidth=0.8, linestyle="--")
     ax.set_xlim(0, 100)
-    ax.set_xlabel(f"Actual goal achievement, % (dashed: national mean {national:.0f} %)")
-    ax.set_ylabel("Contribution, percentage points")
+    ax.set_xlabel(
+        lang._("Actual goal achievement, %% (dashed: national mean %(mean)s)", mean=lang.percent_of_100(national))
+    )
+    ax.set_ylabel(lang._("Contribution, percentage points"))
     limit = max(10.0, float(np.nanmax(np.abs(pooled_projects["contribution_pp"]))) * 1.1)
     ax.set_ylim(-limit, limit)
     for x, y, text, align in (
-        (2, limit * 0.92, "better than expected,\nbelow average", "left"),
-        (98, limit * 0.92, "better than expected,\nabove average", "right"),
-        (2, -limit * 0.92, "worse than expected,\nbelow average", "left"),
-        (98, -limit * 0.92, "worse than expected,\nabove average", "right"),
+        (2, limit * 0.92, lang._("better than expected,\nbelow average"), "left"),
+        (98, limit * 0.92, lang._("better than expected,\nabove average"), "right"),
+        (2, -limit * 0.92, lang._("worse than expected,\nbelow average"), "left"),
+        (98, -limit * 0.92, lang._("worse than expected,\nabove average"), "right"),
     ):
         ax.text(x, y, text, ha=align, va="center", fontsize=7.5, color="#555555")
+    _number_axis(ax.yaxis, lang)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=8)
     ax.grid(color="#eeeeee", linewidth=0.6)
     return fig
 
 
-def funnel_plot(pooled_projects: pd.DataFrame) -> MplFigure:
+def funnel_plot(pooled_projects: pd.DataFrame, lang: Language) -> MplFigure:
     """Contribution against unit size with the 90 % limits of pure binomial noise: how far a unit
     of that size strays from zero by chance alone."""
     fig, ax = _figure(figsize=(7.5, 4.5))
@@ -255,52 +261,69 @@ def funnel_plot(pooled_projects: pd.DataFrame) -> MplFigure:
             alpha=0.75,
             edgecolor="white",
             linewidth=0.4,
-            label=PROGRAMME_LABELS[programme],
+            label=PROGRAMME_NAMES[programme],
         )
     share = float(pooled_projects["national_mean_pct"].iloc[0]) / 100
     sizes = np.geomspace(5, max(10.0, float(pooled_projects["n"].max())), 200)
     limit = 100 * Z_INTERVAL * np.sqrt(share * (1 - share) / sizes)
-    ax.plot(sizes, limit, color="#444444", linewidth=0.8, linestyle="--", label=f"{INTERVAL_LEVEL:.0%} binomial limits")
+    ax.plot(
+        sizes,
+        limit,
+        color="#444444",
+        linewidth=0.8,
+        linestyle="--",
+        label=lang._("%(level)s binomial limits", level=lang.percent(INTERVAL_LEVEL)),
+    )
     ax.plot(sizes, -limit, color="#444444", linewidth=0.8, linestyle="--")
     ax.axhline(0.0, color="#444444", linewidth=0.6)
     ax.set_xscale("log")
-    ax.set_xlabel("Modelled participants, all years (log scale)")
-    ax.set_ylabel("Contribution, percentage points")
+    _number_axis(ax.xaxis, lang)
+    _number_axis(ax.yaxis, lang)
+    ax.set_xlabel(lang._("Modelled participants, all years (log scale)"))
+    ax.set_ylabel(lang._("Contribution, percentage points"))
     ax.legend(frameon=False, fontsize=8)
     ax.grid(color="#eeeeee", linewidth=0.6)
     return fig
 
 
-def predicted_vs_actual_plot(table: pd.DataFrame, characteristic: str) -> MplFigure:
+def predicted_vs_actual_plot(table: pd.DataFrame, characteristic: str, lang: Language) -> MplFigure:
     """Report figures 22–28: mean predicted probability and actual share by programme within the
     levels of one characteristic (suppressed cells left out)."""
     cells = table.loc[table["characteristic"] == characteristic]
     rows = cells.loc[~cells["suppressed"].astype(bool)]
     levels = cells[["level", "level_order"]].drop_duplicates().sort_values("level_order")["level"].tolist()
     fig, axes = _figure(1, 2, figsize=(8.5, 3.4), sharey=True)
-    for ax, programme in zip(axes, ("jobbsjansen", "intro")):
+    for ax, programme in zip(axes, PROGRAMMES):
         part = rows.loc[rows["programme"] == programme].set_index("level").reindex(levels)
         x = np.arange(len(levels))
         ax.bar(
-            x - 0.2, 100 * part["predicted"].astype(float), width=0.4, color=PREDICTED_COLOUR, label="Predicted (M1)"
+            x - 0.2,
+            100 * part["predicted"].astype(float),
+            width=0.4,
+            color=PREDICTED_COLOUR,
+            label=lang._("Predicted (M1)"),
         )
         ax.bar(
-            x + 0.2, 100 * part["actual"].astype(float), width=0.4, color=PROGRAMME_COLOURS[programme], label="Actual"
+            x + 0.2,
+            100 * part["actual"].astype(float),
+            width=0.4,
+            color=PROGRAMME_COLOURS[programme],
+            label=lang._("Actual"),
         )
         withheld = cells.loc[(cells["programme"] == programme) & cells["suppressed"].astype(bool), "level"]
         for position in [levels.index(level) for level in withheld]:
             ax.text(position, 2, SUPPRESSED, ha="center", va="bottom", fontsize=8, color="#555555")
         ax.set_xticks(x, levels, fontsize=8, rotation=20 if max(map(len, levels), default=0) > 6 else 0)
         # A fixed height: placed automatically, the title re-measures the axes on every draw to dodge top ticks, of which there are none.
-        ax.set_title(PROGRAMME_LABELS[programme], fontsize=9, y=1.0)
+        ax.set_title(PROGRAMME_NAMES[programme], fontsize=9, y=1.0)
         ax.set_ylim(0, 100)
         ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
         ax.legend(frameon=False, fontsize=7, loc="upper left")
-    axes[0].set_ylabel("Goal achievement, %")
+    axes[0].set_ylabel(lang._("Goal achievement, %"))
     return fig
 
 
-def stability_plot(yearly: pd.DataFrame) -> MplFigure:
+def stability_plot(yearly: pd.DataFrame, lang: Language) -> MplFigure:
     """Each unit's contribution in one year against the next (published unit-years only)."""
     values = yearly.pivot_table(index=["unit_id", "programme"], columns="cohort_year", values="contribution_pp")
     years = sorted(values.columns)
@@ -315,18 +338,20 @@ def stability_plot(yearly: pd.DataFrame) -> MplFigure:
             s=10,
             alpha=0.6,
             color=PROGRAMME_COLOURS[programme],
-            label=PROGRAMME_LABELS[programme],
+            label=PROGRAMME_NAMES[programme],
         )
     ax.axhline(0, color="#444444", linewidth=0.6)
     ax.axvline(0, color="#444444", linewidth=0.6)
-    ax.set_xlabel("Contribution in year t, pp")
-    ax.set_ylabel("Contribution in year t + 1, pp")
+    _number_axis(ax.xaxis, lang)
+    _number_axis(ax.yaxis, lang)
+    ax.set_xlabel(lang._("Contribution in year t, pp"))
+    ax.set_ylabel(lang._("Contribution in year t + 1, pp"))
     ax.legend(frameon=False, fontsize=8)
     ax.grid(color="#eeeeee", linewidth=0.6)
     return fig
 
 
-def missingness_plot(missingness: pd.DataFrame) -> MplFigure:
+def missingness_plot(missingness: pd.DataFrame, lang: Language) -> MplFigure:
     """Share missing per variable and programme, all cohort years (quality.missingness)."""
     rows = missingness.loc[
         (missingness["report_table"] == "by_variable")
@@ -343,17 +368,18 @@ def missingness_plot(missingness: pd.DataFrame) -> MplFigure:
             100 * part["value"].astype(float),
             height=0.4,
             color=PROGRAMME_COLOURS[programme],
-            label=PROGRAMME_LABELS[programme],
+            label=PROGRAMME_NAMES[programme],
         )
     ax.set_yticks(y, variables, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("Share missing, % of ended participations")
+    _number_axis(ax.xaxis, lang)
+    ax.set_xlabel(lang._("Ended participations with the value missing, %"))
     ax.legend(frameon=False, fontsize=8)
     ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
     return fig
 
 
-def missingness_by_characteristic_plot(missingness: pd.DataFrame) -> MplFigure:
+def missingness_by_characteristic_plot(missingness: pd.DataFrame, lang: Language) -> MplFigure:
     """Report table 15 as a chart: share with spor or Norwegian level missing, by characteristic."""
     rows = missingness.loc[
         (missingness["report_table"] == "15")
@@ -366,302 +392,476 @@ def missingness_by_characteristic_plot(missingness: pd.DataFrame) -> MplFigure:
     ax.barh(np.arange(len(rows)), 100 * rows["value"].astype(float), color="#6b6b6b")
     ax.set_yticks(np.arange(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("Share with spor or Norwegian level missing, %")
+    _number_axis(ax.xaxis, lang)
+    ax.set_xlabel(lang._("Share with spor or Norwegian level missing, %"))
     ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
     return fig
 
 
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 62rem; margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }
-h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2.4rem; border-bottom: 1px solid #ddd; } h3 { font-size: 1.05rem; }
-table { border-collapse: collapse; font-size: 0.82rem; margin: 0.8rem 0 1.2rem; }
-th, td { border-bottom: 1px solid #e2e2e2; padding: 0.2rem 0.55rem; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-th { background: #f4f4f4; }
-figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: 0.85rem; color: #444; }
-.note { font-size: 0.85rem; color: #555; }
-nav a { margin-right: 0.8rem; }
-"""
+def descriptive_plot(rows: pd.DataFrame, value: str, lang: Language) -> MplFigure:
+    """Report figures 2–19: per category, the share of each programme's persons (``share_pct``) or
+    the share of them achieving the goal (``outcome_pct``); suppressed cells marked ``<5``."""
+    categories = list(dict.fromkeys(rows["category"]))
+    fig, ax = _figure(figsize=(7.5, max(2.6, 0.42 * len(categories) + 1.3)))
+    y = np.arange(len(categories))
+    for offset, programme in ((-0.2, "jobbsjansen"), (0.2, "intro")):
+        part = rows.loc[rows["programme"] == programme].drop_duplicates("category").set_index("category")
+        part = part.reindex(categories)
+        shown = ~part["suppressed"].fillna(True).astype(bool).to_numpy()
+        values = np.where(shown, part[value].astype(float).to_numpy(), np.nan)
+        ax.barh(y + offset, values, height=0.4, color=PROGRAMME_COLOURS[programme], label=PROGRAMME_NAMES[programme])
+        for position in np.flatnonzero(~shown):
+            ax.text(1, position + offset, SUPPRESSED, va="center", fontsize=7, color="#555555")
+    ax.set_yticks(y, categories, fontsize=8)
+    # Top to bottom in the report's order, with room for a withheld bar's "<5".
+    ax.set_ylim(len(categories) - 0.5, -0.5)
+    ax.set_xlim(0, 100)
+    _number_axis(ax.xaxis, lang)
+    ax.set_xlabel(
+        lang._("Share of the programme's participants, %")
+        if value == "share_pct"
+        else lang._("Share who achieved the goal, %")
+    )
+    ax.legend(frameon=False, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
+    return fig
 
 
-def _coefficient_section(coefficients: pd.DataFrame, model: str) -> str:
+# -- tables -----------------------------------------------------------------------------------
+
+
+def _coefficients(lang: Language, coefficients: pd.DataFrame, model: str) -> Table | None:
     rows = coefficients.loc[coefficients["model"] == model].assign(label=lambda t: t["term"].map(_label))
     if rows.empty:
-        return (
-            f"<p class='note'>{html.escape(MODEL_TITLES[model])}: not estimable on this sample (see the fit table).</p>"
-        )
-    return f"<h3>{html.escape(MODEL_TITLES[model])}</h3>" + html_table(
+        return None
+    return table(
+        lang,
         rows,
-        {
-            "label": "Term",
-            "estimate": "Log-odds",
-            "std_error": "SE",
-            "odds_ratio": "Odds ratio",
-            "ci_low": "95 % low",
-            "ci_high": "95 % high",
-            "p_value": "p",
-        },
-        {"p_value": 4},
+        [
+            Column("label", lang._("Term")),
+            Column("estimate", lang._("Log-odds"), "decimal"),
+            Column("std_error", lang._("SE"), "decimal"),
+            Column("odds_ratio", lang._("Odds ratio"), "decimal"),
+            Column("ci_low", lang._("Lower limit (95 %)"), "decimal"),
+            Column("ci_high", lang._("Upper limit (95 %)"), "decimal"),
+            Column("p_value", "p", "p_value"),
+        ],
+        table_id=f"coefficients-{model}",
     )
 
 
-def _contribution_section(builder: ReportBuilder, tables: Mapping[str, pd.DataFrame]) -> str:
+def _model_section(lang: Language, coefficients: pd.DataFrame, model: str) -> dict:
+    return {"title": lang._(MODEL_TITLES[model]), "table": _coefficients(lang, coefficients, model)}
+
+
+def _fit_table(lang: Language, fit: pd.DataFrame) -> Table:
+    return table(
+        lang,
+        fit.assign(model=lambda t: t["model"].map(lambda model: lang._(MODEL_TITLES.get(model, model)))),
+        [
+            Column("model", lang._("Model")),
+            Column("n", "n", "integer"),
+            Column("n_groups", lang._("Units"), "integer"),
+            Column("log_likelihood", lang._("Log likelihood"), "decimal", 2),
+            Column("aic", "AIC", "decimal", 1),
+            Column("pseudo_r2", lang._("Pseudo R²"), "decimal", 3),
+            Column("sigma2_u", "σ²ᵤ", "decimal", 3),
+            Column("icc", "ICC", "decimal", 3),
+            Column("converged", lang._("Converged"), "boolean"),
+            Column("method", lang._("Method")),
+        ],
+        table_id="model-fit",
+    )
+
+
+def _m1_tables(lang: Language, tables: Mapping[str, pd.DataFrame]) -> dict:
+    vif = tables["vif"]
+    return {
+        "vif": table(
+            lang,
+            vif.loc[vif["model"] == "m1"].assign(term=lambda t: t["term"].map(_label)),
+            [
+                Column("term", lang._("Term")),
+                Column("df", "df", "integer"),
+                Column("vif", "VIF", "decimal"),
+                Column("gvif_adjusted", "GVIF^(1/2df)", "decimal"),
+            ],
+            table_id="vif",
+        ),
+        "lr_tests": table(
+            lang,
+            tables["lr_tests"],
+            [
+                Column("model", lang._("Model")),
+                Column("comparison", lang._("Comparison")),
+                Column("block", lang._("Block")),
+                Column("df", "df", "integer"),
+                Column("lr_statistic", "LR", "decimal"),
+                Column("p_value", "p", "p_value"),
+            ],
+            table_id="lr-tests",
+        ),
+        "archetypes": table(
+            lang,
+            tables["archetype_predictions"],
+            [
+                Column("description", lang._("Archetype")),
+                Column("ordning", "Jobbsjansen", "boolean"),
+                Column("predicted_probability", lang._("Predicted"), "percent", 1),
+                Column("ci_low", lang._("Lower limit (95 %)"), "percent", 1),
+                Column("ci_high", lang._("Upper limit (95 %)"), "percent", 1),
+                Column("report_probability", lang._("Report"), "percent", 0),
+            ],
+            table_id="archetypes",
+        ),
+    }
+
+
+def _contribution_section(builder: ReportBuilder, tables: Mapping[str, pd.DataFrame]) -> dict:
+    lang = builder.lang
     indicators = tables["contribution_indicators"]
     published = indicators.loc[~indicators["suppressed"].astype(bool)]
     pooled_projects = published.loc[(published["unit_type"] == "project") & (published["period_type"] == POOLED)]
     yearly_projects = published.loc[(published["unit_type"] == "project") & (published["period_type"] == YEAR)]
-    summary = tables["contribution_summary"]
-    parts = [
-        "<h2 id='contribution'>Contribution indicators</h2>",
-        "<p>For every project (a Jobbsjansen project, or a municipality's introduction programme) the expected "
-        "goal achievement is the mean of M1's predicted probabilities over its modelled participants; the "
-        "contribution is actual minus expected, in percentage points, over all cohort years pooled. "
-        f"Intervals are {INTERVAL_LEVEL:.0%}: binomial noise of the unit's outcomes around expected, M1's "
-        "estimation error and, for pooled values, the year-to-year shocks estimated from all units. A unit is "
-        "above (below) expectation when its whole interval is above (below) zero. Units with fewer than 5 "
-        "participants are not shown.</p>",
-    ]
     if pooled_projects.empty:
-        return "".join(parts) + "<p class='note'>No project has 5 or more modelled participants.</p>"
-    parts.append(
-        builder.figure(
-            quadrant_plot,
-            (pooled_projects,),
-            "fig21_contribution_quadrants",
-            "Contribution and actual result (report figure 21)",
-            "Each dot is a project with at least 5 modelled participants, sized by participants. Top left: better than "
-            "expected with results below the national mean; bottom right: worse than expected with results above it.",
-        )
+        return {"empty": True}
+    section: dict = {"empty": False, "interval": lang.percent(INTERVAL_LEVEL)}
+    section["quadrants"] = builder.figure(
+        quadrant_plot,
+        (pooled_projects,),
+        "fig21_contribution_quadrants",
+        lang._("Contribution and actual result (report figure 21)"),
+        lang._(
+            "Each dot is a project with at least 5 modelled participants, sized by participants. Top left: better "
+            "than expected with results below the national mean; bottom right: worse than expected with results "
+            "above it."
+        ),
     )
-    parts.append(
-        builder.figure(
-            funnel_plot,
-            (pooled_projects,),
-            "contribution_funnel",
-            "Contribution against project size",
+    section["funnel"] = builder.figure(
+        funnel_plot,
+        (pooled_projects,),
+        "contribution_funnel",
+        lang._("Contribution against project size"),
+        lang._(
             "Dashed: the range within which a project of that size lands by binomial noise alone; small projects "
-            "scatter most, which is why the shrunken indicator pulls them toward zero.",
-        )
+            "scatter most, which is why the shrunken indicator pulls them toward zero."
+        ),
     )
-    parts.append("<h3>Spread of contributions (report table 6)</h3>")
     percentiles = tables["contribution_percentiles"]
     wide = percentiles.loc[percentiles["unit_type"] == "project"].pivot_table(
         index="percentile", columns="programme", values=["contribution_pp", "actual_pct"]
     )
     wide.columns = [f"{value}_{programme}" for value, programme in wide.columns]
     wide = wide.reset_index()
-    columns = {"percentile": "Percentile"}
+    columns = [Column("percentile", lang._("Percentile"), "integer")]
     for programme in ("intro", "jobbsjansen"):
         if f"contribution_pp_{programme}" in wide:
-            columns[f"contribution_pp_{programme}"] = f"{PROGRAMME_LABELS[programme]}: contribution (pp)"
-            columns[f"actual_pct_{programme}"] = f"{PROGRAMME_LABELS[programme]}: actual (%)"
-    parts.append(html_table(wide, columns, {c: 0 for c in columns}))
-    parts.append("<h3>Classification and quadrants</h3>")
-    parts.append(
-        html_table(
-            summary.loc[summary["period_type"] == POOLED].assign(
-                programme=lambda t: t["programme"].map(PROGRAMME_LABELS),
-            ),
-            {
-                "unit_type": "Unit",
-                "programme": "Programme",
-                "n_units": "Units shown",
-                "n_units_suppressed": "Units <5",
-                "share_above": "Above",
-                "share_in_line": "In line",
-                "share_below": "Below",
-                "share_positive_above_mean": "+ / above mean",
-                "share_positive_below_mean": "+ / below mean",
-                "share_negative_above_mean": "− / above mean",
-                "share_negative_below_mean": "− / below mean",
-                "between_unit_sd_pp": "τ (pp)",
-                "year_shock_sd_pp": "ω (pp)",
-            },
-            {"share_above": 2, "share_in_line": 2, "share_below": 2, "between_unit_sd_pp": 1, "year_shock_sd_pp": 1},
-        )
+            name = PROGRAMME_NAMES[programme]
+            columns.append(
+                Column(
+                    f"contribution_pp_{programme}",
+                    lang._("%(programme)s: contribution (pp)", programme=name),
+                    "decimal",
+                    0,
+                )
+            )
+            columns.append(
+                Column(f"actual_pct_{programme}", lang._("%(programme)s: actual (%%)", programme=name), "decimal", 0)
+            )
+    section["percentiles"] = table(lang, wide, columns, table_id="table-6")
+    summary = tables["contribution_summary"]
+    unit_types = {"project": lang._("project"), "municipality": lang._("municipality")}
+    section["summary"] = table(
+        lang,
+        summary.loc[summary["period_type"] == POOLED].assign(
+            programme=lambda t: t["programme"].map(lambda value: programme_name(lang, value)),
+            unit_type=lambda t: t["unit_type"].map(lambda value: unit_types.get(value, value)),
+        ),
+        [
+            Column("unit_type", lang._("Unit")),
+            Column("programme", lang._("Programme")),
+            Column("n_units", lang._("Units shown"), "integer"),
+            Column("n_units_suppressed", lang._("Units <5"), "integer"),
+            Column("share_above", lang._("Above"), "percent", 0),
+            Column("share_in_line", lang._("In line"), "percent", 0),
+            Column("share_below", lang._("Below"), "percent", 0),
+            Column("share_positive_above_mean", lang._("+ / above mean"), "percent", 0),
+            Column("share_positive_below_mean", lang._("+ / below mean"), "percent", 0),
+            Column("share_negative_above_mean", lang._("− / above mean"), "percent", 0),
+            Column("share_negative_below_mean", lang._("− / below mean"), "percent", 0),
+            Column("between_unit_sd_pp", lang._("τ (pp)"), "decimal", 1),
+            Column("year_shock_sd_pp", lang._("ω (pp)"), "decimal", 1),
+        ],
+        table_id="contribution-summary",
     )
-    parts.append(
-        "<p class='note'>Shares are of the units shown. τ: spread of the units' contributions beyond their sampling "
-        "noise (the prior of the shrunken indicator); ω: spread of a unit's yearly contributions around its own "
-        "mean beyond binomial noise.</p>"
-    )
-    parts.append("<h3>Year-to-year stability</h3>")
     stability = tables["contribution_stability"]
-    parts.append(
-        html_table(
-            stability.assign(programme=lambda t: t["programme"].map(PROGRAMME_LABELS)),
-            {
-                "unit_type": "Unit",
-                "programme": "Programme",
-                "first_year": "Year",
-                "second_year": "Next year",
-                "n_units": "Units in both",
-                "pearson": "Pearson r",
-                "spearman": "Spearman ρ",
-                "same_classification_share": "Same classification",
-            },
-        )
+    section["stability"] = table(
+        lang,
+        stability.assign(
+            programme=lambda t: t["programme"].map(lambda value: programme_name(lang, value)),
+            unit_type=lambda t: t["unit_type"].map(lambda value: unit_types.get(value, value)),
+        ),
+        [
+            Column("unit_type", lang._("Unit")),
+            Column("programme", lang._("Programme")),
+            Column("first_year", lang._("Year"), "year"),
+            Column("second_year", lang._("Next year"), "year"),
+            Column("n_units", lang._("Units in both"), "integer"),
+            Column("pearson", lang._("Pearson r"), "decimal"),
+            Column("spearman", lang._("Spearman ρ"), "decimal"),
+            Column("same_classification_share", lang._("Same classification"), "percent", 0),
+        ],
+        table_id="contribution-stability",
     )
-    if not yearly_projects.empty:
-        parts.append(
-            builder.figure(
-                stability_plot,
-                (yearly_projects,),
-                "contribution_stability",
-                "Year-to-year stability of project contributions",
-                "Each dot is a project's contribution in one cohort year against the next; projects with fewer than 5 "
-                "participants in either year are left out.",
-            )
+    section["stability_figure"] = (
+        builder.figure(
+            stability_plot,
+            (yearly_projects,),
+            "contribution_stability",
+            lang._("Year-to-year stability of project contributions"),
+            lang._(
+                "Each dot is a project's contribution in one cohort year against the next; projects with fewer "
+                "than 5 participants in either year are left out."
+            ),
         )
-    return "".join(parts)
+        if not yearly_projects.empty
+        else None
+    )
+    return section
 
 
-def _predicted_vs_actual_section(builder: ReportBuilder, predicted_vs_actual: pd.DataFrame) -> str:
-    parts = [
-        "<h2 id='predicted'>Predicted and actual goal achievement</h2>",
-        "<p>M1's mean predicted probability and the actual share by programme within levels of each characteristic. "
-        "Cells with fewer than 5 participants are left out of the charts and shown as &lt;5 in the table.</p>",
+def _predicted_section(builder: ReportBuilder, predicted_vs_actual: pd.DataFrame) -> dict:
+    lang = builder.lang
+    cells = predicted_vs_actual.loc[predicted_vs_actual["model"] == "m1"]
+    figures = [
+        builder.figure(
+            predicted_vs_actual_plot,
+            (cells, characteristic),
+            f"predicted_vs_actual_{characteristic}",
+            lang._("%(title)s (report figure %(number)s)", title=lang._(title), number=number),
+            lang._("Grey: predicted by M1; colour: actual; <5: fewer than 5 participants, not shown."),
+        )
+        for characteristic, (title, number) in CHARACTERISTIC_TITLES.items()
+        if (cells["characteristic"] == characteristic).any()
     ]
-    table = predicted_vs_actual.loc[predicted_vs_actual["model"] == "m1"]
-    for characteristic, (title, reference) in CHARACTERISTIC_TITLES.items():
-        if not (table["characteristic"] == characteristic).any():
-            continue
-        parts.append(
-            builder.figure(
-                predicted_vs_actual_plot,
-                (table, characteristic),
-                f"predicted_vs_actual_{characteristic}",
-                f"{title} (report {reference})",
-                "Grey: predicted by M1; colour: actual; <5: fewer than 5 participants, not shown.",
+    titles = {key: lang._(title) for key, (title, _) in CHARACTERISTIC_TITLES.items()}
+    return {
+        "figures": figures,
+        "table": table(
+            lang,
+            cells.sort_values(["characteristic", "programme", "level_order"]).assign(
+                characteristic=lambda t: t["characteristic"].map(lambda value: titles.get(value, value)),
+                programme=lambda t: t["programme"].map(lambda value: programme_name(lang, value)),
+            ),
+            [
+                Column("characteristic", lang._("Characteristic")),
+                Column("programme", lang._("Programme")),
+                Column("level", lang._("Level")),
+                Column("n", "n", "integer"),
+                Column("predicted", lang._("Predicted"), "percent", 1),
+                Column("actual", lang._("Actual"), "percent", 1),
+            ],
+            table_id="predicted-vs-actual",
+            suppressed="suppressed",
+        ),
+    }
+
+
+def _multilevel_section(builder: ReportBuilder, coefficients: pd.DataFrame) -> dict:
+    lang = builder.lang
+    charts = []
+    for model, number, caption in (
+        ("m2", 24, N_("Individual variables and the municipality's context; random intercept per municipality-year.")),
+        ("m3", 25, N_("Individual variables and the project's context; random intercept per project-year.")),
+    ):
+        if (coefficients["model"] == model).any():
+            charts.append(
+                builder.figure(
+                    forest_plot,
+                    (coefficients, model),
+                    f"fig{number}_{model}_odds_ratios",
+                    lang._(
+                        "Odds ratios of goal achievement, %(model)s (report figure %(number)s)",
+                        model=model.upper(),
+                        number=number,
+                    ),
+                    lang._(caption)
+                    + " "
+                    + lang._(
+                        "Standardised variables: odds ratio per standard deviation. A point right of 1 means higher odds."
+                    ),
+                )
             )
-        )
-    parts.append(
-        "<details><summary>All cells</summary>"
-        + html_table(
-            table.sort_values(["characteristic", "programme", "level_order"]),
-            {
-                "characteristic": "Characteristic",
-                "programme": "Programme",
-                "level": "Level",
-                "n": "n",
-                "predicted": "Predicted",
-                "actual": "Actual",
-            },
-            {"predicted": 3, "actual": 3},
-            suppressed_column="suppressed",
-        )
-        + "</details>"
-    )
-    return "".join(parts)
+    return {
+        "figures": charts,
+        "models": [_model_section(lang, coefficients, model) for model in ("m2", "m3", "m2_women", "m3_women")],
+    }
 
 
-def _missingness_section(builder: ReportBuilder, missingness: pd.DataFrame | None) -> str:
-    parts = ["<h2 id='missingness'>Missing values</h2>"]
+def _missingness_section(builder: ReportBuilder, missingness: pd.DataFrame | None) -> dict:
+    lang = builder.lang
     if missingness is None or missingness.empty:
-        return "".join(parts) + "<p class='note'>quality.missingness was not available to this run.</p>"
-    parts.append(
-        builder.figure(
-            missingness_plot,
-            (missingness,),
-            "missingness_by_variable",
-            "Share missing per variable",
-            "All ended participations, all cohort years; from quality.missingness.",
-        )
-    )
-    parts.append(
-        builder.figure(
-            missingness_by_characteristic_plot,
-            (missingness,),
-            "missingness_by_characteristic",
-            "Spor or Norwegian level missing, by characteristic (report table 15)",
-            "Participations with a determinable outcome, both programmes; cells of fewer than 5 persons left out.",
-        )
-    )
-    return "".join(parts)
+        return {"figures": []}
+    return {
+        "figures": [
+            builder.figure(
+                missingness_plot,
+                (missingness,),
+                "missingness_by_variable",
+                lang._("Share missing per variable"),
+                lang._("All ended participations, all cohort years; from quality.missingness."),
+            ),
+            builder.figure(
+                missingness_by_characteristic_plot,
+                (missingness,),
+                "missingness_by_characteristic",
+                lang._("Spor or Norwegian level missing, by characteristic (report table 15)"),
+                lang._(
+                    "Participations with a determinable outcome, both programmes; cells of fewer than 5 persons "
+                    "left out."
+                ),
+            ),
+        ]
+    }
 
 
-def _page_body(
-    builder: ReportBuilder,
-    tables: Mapping[str, pd.DataFrame],
-    missingness: pd.DataFrame | None,
-    run_id: str,
-    outcome_variant: str,
-) -> list[str]:
-    fit = tables["model_fit"]
-    coefficients = tables["model_coefficients"]
-    return [
-        "<h1>Goal achievement in Jobbsjansen and the introduction programme: models and contribution indicators</h1>",
-        f"<p class='note'>Run <code>{html.escape(run_id)}</code>; outcome variant <code>{html.escape(outcome_variant)}</code>. "
-        "Only aggregates: no person-level rows, and no cell describing fewer than 5 persons.</p>",
-        "<nav><a href='#m1'>M1</a><a href='#predicted'>Predicted vs actual</a><a href='#contribution'>Contribution</a>"
-        "<a href='#multilevel'>M2 and M3</a><a href='#missingness'>Missing values</a></nav>",
-        "<h2 id='m1'>M1: individual logistic model</h2>",
-        builder.figure(
-            forest_plot,
-            (coefficients,),
-            "fig20_odds_ratios",
-            "Odds ratios of goal achievement, M1 (report figure 20)",
-            "Reference: woman, region Europa, no measure of the kind. A point right of 1 means higher odds of goal achievement.",
-        ),
-        "<h3>Model fit</h3>",
-        html_table(
-            fit.assign(model=lambda t: t["model"].map(MODEL_TITLES)),
-            {
-                "model": "Model",
-                "n": "n",
-                "n_groups": "Units",
-                "log_likelihood": "Log likelihood",
-                "aic": "AIC",
-                "pseudo_r2": "Pseudo R²",
-                "sigma2_u": "σ²ᵤ",
-                "icc": "ICC",
-                "converged": "Converged",
-                "method": "Method",
-            },
-            {"log_likelihood": 2, "aic": 1, "pseudo_r2": 3, "sigma2_u": 3, "icc": 3},
-        ),
-        _coefficient_section(coefficients, "m1"),
-        "<details><summary>M1 for women only (report table 19)</summary>"
-        + _coefficient_section(coefficients, "m1_women")
-        + "</details>",
-        "<h3>Variance inflation (report table 18)</h3>",
-        html_table(
-            tables["vif"].loc[tables["vif"]["model"] == "m1"].assign(term=lambda t: t["term"].map(_label)),
-            {"term": "Term", "df": "df", "vif": "VIF", "gvif_adjusted": "GVIF^(1/2df)"},
-        ),
-        "<h3>Likelihood-ratio tests</h3>",
-        html_table(
-            tables["lr_tests"],
-            {
-                "model": "Model",
-                "comparison": "Comparison",
-                "block": "Block",
-                "df": "df",
-                "lr_statistic": "LR",
-                "p_value": "p",
-            },
-            {"p_value": 4},
-        ),
-        "<h3>Archetypes</h3>",
-        html_table(
-            tables["archetype_predictions"],
-            {
-                "description": "Archetype",
-                "ordning": "Jobbsjansen",
-                "predicted_probability": "Predicted",
-                "ci_low": "95 % low",
-                "ci_high": "95 % high",
-                "report_probability": "Report",
-            },
-            {"predicted_probability": 3, "ci_low": 3, "ci_high": 3, "report_probability": 2},
-        ),
-        _predicted_vs_actual_section(builder, tables["predicted_vs_actual"]),
-        _contribution_section(builder, tables),
-        "<h2 id='multilevel'>M2 and M3: multilevel models</h2>",
-        *[_coefficient_section(coefficients, model) for model in ("m2", "m3", "m2_women", "m3_women")],
-        _missingness_section(builder, missingness),
-    ]
+def _figure_number(table_id: str) -> int | None:
+    found = re.fullmatch(r"figur_(\d+)", table_id)
+    return int(found.group(1)) if found else None
+
+
+def _table_1(lang: Language, descriptives: pd.DataFrame) -> Table:
+    """Report table 1: per programme, the shares achieving the goal through work, education and in
+    total, one column per cohort year and one for all years."""
+    cells = descriptives.loc[(descriptives["table_id"] == "tabell_1") & descriptives["programme"].isin(PROGRAMMES)]
+    years = sorted(int(year) for year in cells["cohort_year"].dropna().unique())
+    all_years = lang._("All years")
+    wide = (
+        cells.assign(
+            year=cells["cohort_year"].map(lambda year: all_years if pd.isna(year) else str(int(year))),
+            share=cells["share_pct"].astype(float),
+            programme_order=cells["programme"].map(PROGRAMMES.index),
+        )
+        .pivot(index=["programme_order", "programme", "category_order", "category"], columns="year", values="share")
+        .reset_index()
+        .sort_values(["programme_order", "category_order"])
+    )
+    wide["programme"] = wide["programme"].map(PROGRAMME_NAMES)
+    wide["category"] = wide["category"].map(lambda value: lang._(OVERGANG_LABELS.get(value, value)))
+    columns = [Column("programme", lang._("Programme")), Column("category", lang._("Goal achieved through"))]
+    for year in [*(str(year) for year in years), all_years]:
+        if year in wide:
+            columns.append(Column(year, year, "percent_of_100", 0, missing=SUPPRESSED))
+    return table(lang, wide, columns, table_id="table-1")
+
+
+def _unit_medians(lang: Language, descriptives: pd.DataFrame, table_id: str) -> Table:
+    """Report tables 3 and 4: medians of the units' context by programme, all cohort years; the
+    first row counts the unit-years."""
+    cells = descriptives.loc[(descriptives["table_id"] == table_id) & descriptives["cohort_year"].isna()]
+    cells = cells.assign(
+        written=[
+            lang.integer(n) if characteristic == "enheter" else lang.decimal(median, 1)
+            for characteristic, n, median in zip(cells["characteristic"], cells["n"], cells["median"])
+        ]
+    )
+    wide = (
+        cells.pivot(index=["category_order", "category"], columns="programme", values="written")
+        .reset_index()
+        .sort_values("category_order")
+    )
+    columns = [Column("category", "")]
+    for programme in (*PROGRAMMES, "alle"):
+        if programme in wide:
+            columns.append(Column(programme, programme_name(lang, programme), "formatted", missing=SUPPRESSED))
+    return table(lang, wide, columns, table_id=table_id.replace("_", "-"))
+
+
+def _descriptive_section(builder: ReportBuilder, descriptives: pd.DataFrame | None) -> dict:
+    """Table 1, figures 2–19 and tables 3–4 from analysis.descriptives (figures: all cohort years)."""
+    lang = builder.lang
+    if descriptives is None or descriptives.empty:
+        return {"available": False}
+    programmes = descriptives.loc[descriptives["programme"].isin(PROGRAMMES)]
+    pooled = programmes.loc[programmes["cohort_year"].isna()]
+    # Figure 2 is goal achievement itself: one bar per cohort year and one for all years.
+    by_year = programmes.loc[programmes["table_id"] == "figur_2"].sort_values("cohort_year", na_position="last")
+    by_year = by_year.assign(
+        category=by_year["cohort_year"].map(lambda year: lang._("All years") if pd.isna(year) else str(int(year)))
+    )
+    figures = []
+    for number, (title, kind) in DESCRIPTIVE_FIGURES.items():
+        rows = by_year if number == 2 else pooled.loc[pooled["table_id"] == f"figur_{number}"]
+        rows = rows.sort_values("category_order", kind="stable")
+        if rows.empty:
+            continue
+        figures.append(
+            builder.figure(
+                descriptive_plot,
+                (rows, "share_pct" if kind == "share" else "outcome_pct"),
+                f"fig{number:02d}_descriptive",
+                lang._("%(title)s (report figure %(number)s)", title=lang._(title), number=number),
+                lang._("Cohort years and all years together.")
+                if number == 2
+                else lang._("All cohort years; <5: fewer than 5 persons, not shown."),
+            )
+        )
+    return {
+        "available": True,
+        "table_1": _table_1(lang, descriptives),
+        "figures": figures,
+        "table_3": _unit_medians(lang, descriptives, "tabell_3"),
+        "table_4": _unit_medians(lang, descriptives, "tabell_4"),
+    }
+
+
+# The units of report 13/2022's published numbers (analysis/report_13_2022.csv), in bokmål there.
+ANNEX_UNITS = {
+    "prosent": N_("percent"),
+    "prosentpoeng": N_("percentage points"),
+    "antall": N_("number"),
+    "personer": N_("persons"),
+    "andel": N_("share"),
+    "klasse": N_("class"),
+    "log-odds": N_("log-odds"),
+    "log-likelihood": N_("log likelihood"),
+    "p-verdi": N_("p-value"),
+    "1000 kr": N_("NOK 1 000"),
+    "per 1000": N_("per 1 000"),
+}
+
+
+def _annex(lang: Language, annex: pd.DataFrame | None) -> Table | None:
+    """Every published number of the report beside this run's value, each written with the decimals
+    the report printed, and the reason they differ where a definition does."""
+    if annex is None:
+        return None
+
+    def written(column: str) -> list[str]:
+        return [lang.decimal(value, int(digits)) for value, digits in zip(annex[column], annex["decimals"])]
+
+    rows = annex.assign(
+        unit=annex["unit"].map(lambda unit: lang._(ANNEX_UNITS[unit]) if unit in ANNEX_UNITS else unit),
+        published_text=written("published"),
+        this_run_text=written("this_run"),
+        difference_text=written("difference"),
+    )
+    return table(
+        lang,
+        rows,
+        [
+            Column("report_table", lang._("In the report")),
+            Column("row", lang._("Row")),
+            Column("column", lang._("Column")),
+            Column("unit", lang._("Unit")),
+            Column("published_text", lang._("Report 13/2022"), "formatted"),
+            Column("this_run_text", lang._("This run"), "formatted", missing="–"),
+            Column("difference_text", lang._("Difference"), "formatted", missing="–"),
+            Column("explanation", lang._("Why they differ")),
+        ],
+        table_id="annex-table",
+        empty=lang._("No published value to compare."),
+    )
 
 
 def write_report(
@@ -670,14 +870,47 @@ def write_report(
     missingness: pd.DataFrame | None,
     run_id: str,
     outcome_variant: str,
+    *,
+    js_scope: str | None = None,
+    synthetic: bool = False,
+    language: str = "nb",
+    annex: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """Write index.html and its figures to ``out_dir``; returns the files written."""
+    """Write index.html and its figures to ``out_dir``; returns the files written. ``annex``: the
+    rows of ``analysis.annex.annex_rows`` in this language."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    builder = ReportBuilder(out_dir)
-    body = _page_body(builder, tables, missingness, run_id, outcome_variant)
-    page = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Analysis report</title>"
-        f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"
+    lang = Language(language)
+    coefficients = tables["model_coefficients"]
+    builder = ReportBuilder(out_dir, lang)
+    context = {
+        "descriptive": _descriptive_section(builder, tables.get("descriptives")),
+        "forest": builder.figure(
+            forest_plot,
+            (coefficients, "m1"),
+            "fig20_odds_ratios",
+            lang._("Odds ratios of goal achievement, M1 (report figure 20)"),
+            lang._(
+                "Reference: woman, region Europa, no measure of the kind. A point right of 1 means higher odds "
+                "of goal achievement."
+            ),
+        ),
+        "fit": _fit_table(lang, tables["model_fit"]),
+        "m1": _model_section(lang, coefficients, "m1"),
+        "m1_women": _model_section(lang, coefficients, "m1_women"),
+        **_m1_tables(lang, tables),
+        "contribution": _contribution_section(builder, tables),
+        "predicted": _predicted_section(builder, tables["predicted_vs_actual"]),
+        "multilevel": _multilevel_section(builder, coefficients),
+        "missingness": _missingness_section(builder, missingness),
+        "annex": _annex(lang, annex),
+    }
+    page = render(
+        TEMPLATES,
+        "analysis_report.html",
+        lang,
+        title=lang._("Goal achievement in Jobbsjansen and the introduction programme"),
+        run=RunFacts.now(run_id, outcome_variant, js_scope, synthetic),
+        **context,
     )
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")

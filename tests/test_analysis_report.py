@@ -31,6 +31,7 @@ from matplotlib.backends.backend_svg import RendererSVG
 from analysis import report
 from analysis.simulation import simulate_analysis_dataset
 from expectations import missingness
+from iwh.reporting import Language
 from orchestration.analysis import assets as analysis_assets
 from orchestration.resources import WarehouseResource
 
@@ -46,6 +47,8 @@ EXPECTED_FIGURES = [
     "predicted_vs_actual_botid_quartile",
     "predicted_vs_actual_varighet_quartile",
     "predicted_vs_actual_age_band",
+    "fig24_m2_odds_ratios",
+    "fig25_m3_odds_ratios",
     "missingness_by_variable",
     "missingness_by_characteristic",
 ]
@@ -182,7 +185,7 @@ def test_one_layout_fits_the_text_of_both_formats(warehouse_tables, tmp_path):
     """The PNG and the SVG share one layout; measured with each format's own text metrics, no text may
     stick out of the figure (laid out with Agg's narrower metrics, the long term labels of figure 20
     were clipped at the SVG's left edge)."""
-    fig = report.forest_plot(warehouse_tables["model_coefficients"])
+    fig = report.forest_plot(warehouse_tables["model_coefficients"], "m1", Language("nb"))
     report.write_figure(fig, tmp_path, "fig20_odds_ratios")
     width, height = fig.get_size_inches()
     fig.set_dpi(72)
@@ -286,3 +289,57 @@ document.getElementById('report').addEventListener('load', async (event) => {
 });
 </script></body></html>
 """
+
+
+def test_the_report_is_in_bokmal_by_default(report_dir):
+    page = (report_dir / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="nb">' in page
+    assert "<h1>Måloppnåelse i Jobbsjansen og introduksjonsprogrammet</h1>" in page
+    assert "<h2>Vedlegg: Rapport 13/2022 og denne kjøringen</h2>" in page
+    # The active scope and outcome coding are named; no synthetic sample was read.
+    assert "<code>ordning_a</code>" in page and "<code>report_text</code>" in page
+    assert "synthetic-banner" not in page
+    # Numbers as Norwegian readers write them: a decimal comma in the model tables.
+    coefficients = re.search(r'<table id="coefficients-m1">(.*?)</table>', page, re.S).group(1)
+    assert re.search(r'<td class="num">-?\d+,\d\d</td>', coefficients)
+    assert not re.search(r'<td class="num">-?\d+\.\d\d</td>', coefficients)
+
+
+def test_the_report_in_english_on_a_synthetic_sample(warehouse_tables, tmp_path):
+    annex = pd.DataFrame(
+        {
+            "report_table": ["Tabell 17", "ICC"],
+            "row": ["Alder", "Kommunemodell"],
+            "column": ["Individmodell", "ICC"],
+            "unit": ["log-odds", "andel"],
+            "published": [-0.05, 0.097],
+            "decimals": [2, 3],
+            "this_run": [-0.0512, float("nan")],
+            "difference": [-0.0012, float("nan")],
+            "explanation": ["", "The report's ICC uses another variance."],
+        }
+    )
+    report.write_report(
+        tmp_path,
+        warehouse_tables,
+        None,
+        run_id="run-en",
+        outcome_variant="table8_literal",
+        js_scope="alle",
+        synthetic=True,
+        language="en",
+        annex=annex,
+    )
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in page
+    assert page.index('id="synthetic-banner"') < page.index("<h1>")
+    assert "<h1>Goal achievement in Jobbsjansen and the introduction programme</h1>" in page
+    assert "every Jobbsjansen scheme" in page and "<code>alle</code>" in page
+    # Term labels stay Norwegian in English.
+    assert "<td>Høyt fravær (≥ 10 %)</td>" in page
+    rows = re.findall(r"<tr>(.*?)</tr>", re.search(r'<table id="annex-table">(.*?)</table>', page, re.S).group(1))
+    cells = [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row) for row in rows]
+    assert cells[1:] == [
+        ["Tabell 17", "Alder", "Individmodell", "log-odds", "-0.05", "-0.05", "-0.00", ""],
+        ["ICC", "Kommunemodell", "ICC", "share", "0.097", "–", "–", "The report&#39;s ICC uses another variance."],
+    ]

@@ -27,7 +27,8 @@ NUMBER_KINDS = {
     "p_value": "p_value",
 }
 WITH_DIGITS = {"decimal", "percent", "percent_of_100"}
-KINDS = {"text", "boolean", *NUMBER_KINDS}
+# "formatted": numbers the caller wrote already (each row with its own decimals), aligned as numbers.
+KINDS = {"text", "boolean", "formatted", *NUMBER_KINDS}
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Column:
 
     @property
     def numeric(self) -> bool:
-        return self.kind in NUMBER_KINDS
+        return self.kind in NUMBER_KINDS or self.kind == "formatted"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class Table:
 
 
 def _writer(lang: Language, column: Column) -> Callable[[object], str]:
-    if column.kind == "text":
+    if column.kind in ("text", "formatted"):
         return lambda value: "" if value is None or pd.isna(value) else str(value)
     if column.kind == "boolean":
         return lang.boolean

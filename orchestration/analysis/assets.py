@@ -187,6 +187,9 @@ def analysis_report(context: AssetExecutionContext, warehouse: WarehouseResource
             missingness,
             run_id=str(indicators["run_id"].iloc[0]),
             outcome_variant=str(indicators["outcome_variant"].iloc[0]),
+            js_scope=settings.js_scope,
+            synthetic=settings.is_synthetic_landing,
+            language=settings.report_language,
         )
         replace_directory(built, target)
     except BaseException:
