@@ -121,6 +121,7 @@ class ColumnDoc:
     label: str
     model: str  # the dbt resource the column comes from: a model name, or `source schema.table`
     code_list: str | None
+    accepted_values: tuple[str, ...] = ()  # of a dbt accepted_values test: the codes of a text column
 
 
 def _label(description: str) -> str:
@@ -146,6 +147,13 @@ class Manifest:
         self._sources = manifest["sources"]
         self._by_table = {(n["schema"], n.get("alias") or n["name"]): uid for uid, n in self._nodes.items()}
         self._by_table.update({(s["schema"], s["identifier"]): uid for uid, s in self._sources.items()})
+        self._accepted = {
+            (node.get("attached_node"), node.get("column_name")): tuple(
+                map(str, node["test_metadata"]["kwargs"]["values"])
+            )
+            for node in manifest["nodes"].values()
+            if node["resource_type"] == "test" and node.get("test_metadata", {}).get("name") == "accepted_values"
+        }
 
     def code_list_table(self) -> str | None:
         """Where the seed of code lists is in the warehouse."""
@@ -163,28 +171,38 @@ class Manifest:
             return f"source {resource['source_name']}.{resource['name']}"
         return resource["name"]
 
+    def _lineage(self, uid: str) -> list[str]:
+        """``uid`` and its parent models and sources, nearest first."""
+        seen, order = {uid}, [uid]
+        for current in order:
+            for parent in self._resource(current).get("depends_on", {}).get("nodes", []):
+                if parent not in seen and (parent in self._nodes or parent in self._sources):
+                    seen.add(parent)
+                    order.append(parent)
+        return order
+
     def column(self, schema: str, table: str, column: str) -> ColumnDoc | None:
         """The column's documentation: its own model's, else the nearest parent model's that describes it."""
         uid = self._by_table.get((schema, table))
         if uid is None:
             return None
+        lineage = self._lineage(uid)
         own = self._resource(uid).get("columns", {}).get(column, {})
-        seen, queue = {uid}, [uid]
-        while queue:
-            current = queue.pop(0)
-            documented = self._resource(current).get("columns", {}).get(column)
-            if documented and documented.get("description"):
-                return ColumnDoc(
-                    _label(documented["description"]),
-                    self._name(current),
-                    _code_list(own) or _code_list(documented),
-                )
-            parents = self._resource(current).get("depends_on", {}).get("nodes", [])
-            for parent in parents:
-                if parent not in seen and (parent in self._nodes or parent in self._sources):
-                    seen.add(parent)
-                    queue.append(parent)
-        return ColumnDoc("", self._name(uid), _code_list(own))
+        described = [
+            (node, documented)
+            for node in lineage
+            if (documented := self._resource(node).get("columns", {}).get(column)) and documented.get("description")
+        ]
+        origin, documented = described[0] if described else (uid, own)
+        # Only the tests of this model or of the one the column comes from: an upstream model's test
+        # may check a narrower set (one municipality's rows) than the column holds.
+        accepted = self._accepted.get((uid, column)) or self._accepted.get((origin, column), ())
+        return ColumnDoc(
+            _label(documented.get("description", "")),
+            self._name(origin),
+            _code_list(own) or _code_list(documented),
+            accepted,
+        )
 
 
 def code_lists(con: duckdb.DuckDBPyConnection, manifest: Manifest) -> dict[str, dict[int, str]]:
@@ -213,8 +231,11 @@ class CodebookRow:
     model: str
 
 
-def _codes_text(codes: Mapping[int, str] | None) -> str:
-    return "; ".join(f"{code} = {label}" for code, label in sorted(codes.items())) if codes else ""
+def _codes_text(codes: Mapping[int, str] | None, accepted: Sequence[str]) -> str:
+    """Numeric codes with their labels; a text column's codes as its accepted_values test lists them."""
+    if codes:
+        return "; ".join(f"{code} = {label}" for code, label in sorted(codes.items()))
+    return "; ".join(accepted)
 
 
 def _reasons_text(reasons: Sequence[MissingReason], lang: Language) -> str:
@@ -241,7 +262,7 @@ def codebook_rows(
             name=column,
             label=docs[column].label,
             type=sql_type,
-            codes=_codes_text(value_labels.get(column)),
+            codes=_codes_text(value_labels.get(column), docs[column].accepted_values),
             missing_share=share,
             missing_codes=_reasons_text(missing_reasons(table, column, columns), lang),
             model=docs[column].model,

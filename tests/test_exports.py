@@ -31,6 +31,7 @@ def _manifest() -> dict:
                 "depends_on": {"nodes": []},
                 "columns": {
                     "person_key": {"description": "HMAC-SHA256 pseudonym, 32 hex characters."},
+                    "programme": {"description": "`jobbsjansen` or `intro`."},
                     "spor": {
                         "description": "Track 1 liten eller ingen skolegang, 2 en del skolegang. Derived in int_.",
                         "config": {"meta": {"kodeliste": "spor"}},
@@ -44,7 +45,6 @@ def _manifest() -> dict:
                 "columns": {
                     "person_key": {"description": ""},
                     "spor": {"description": ""},
-                    "programme": {"description": "`jobbsjansen` or `intro`."},
                     "fravaer_andel": {"description": "Absence share " + "of attended hours " * 8 + "(intro only)."},
                     "tiltak_fag_vgo": {
                         "description": "Upper-secondary subjects (0/1).",
@@ -56,6 +56,12 @@ def _manifest() -> dict:
                 },
             },
             "seed.iwh.kodelister": {"resource_type": "seed", "schema": "seeds", "name": "kodelister", "columns": {}},
+            "test.iwh.accepted_values_participant_exits_programme": {
+                "resource_type": "test",
+                "attached_node": "model.iwh.participant_exits",
+                "column_name": "programme",
+                "test_metadata": {"name": "accepted_values", "kwargs": {"values": ["jobbsjansen", "intro"]}},
+            },
         },
         "sources": {
             "source.iwh.analysis.contribution_indicators": {
@@ -140,6 +146,10 @@ def test_exports_carry_labels_codes_and_the_reason_of_each_missing_value(tmp_pat
     assert spor["codes"] == "1 = liten eller ingen skolegang; 2 = en del skolegang; 3 = god allmennutdanning"
     assert spor["missing_share"] == "0.3333" and spor["model"] == "participant_exits" and spor["type"] == "INTEGER"
     assert spor["missing_codes"] == ".a = ikke levert (leveransen har ingen verdi)"
+    # A text column's codes are those its dbt accepted_values test allows (here: the parent model's).
+    assert codebook.set_index(["table", "name"]).loc[("marts.analysis_dataset", "programme"), "codes"] == (
+        "jobbsjansen; intro"
+    )
     n = codebook.set_index(["table", "name"]).loc[("analysis.contribution_indicators", "n")]
     assert n["model"] == "source analysis.contribution_indicators"
     assert n["missing_codes"] == ".c = skjult (en celle med færre enn 5 personer)"
