@@ -9,6 +9,8 @@ total would reveal a suppressed one (``suppressed`` true, numbers NULL).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -199,25 +201,46 @@ def _with_totals(counts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out
 
 
-def _count(sample: pd.DataFrame, category: pd.Series, received: pd.Series | None = None) -> pd.DataFrame:
-    """Persons and achievers per programme, cohort year and category (only ``received`` = 1 rows
-    when given), with the totals of ``_with_totals``. Counted with bincount on integer codes: at
-    scale 100 this runs over about two million rows some thirty times."""
-    programme, programmes = pd.factorize(sample["programme"])
-    year, years = pd.factorize(sample["cohort_year"])
-    code, categories = pd.factorize(category)
-    keep = np.ones(len(sample), dtype=bool) if received is None else received.to_numpy() == 1
-    shape = (len(programmes), len(years), len(categories))
-    key = np.ravel_multi_index((programme[keep], year[keep], code[keep]), shape) if keep.any() else np.array([], int)
+@dataclass(frozen=True)
+class _Keys:
+    """Each person's programme and cohort year as integer codes, and the outcome: computed once,
+    since every cell of the chapter is counted from them."""
+
+    programme: np.ndarray
+    programmes: np.ndarray
+    year: np.ndarray
+    years: np.ndarray
+    achieved: np.ndarray
+
+    @classmethod
+    def of(cls, sample: pd.DataFrame) -> _Keys:
+        programme, programmes = pd.factorize(sample["programme"])
+        year, years = pd.factorize(sample["cohort_year"])
+        achieved = sample[OUTCOME].to_numpy(dtype=float)
+        return cls(programme, np.asarray(programmes, dtype=object), year, np.asarray(years), achieved)
+
+
+def _count(keys: _Keys, category: pd.Series | str, received: pd.Series | None = None) -> pd.DataFrame:
+    """Persons and achievers per programme, cohort year and category (one category for everyone when
+    ``category`` is a label; only ``received`` = 1 rows when given), with the totals of
+    ``_with_totals``. Counted with bincount on integer codes: at scale 100 this runs over about two
+    million rows some thirty times."""
+    if isinstance(category, str):
+        code, categories = np.zeros(keys.programme.size, dtype=np.intp), np.array([category], dtype=object)
+    else:
+        code, categories = pd.factorize(category)
+    keep = np.ones(keys.programme.size, dtype=bool) if received is None else received.to_numpy() == 1
+    shape = (keys.programmes.size, keys.years.size, len(categories))
+    key = np.ravel_multi_index((keys.programme[keep], keys.year[keep], code[keep]), shape)
     size = int(np.prod(shape))
     n = np.bincount(key, minlength=size)
-    achieved = np.bincount(key, weights=sample[OUTCOME].to_numpy(dtype=float)[keep], minlength=size)
+    achieved = np.bincount(key, weights=keys.achieved[keep], minlength=size)
     present = np.flatnonzero(n)
     p, y, c = np.unravel_index(present, shape)
     counts = pd.DataFrame(
         {
-            "programme": np.asarray(programmes, dtype=object)[p],
-            "cohort_year": np.asarray(years)[y],
+            "programme": keys.programmes[p],
+            "cohort_year": keys.years[y],
             "category": np.asarray(categories, dtype=object)[c],
             "n": n[present],
             "achieved": achieved[present],
@@ -226,8 +249,8 @@ def _count(sample: pd.DataFrame, category: pd.Series, received: pd.Series | None
     return _with_totals(counts, ["category"])
 
 
-def _persons(sample: pd.DataFrame) -> pd.DataFrame:
-    persons = _count(sample, pd.Series("Totalt", index=sample.index))
+def _persons(keys: _Keys) -> pd.DataFrame:
+    persons = _count(keys, "Totalt")
     return persons.drop(columns="category").rename(columns={"n": "persons", "achieved": "persons_achieved"})
 
 
@@ -244,10 +267,9 @@ def _cells(
     return pd.concat([cells.assign(table_id=table_id) for table_id in table_ids], ignore_index=True)
 
 
-def _table_1(sample: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
-    achieved = sample[OUTCOME].to_numpy(dtype=float) == 1
-    kind = sample["overgang"].where(achieved)
-    parts = [_count(sample, kind.fillna("-")), _count(sample, pd.Series("totalt", index=sample.index))]
+def _table_1(sample: pd.DataFrame, keys: _Keys, persons: pd.DataFrame) -> pd.DataFrame:
+    kind = sample["overgang"].where(keys.achieved == 1)
+    parts = [_count(keys, kind.fillna("-")), _count(keys, "totalt")]
     counts = pd.concat(parts, ignore_index=True)
     # Every person of the "totalt" cell achieved the goal, so its count is the achievers.
     totalt = counts["category"] == "totalt"
@@ -275,11 +297,8 @@ def _figure_2(persons: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _figure_19(sample: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
-    frames = [
-        _count(sample, pd.Series(TILTAK_LABELS[column], index=sample.index), sample[column])
-        for column in TILTAK_COLUMNS
-    ]
+def _figure_19(sample: pd.DataFrame, keys: _Keys, persons: pd.DataFrame) -> pd.DataFrame:
+    frames = [_count(keys, TILTAK_LABELS[column], sample[column]) for column in TILTAK_COLUMNS]
     counts = pd.concat(frames, ignore_index=True)
     cells = _cells(("figur_19",), "tiltak", counts, persons, list(TILTAK_LABELS.values()))
     cells["relation"] = None  # measures overlap: their counts add up to nothing published
@@ -424,11 +443,12 @@ def descriptives_table(
     """analysis.descriptives from marts.analysis_dataset (``INPUT_COLUMNS`` and
     ``lonn_per_deltaker_1000kr``) and marts.project_year (``PROJECT_YEAR_COLUMNS``, table 4)."""
     sample = descriptive_sample(dataset)
-    persons = _persons(sample)
-    person_cells = [_figure_2(persons), _table_1(sample, persons)]
+    keys = _Keys.of(sample)
+    persons = _persons(keys)
+    person_cells = [_figure_2(persons), _table_1(sample, keys, persons)]
     for table_ids, characteristic, categories, order in _characteristics(sample):
-        person_cells.append(_cells(table_ids, characteristic, _count(sample, categories), persons, order))
-    person_cells.append(_figure_19(sample, persons))
+        person_cells.append(_cells(table_ids, characteristic, _count(keys, categories), persons, order))
+    person_cells.append(_figure_19(sample, keys, persons))
     cells = pd.concat(person_cells, ignore_index=True)
     cells["n"] = cells["n"].astype(int)
     cells["suppressed"] = suppress(cells)
