@@ -28,7 +28,7 @@ from dagster import AssetKey, DagsterInstance, materialize
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.backends.backend_svg import RendererSVG
 
-from analysis import report
+from analysis import annex, report
 from analysis.simulation import simulate_analysis_dataset
 from expectations import missingness
 from iwh.reporting import Language
@@ -37,6 +37,7 @@ from orchestration.resources import WarehouseResource
 
 RUN_TAGGED_TABLES = list(analysis_assets.TABLE_KEYS)
 EXPECTED_FIGURES = [
+    *(f"fig{number:02d}_descriptive" for number in range(2, 20)),
     "fig20_odds_ratios",
     "fig21_contribution_quadrants",
     "contribution_funnel",
@@ -303,6 +304,13 @@ def test_the_report_is_in_bokmal_by_default(report_dir):
     coefficients = re.search(r'<table id="coefficients-m1">(.*?)</table>', page, re.S).group(1)
     assert re.search(r'<td class="num">-?\d+,\d\d</td>', coefficients)
     assert not re.search(r'<td class="num">-?\d+\.\d\d</td>', coefficients)
+    # The annex renders every published number of the seed, with its bokmål explanation.
+    seed = annex.published_values()
+    rows = re.findall(r"<tr>(.*?)</tr>", re.search(r'<table id="annex-table">(.*?)</table>', page, re.S).group(1))
+    assert len(rows) == 1 + len(seed)
+    explanations = [html.unescape(re.findall(r"<td>(.*?)</td>", row)[-1]) for row in rows[1:]]
+    assert explanations == seed["explanation_nb"].tolist()
+    assert "Tabell 1" in page and "Rapport 13/2022" in page
 
 
 def test_the_report_in_english_on_a_synthetic_sample(warehouse_tables, tmp_path):

@@ -163,11 +163,13 @@ def replace_directory(built: Path, target: Path) -> None:
     key=REPORT_KEY,
     group_name=GROUP,
     deps=[*TABLE_KEYS.values(), MISSINGNESS_KEY],
-    description="IWH_HOME/reports/analysis/index.html with the figures as PNG and SVG: odds ratios (figure 20), "
-    "contribution quadrants (figure 21), predicted vs actual (figures 22–28), missingness, model tables.",
+    description="IWH_HOME/reports/analysis/index.html with the figures as PNG and SVG, in the report's order: "
+    "descriptive chapter (table 1, figures 2–19, tables 3–4), M1 (figure 20), contribution indicators (figure 21), "
+    "predicted vs actual (figures 22–28), M2/M3 (figures 24–25), missing values, and the annex beside the "
+    "published figures.",
 )
 def analysis_report(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    from analysis import report  # see analysis_models
+    from analysis import annex, report  # see analysis_models
 
     settings = warehouse.settings()
     with warehouse.connect(read_only=True) as con:
@@ -187,9 +189,10 @@ def analysis_report(context: AssetExecutionContext, warehouse: WarehouseResource
             missingness,
             run_id=str(indicators["run_id"].iloc[0]),
             outcome_variant=str(indicators["outcome_variant"].iloc[0]),
-            js_scope=settings.js_scope,
+            js_scope=str(tables["model_fit"]["js_scope"].iloc[0]),
             synthetic=settings.is_synthetic_landing,
             language=settings.report_language,
+            annex=annex.annex_rows(tables, settings.report_language),
         )
         replace_directory(built, target)
     except BaseException:
