@@ -5,18 +5,26 @@
     @requires_chromium
     def test_page(tmp_path): dom = dump_dom(path_or_url, tmp_path)
 
+``Browser`` drives one Chromium over the DevTools protocol for many pages and also reports the
+dialogs a page opens and its console messages.
+
 Every run gets a fresh profile and no background traffic: no sync, no component updates,
 no QUIC, no first-run pages. Local files load as file:// URLs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
 import subprocess
 import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import websockets.sync.client
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 QUIET_FLAGS = (
@@ -91,3 +99,128 @@ def screenshot(target: str | Path, out_png: Path, window_size: str = "1280,1600"
             f"chromium could not screenshot {target}: exit {completed.returncode}\n{completed.stderr[-2000:]}"
         )
     return out_png
+
+
+@dataclass
+class PageVisit:
+    """What a reader's browser did with one page: its DOM once loaded, the JavaScript dialogs it
+    opened (dismissed at once), its console messages and what its Content-Security-Policy blocked."""
+
+    url: str
+    dom: str
+    dialogs: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    # What the page's Content-Security-Policy blocked: Chromium's issue details for each.
+    blocked: list[dict] = field(default_factory=list)
+
+
+class Browser:
+    """One headless Chromium driven over the DevTools protocol, for many pages in turn.
+
+        with Browser() as browser:
+            visit = browser.visit(path)
+
+    Unlike ``dump_dom`` it sees dialogs (a page that opens one would otherwise hang until it is
+    answered) and console messages."""
+
+    def __init__(self, timeout_s: float = 60) -> None:
+        self.timeout_s = timeout_s
+        self._next_id = 0
+
+    def __enter__(self) -> Browser:
+        binary = chromium_path()
+        if binary is None:
+            raise RuntimeError("chromium is not installed (apt-get install chromium)")
+        self._profile = tempfile.TemporaryDirectory(prefix="iwh-chromium-")
+        self._connection = contextlib.ExitStack()
+        self._process = subprocess.Popen(
+            [binary, *QUIET_FLAGS, f"--user-data-dir={self._profile.name}", "--remote-debugging-port=0", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            # Chromium writes the port it listens on, and the browser's endpoint, into the profile.
+            active_port = Path(self._profile.name) / "DevToolsActivePort"
+            deadline = time.monotonic() + self.timeout_s
+            while not (active_port.is_file() and len(active_port.read_text().splitlines()) == 2):
+                if time.monotonic() > deadline or self._process.poll() is not None:
+                    raise RuntimeError("chromium did not open its DevTools port")
+                time.sleep(0.1)
+            port, path = active_port.read_text().splitlines()
+            self._socket = self._connection.enter_context(
+                websockets.sync.client.connect(f"ws://127.0.0.1:{port}{path}", max_size=None)
+            )
+            target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            self._session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            for domain in ("Page", "Runtime", "Log", "Audits"):
+                self._call(f"{domain}.enable", session=True)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._connection.close()
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._profile.cleanup()
+
+    def visit(self, target: str | Path) -> PageVisit:
+        visit = PageVisit(url=_url(target), dom="")
+        self._call("Page.navigate", {"url": visit.url}, session=True, visit=visit)
+        self._wait_for("Page.loadEventFired", visit)
+        # Console messages and issues of the load arrive after its event.
+        self._drain(visit, quiet_s=0.5)
+        root = self._call("DOM.getDocument", {"depth": -1}, session=True, visit=visit)["root"]["nodeId"]
+        visit.dom = self._call("DOM.getOuterHTML", {"nodeId": root}, session=True, visit=visit)["outerHTML"]
+        return visit
+
+    def _send(self, method: str, params: dict | None, session: bool) -> int:
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = self._session
+        self._socket.send(json.dumps(message))
+        return self._next_id
+
+    def _call(self, method: str, params: dict | None = None, session: bool = False, visit: PageVisit | None = None):
+        call_id = self._send(method, params, session)
+        while True:
+            message = self._receive(visit)
+            if message.get("id") == call_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message["result"]
+
+    def _wait_for(self, event: str, visit: PageVisit) -> None:
+        while self._receive(visit).get("method") != event:
+            pass
+
+    def _drain(self, visit: PageVisit, quiet_s: float) -> None:
+        while True:
+            try:
+                self._receive(visit, timeout_s=quiet_s)
+            except TimeoutError:
+                return
+
+    def _receive(self, visit: PageVisit | None, timeout_s: float | None = None) -> dict:
+        message = json.loads(self._socket.recv(timeout=timeout_s or self.timeout_s))
+        method, params = message.get("method"), message.get("params", {})
+        if visit is not None and method == "Page.javascriptDialogOpening":
+            visit.dialogs.append(f"{params.get('type')}: {params.get('message')}")
+            self._send("Page.handleJavaScriptDialog", {"accept": False}, session=True)
+        elif visit is not None and method == "Runtime.consoleAPICalled":
+            visit.console.append(" ".join(str(argument.get("value", "")) for argument in params.get("args", [])))
+        elif visit is not None and method == "Log.entryAdded":
+            entry = params["entry"]
+            visit.console.append(f"{entry.get('text', '')} {entry.get('url', '')}".strip())
+        elif visit is not None and method == "Audits.issueAdded":
+            # Chromium reports what a Content-Security-Policy blocked as an issue, not a console line.
+            issue = params["issue"]
+            if issue.get("code") == "ContentSecurityPolicyIssue":
+                visit.blocked.append(issue["details"]["contentSecurityPolicyIssueDetails"])
+        return message

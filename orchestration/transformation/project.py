@@ -10,13 +10,13 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 
+from iwh import html_policy
 from iwh.settings import Settings
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -145,6 +145,8 @@ def docs_fingerprint(target_path: Path, warehouse_columns: list[tuple]) -> str:
             for section in ("nodes", "sources", "docs", "exposures", "metrics", "semantic_models", "unit_tests")
         },
         "columns": [list(map(str, row)) for row in warehouse_columns if tuple(row[:2]) in documented],
+        # A site written under another policy is written again.
+        "policy": html_policy.POLICY,
     }
     text = json.dumps(content, sort_keys=True, default=str).replace(str(target_path), "<target>")
     return hashlib.sha256(text.encode()).hexdigest()
@@ -169,6 +171,8 @@ def copy_static_docs(target_path: Path, settings: Settings, fingerprint: str) ->
     docs_dir = _docs_dir(settings)
     docs_dir.mkdir(parents=True, exist_ok=True)
     destination = docs_dir / "index.html"
-    shutil.copyfile(target_path / "static_index.html", destination)
+    page = (target_path / "static_index.html").read_text(encoding="utf-8")
+    # dbt's page is an application: its own inline script must run (iwh.html_policy).
+    destination.write_text(html_policy.with_policy(page, html_policy.own_scripts_policy(page)), encoding="utf-8")
     (docs_dir / _FINGERPRINT_FILE).write_text(fingerprint)
     return destination
