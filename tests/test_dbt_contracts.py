@@ -1,7 +1,9 @@
-"""The marts' dbt contracts: a model whose columns or types leave its contract fails `dbt build`."""
+"""The marts' dbt contracts (a model whose columns or types leave its contract fails `dbt build`),
+the analysis tables as documented sources, and the exposures that read them."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,9 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.transformation.project import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_environment, dbt_vars
-
-pytestmark = pytest.mark.slow
+from orchestration.analysis.assets import TABLE_DESCRIPTIONS
+from orchestration.transformation.project import (
+    DBT_EXECUTABLE,
+    DBT_PROJECT_DIR,
+    dbt_environment,
+    dbt_vars,
+    prepare_manifest,
+)
 
 
 def _build_analysis_dataset(project: Path, settings, warehouse: Path) -> subprocess.CompletedProcess:
@@ -31,6 +38,7 @@ def project_and_warehouse(built_warehouse, tmp_path) -> tuple[Path, Path]:
     return project, warehouse
 
 
+@pytest.mark.slow
 def test_a_model_that_breaks_its_contract_fails_dbt_build(built_warehouse, project_and_warehouse):
     project, warehouse = project_and_warehouse
     kept = _build_analysis_dataset(project, built_warehouse.settings, warehouse)
@@ -43,3 +51,26 @@ def test_a_model_that_breaks_its_contract_fails_dbt_build(built_warehouse, proje
     broken = _build_analysis_dataset(project, built_warehouse.settings, warehouse)
     assert broken.returncode != 0
     assert "contract" in broken.stdout and "cohort_year" in broken.stdout
+
+
+def test_every_mart_has_an_enforced_contract_and_every_analysis_table_is_a_documented_source():
+    manifest = json.loads(prepare_manifest().read_text())
+    marts = [n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["schema"] == "marts"]
+    assert {m["name"] for m in marts} >= {"participant_exits", "analysis_dataset", "municipality_year", "exclusions"}
+    for mart in marts:
+        assert mart["config"]["contract"]["enforced"], mart["name"]
+        assert all(column.get("data_type") for column in mart["columns"].values()), mart["name"]
+    sources = {s["name"]: s for s in manifest["sources"].values() if s["source_name"] == "analysis"}
+    assert set(TABLE_DESCRIPTIONS) <= set(sources)
+    for name in TABLE_DESCRIPTIONS:
+        assert all(column["description"] for column in sources[name]["columns"].values()), name
+
+
+def test_the_exposures_name_what_reads_the_marts_and_the_analysis_tables():
+    manifest = json.loads(prepare_manifest().read_text())
+    exposures = {e["name"]: set(e["depends_on"]["nodes"]) for e in manifest["exposures"].values()}
+    assert {"analysis_report", "auditors_report", "unit_pages", "exports"} <= set(exposures)
+    analysis_tables = {f"source.iwh.analysis.{name}" for name in TABLE_DESCRIPTIONS}
+    assert exposures["exports"] >= analysis_tables | {"model.iwh.analysis_dataset", "seed.iwh.kodelister"}
+    assert "source.iwh.analysis.contribution_indicators" in exposures["unit_pages"]
+    assert {"model.iwh.exclusions", "source.iwh.quality.quarantine"} <= exposures["auditors_report"]
