@@ -87,6 +87,38 @@ MODEL_TITLES = {
     "m3": N_("M3 — project-year random intercept"),
     "m3_women": N_("M3, women only"),
 }
+# The likelihood-ratio tests' comparisons and blocks (analysis/m1.py, multilevel.py).
+LR_COMPARISONS = {
+    "drop_block": N_("full model against the model without the block"),
+    "sequential": N_("the block added to the model before it"),
+    "random_intercept": N_("random intercept against none"),
+}
+LR_BLOCKS = {
+    "individual": N_("individual characteristics and region"),
+    "measures": N_("the 15 measures"),
+    "ordning": "ordning",
+    "school_subjects": N_("grunnskolefag and fag i VGO"),
+    "municipality_year": N_("municipality-year"),
+    "project_year": N_("project-year"),
+}
+# The report's archetypes (analysis/archetypes.csv) as the page describes them, by archetype and
+# ordning; an archetype added to the file without a line here shows the file's description.
+ARCHETYPE_TEXTS = {
+    ("woman_spor2_africa", 1): N_(
+        "Woman, spor 2, 32 years, 6 years' residence, mean Norwegian level, 20 months, low absence, "
+        "Afrika sør for Sahara; in Jobbsjansen"
+    ),
+    ("woman_spor2_africa", 0): N_(
+        "Woman, spor 2, 32 years, 6 years' residence, mean Norwegian level, 20 months, low absence, "
+        "Afrika sør for Sahara; in the introduction programme"
+    ),
+    ("typical_intro", 0): N_(
+        "Typical introduction participant: man, 32, Vest-Asia, 2 years' residence, spor 2, A2, 27 months, high absence"
+    ),
+    ("typical_jobbsjansen", 1): N_(
+        "Typical Jobbsjansen participant: woman, 36, Sør-Asia, 7 years' residence, spor 3, B1, 13 months, low absence"
+    ),
+}
 # The descriptive chapter's figures as the report numbers them: what each shows, and whether it
 # is the characteristic's distribution ("share") or goal achievement within its categories.
 DESCRIPTIVE_FIGURES = {
@@ -168,6 +200,11 @@ def _figure(*grid: int, figsize: tuple[float, float], sharey: bool = False):
 
 def _label(term: str) -> str:
     return TERM_LABELS.get(term, term)
+
+
+def _translated(lang: Language, messages: Mapping[str, str], code: str) -> str:
+    """The message for ``code``, translated; a code without one as it is."""
+    return lang._(messages[code]) if code in messages else code
 
 
 def programme_name(lang: Language, programme: str) -> str:
@@ -457,7 +494,7 @@ def _model_section(lang: Language, coefficients: pd.DataFrame, model: str) -> di
 def _fit_table(lang: Language, fit: pd.DataFrame) -> Table:
     return table(
         lang,
-        fit.assign(model=lambda t: t["model"].map(lambda model: lang._(MODEL_TITLES.get(model, model)))),
+        fit.assign(model=lambda t: t["model"].map(lambda model: _translated(lang, MODEL_TITLES, model))),
         [
             Column("model", lang._("Model")),
             Column("n", "n", "integer"),
@@ -476,6 +513,7 @@ def _fit_table(lang: Language, fit: pd.DataFrame) -> Table:
 
 def _m1_tables(lang: Language, tables: Mapping[str, pd.DataFrame]) -> dict:
     vif = tables["vif"]
+    archetypes = tables["archetype_predictions"]
     return {
         "vif": table(
             lang,
@@ -490,7 +528,11 @@ def _m1_tables(lang: Language, tables: Mapping[str, pd.DataFrame]) -> dict:
         ),
         "lr_tests": table(
             lang,
-            tables["lr_tests"],
+            tables["lr_tests"].assign(
+                model=lambda t: t["model"].map(lambda value: _translated(lang, MODEL_TITLES, value)),
+                comparison=lambda t: t["comparison"].map(lambda value: _translated(lang, LR_COMPARISONS, value)),
+                block=lambda t: t["block"].map(lambda value: _translated(lang, LR_BLOCKS, value)),
+            ),
             [
                 Column("model", lang._("Model")),
                 Column("comparison", lang._("Comparison")),
@@ -503,7 +545,14 @@ def _m1_tables(lang: Language, tables: Mapping[str, pd.DataFrame]) -> dict:
         ),
         "archetypes": table(
             lang,
-            tables["archetype_predictions"],
+            archetypes.assign(
+                description=[
+                    lang._(ARCHETYPE_TEXTS[key]) if key in ARCHETYPE_TEXTS else description
+                    for key, description in zip(
+                        zip(archetypes["archetype"], archetypes["ordning"].astype(int)), archetypes["description"]
+                    )
+                ]
+            ),
             [
                 Column("description", lang._("Archetype")),
                 Column("ordning", "Jobbsjansen", "boolean"),
