@@ -3,6 +3,7 @@ the analysis tables as documented sources, and the exposures that read them."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -74,3 +75,26 @@ def test_the_exposures_name_what_reads_the_marts_and_the_analysis_tables():
     assert exposures["exports"] >= analysis_tables | {"model.iwh.analysis_dataset", "seed.iwh.kodelister"}
     assert "source.iwh.analysis.contribution_indicators" in exposures["unit_pages"]
     assert {"model.iwh.exclusions", "source.iwh.quality.quarantine"} <= exposures["auditors_report"]
+
+
+def test_every_coded_numeric_column_of_the_marts_names_a_code_list_of_the_seed():
+    """Coded = a numeric column whose accepted_values test lists its codes; its value labels in the
+    .dta files and the codebook come from the code list it names."""
+    manifest = json.loads(prepare_manifest().read_text())
+    with (DBT_PROJECT_DIR / "seeds" / "kodelister.csv").open(encoding="utf-8") as seed:
+        lists: dict[str, set[int]] = {}
+        for row in csv.DictReader(seed):
+            lists.setdefault(row["kodeliste"], set()).add(int(row["kode"]))
+    unlabelled = []
+    for test in manifest["nodes"].values():
+        if test["resource_type"] != "test" or test.get("test_metadata", {}).get("name") != "accepted_values":
+            continue
+        model = manifest["nodes"].get(test.get("attached_node") or "", {})
+        column = model.get("columns", {}).get(test["column_name"], {})
+        if model.get("schema") != "marts" or column.get("data_type") not in ("INTEGER", "BIGINT", "DOUBLE"):
+            continue
+        code_list = ((column.get("config") or {}).get("meta") or {}).get("kodeliste")
+        codes = {int(value) for value in test["test_metadata"]["kwargs"]["values"]}
+        if code_list not in lists or not codes <= lists[code_list]:
+            unlabelled.append(f"{model['name']}.{test['column_name']}")
+    assert unlabelled == []
