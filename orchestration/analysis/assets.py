@@ -28,6 +28,8 @@ ANALYSIS_DATASET = "marts.analysis_dataset"
 PROJECT_YEAR = "marts.project_year"
 REPORT_KEY = AssetKey(["reports", "analysis_report"])
 REPORT_SUBDIR = "analysis"
+UNIT_PAGES_KEY = AssetKey(["reports", "unit_pages"])
+UNIT_PAGES_SUBDIR = "enheter"
 
 TABLE_DESCRIPTIONS = {
     "model_coefficients": "Every model's terms: estimate, SE, z, p, odds ratio and 95 % interval.",
@@ -205,4 +207,44 @@ def analysis_report(context: AssetExecutionContext, warehouse: WarehouseResource
     )
 
 
-assets = [analysis_models, analysis_report]
+@asset(
+    key=UNIT_PAGES_KEY,
+    group_name=GROUP,
+    deps=[TABLE_KEYS["contribution_indicators"]],
+    description="IWH_HOME/reports/enheter/: a page per municipality and project with at least 5 participants "
+    "(contribution per year and pooled, expected against actual, its place among all units, its participants "
+    "beside the national mix, status one year after exit) and an index; views of the analysis tables.",
+)
+def unit_pages(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    from analysis.unit_pages import write_unit_pages  # see analysis_models
+    from iwh.reporting import Language, RunFacts
+
+    settings = warehouse.settings()
+    target = settings.reports_dir / UNIT_PAGES_SUBDIR
+    target.parent.mkdir(parents=True, exist_ok=True)
+    built = Path(tempfile.mkdtemp(prefix=".enheter-", dir=target.parent))
+    built.chmod(0o755)  # as the analysis report's
+    try:
+        with warehouse.connect(read_only=True) as con:
+            run_id, outcome_variant = con.execute(
+                "select any_value(run_id), any_value(outcome_variant) from analysis.contribution_indicators"
+            ).fetchone()
+            scopes = con.execute("select distinct js_scope from marts.analysis_dataset order by 1").fetchall()
+            run = RunFacts.now(
+                run_id,
+                outcome_variant,
+                ", ".join(str(scope) for (scope,) in scopes) or None,
+                settings.is_synthetic_landing,
+            )
+            pages = write_unit_pages(con, built, Language(settings.report_language), run)
+        replace_directory(built, target)
+    except BaseException:
+        shutil.rmtree(built, ignore_errors=True)
+        raise
+    context.log.info(f"{len(pages.units)} unit pages written to {target}")
+    return MaterializeResult(
+        metadata={"path": MetadataValue.path(str(target / "index.html")), "units": len(pages.units)}
+    )
+
+
+assets = [analysis_models, analysis_report, unit_pages]
