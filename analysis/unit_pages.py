@@ -251,6 +251,7 @@ class _Tables:
     composition: dict[tuple[str, str, str], pd.DataFrame]
     follow_up: dict[str, pd.DataFrame]
     pooled: pd.DataFrame
+    no_composition: pd.DataFrame
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection) -> _Tables:
@@ -273,6 +274,7 @@ class _Tables:
             composition=dict(tuple(composition.groupby(["unit_type", "unit_id", "programme"]))),
             follow_up=_follow_up_by_municipality(con),
             pooled=pooled,
+            no_composition=composition.iloc[:0],
         )
 
 
@@ -438,7 +440,7 @@ def _write_unit_page(
         for c in indicators["classification"]
     ]
     chart = funnel_chart(funnels[(unit.unit_type, unit.programme)], unit, lang)
-    composition = tables.composition[(unit.unit_type, unit.unit_id, unit.programme)]
+    composition = tables.composition.get((unit.unit_type, unit.unit_id, unit.programme), tables.no_composition)
     composition = composition.assign(characteristic_text=[lang._(c) for c in composition["characteristic"]])
     follow_up = tables.follow_up.get(unit.unit_id) if unit.unit_type == "municipality" else None
     html = render(

@@ -73,6 +73,7 @@ def where_lines(settings: Settings) -> list[str]:
         f"reports:       {settings.reports_dir}",
         f"  auditors:    {settings.reports_dir / 'auditors_report.html'}",
         f"  analysis:    {settings.reports_dir / 'analysis' / 'index.html'}",
+        f"  units:       {settings.reports_dir / 'enheter' / 'index.html'}",
         f"  data docs:   {settings.reports_dir / 'quality'}",
         f"  dbt docs:    {settings.reports_dir / 'dbt_docs' / 'index.html'}",
         f"exports:       {settings.exports_dir}",

@@ -92,6 +92,15 @@ def dump_dom(
     return completed.stdout
 
 
+def console_messages(target: str | Path, timeout_s: float = 90) -> list[str]:
+    """What the page wrote to the browser's console while loading: errors, and every Content-Security-
+    Policy violation (Chromium reports those there)."""
+    completed = _run(["--enable-logging=stderr", "--v=0", "--dump-dom", _url(target)], timeout_s)
+    if completed.returncode != 0:
+        raise AssertionError(f"chromium could not render {target}: exit {completed.returncode}")
+    return [line for line in completed.stderr.splitlines() if ":CONSOLE" in line]
+
+
 def screenshot(target: str | Path, out_png: Path, window_size: str = "1280,1600", timeout_s: float = 90) -> Path:
     completed = _run([f"--window-size={window_size}", f"--screenshot={out_png}", _url(target)], timeout_s)
     if completed.returncode != 0 or not out_png.is_file():

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from browser import dump_dom, requires_chromium
+from browser import console_messages, dump_dom, requires_chromium
 
 from analysis.unit_pages import INDEX_PAGES, page_file, write_unit_pages
 from iwh import html_policy
@@ -174,7 +174,7 @@ def test_a_small_known_warehouse_gets_pages_for_its_two_published_units_only(tmp
     con.execute(
         "create table marts.analysis_dataset as select '0301' as kommunenummer, null as prosjekt_id, "
         "'intro' as programme, true as complete_case, i % 2 as kjonn_mann, 30 as alder, 'Europa' as region, "
-        "1 as spor, 'A2' as norsk_tier from range(40) t(i)"
+        "1 as spor, 'A2' as norsk_tier, 2.5 as norsk_score from range(40) t(i)"
     )
     written = write_unit_pages(con, tmp_path, Language("en"), RUN)
     assert sorted(path.name for path in tmp_path.glob("kommune-*.html")) == ["kommune-0301.html", "kommune-1103.html"]
@@ -186,9 +186,11 @@ def test_a_small_known_warehouse_gets_pages_for_its_two_published_units_only(tmp
 
 
 @requires_chromium
-def test_chromium_renders_the_index_and_a_unit_page(pages):
+def test_chromium_renders_the_index_and_a_unit_page_without_a_console_message(pages):
     written, _, _ = pages
     index = dump_dom(written.directory / "index.html")
     assert 'id="enheter"' in index
     unit = dump_dom(written.directory / written.units[0].file)
     assert "<svg" in unit and 'id="indikatorer"' in unit
+    for page in ("index.html", written.units[0].file):
+        assert console_messages(written.directory / page) == []
