@@ -72,6 +72,11 @@ _PER_COLUMN: dict[str, list[MissingReason]] = {
         MissingReason(NOT_APPLICABLE, "programme = 'intro'", N_("Jobbsjansen only")),
         _OUTCOME_EXCLUDED,
     ],
+    # The register found the person, whose status (emigrated, dead) is outside the second outcome;
+    # otherwise the follow-up was not delivered (for the cohort, or for this person).
+    "arbeid_utdanning_1aar": [
+        MissingReason(NOT_APPLICABLE, "oppfolging_status = 'koblet'", N_("emigrated or dead by then"))
+    ],
 }
 # The analysis dataset's numeric columns whose missing cells the delivery explains (every other
 # numeric column of it is never missing, or is added without a stated reason).
@@ -96,6 +101,8 @@ DELIVERED_COLUMNS = frozenset(
         "andel_ledige",
         "sentralitet",
         "lonn_per_deltaker_1000kr",
+        "arbeid_utdanning_1aar",
+        "sosialhjelp_1aar",
     }
 )
 _POOLED = MissingReason(NOT_APPLICABLE, "true", N_("a row pooled over years"))
