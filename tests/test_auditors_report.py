@@ -14,6 +14,8 @@ from browser import dump_dom, requires_chromium
 from stdnum.no import fodselsnummer
 from test_quality_units import OSLO_SPOR_EMPTIED, UNKNOWN_LABEL_ROW, run_quality
 
+from expectations import auditors_report, storage
+
 HEX_TOKEN = re.compile(r"(?<![0-9a-fA-F])[0-9a-f]{32,}(?![0-9a-fA-F])")
 PERSON_KEY = re.compile(r"(?<![0-9a-fA-F])[0-9a-f]{32}(?![0-9a-fA-F])")
 IDENTIFIER_DIGITS = re.compile(r"(?<!\d)\d{11,12}(?!\d)")
@@ -25,8 +27,8 @@ def degraded_reports():
     return paths
 
 
-def table_rows(dom: str, table_id: str) -> list[str]:
-    match = re.search(rf"<table id=\"{re.escape(table_id)}\">(.*?)</table>", dom, re.DOTALL)
+def table_rows(dom: str, table_id: str, attribute: str = "id") -> list[str]:
+    match = re.search(rf"<table {attribute}=\"{re.escape(table_id)}\">(.*?)</table>", dom, re.DOTALL)
     assert match, f"table {table_id} not in the rendered page"
     return [
         html.unescape(re.sub(r"<[^>]+>", " ", row))
@@ -47,6 +49,19 @@ def test_report_shows_status_failures_and_suppressed_cells(degraded_reports):
     # The one exit without an outcome in 2019 (the unknown label) is a cell of one person.
     assert "<5" in text
     assert f"missing 77.4% ({OSLO_SPOR_EMPTIED} of 31)" in text
+
+
+def test_report_in_english_on_request(degraded_reports):
+    warehouse = degraded_reports.auditors_report.parents[1] / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        page = auditors_report.render(
+            con, "run-test", storage.run_results(con, "run-test"), Path("/landing"), synthetic=True, language="en"
+        )
+    text = html.unescape(page)
+    assert '<html lang="en">' in page and 'id="synthetic-banner"' in page
+    assert "Blocked: 4 critical expectation results failed" in text
+    assert "<h2>7. Quarantine</h2>" in page
+    assert any("0301 Oslo" in row and "39.0%" in row for row in table_rows(page, "missingness-table-15"))
 
 
 @pytest.mark.browser
@@ -80,9 +95,10 @@ def test_report_and_data_docs_render_with_their_tables(degraded_reports):
     assert "participant_exits_intro.completeness" in html.unescape(linked_page)
 
     index = dump_dom(degraded_reports.data_docs_dir / "index.html")
-    validations = table_rows(index, "section-1-content-block-2-1-body-table")
+    # The first table of the index lists the validation results (expectations/data_docs.py's templates).
+    validations = table_rows(index, "iwh-index-table", attribute="class")
     assert len(validations) == 1 + 22  # heading + one row per suite and partition validated
-    assert sum("FAILED" in row for row in validations) == 5
+    assert sum(row.split()[0] == "Failed" for row in validations[1:]) == 5
     page = next(
         path
         for path in (degraded_reports.data_docs_dir / "validations").rglob("*.html")
