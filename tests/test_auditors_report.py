@@ -27,8 +27,8 @@ def degraded_reports():
     return paths
 
 
-def table_rows(dom: str, table_id: str, attribute: str = "id") -> list[str]:
-    match = re.search(rf"<table {attribute}=\"{re.escape(table_id)}\">(.*?)</table>", dom, re.DOTALL)
+def table_rows(dom: str, table_id: str) -> list[str]:
+    match = re.search(rf"<table id=\"{re.escape(table_id)}\">(.*?)</table>", dom, re.DOTALL)
     assert match, f"table {table_id} not in the rendered page"
     return [
         html.unescape(re.sub(r"<[^>]+>", " ", row))
@@ -95,8 +95,7 @@ def test_report_and_data_docs_render_with_their_tables(degraded_reports):
     assert "participant_exits_intro.completeness" in html.unescape(linked_page)
 
     index = dump_dom(degraded_reports.data_docs_dir / "index.html")
-    # The first table of the index lists the validation results (expectations/data_docs.py's templates).
-    validations = table_rows(index, "iwh-index-table", attribute="class")
+    validations = table_rows(index, "validation-results")
     assert len(validations) == 1 + 22  # heading + one row per suite and partition validated
     assert sum(row.split()[0] == "Failed" for row in validations[1:]) == 5
     page = next(
