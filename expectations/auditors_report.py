@@ -14,6 +14,7 @@ owner can correct the delivery; they identify a row of a file, never a person.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import urllib.parse
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ from expectations import suites as suite_definitions
 from expectations.missingness import MIN_CELL
 from iwh.reporting import N_, SUPPRESSED, Column, Language, RunFacts, table
 from iwh.reporting import render as render_page
+from iwh.landing import quarantine
 from iwh.warehouse import table_exists
 
 QUARANTINE_ROWS_LISTED = 200
@@ -351,9 +353,7 @@ def _missingness(con: duckdb.DuckDBPyConnection, lang: Language) -> dict:
 def _quarantine(con: duckdb.DuckDBPyConnection, lang: Language) -> dict:
     if not table_exists(con, "quality.quarantine"):
         return {}
-    summary = con.execute(
-        "select source, cohort_year, reason, count(*) as n_rows from quality.quarantine group by all order by all"
-    ).df()
+    summary = pd.DataFrame([dataclasses.asdict(group) for group in quarantine.summary(con)])
     listing = con.execute(
         f"""
         select source_file, row_number, column_name, reason, detail from quality.quarantine
@@ -367,9 +367,11 @@ def _quarantine(con: duckdb.DuckDBPyConnection, lang: Language) -> dict:
             summary,
             [
                 Column("source", lang._("Source")),
-                Column("cohort_year", lang._("Cohort"), "year"),
                 Column("reason", lang._("Reason")),
-                Column("n_rows", lang._("Rows"), "count"),
+                Column("column", lang._("Column")),
+                Column("n", lang._("Rows"), "count"),
+                Column("example_value", lang._("Example value")),
+                Column("advice", lang._("What to do")),
             ],
             table_id="quarantine-summary",
         ),

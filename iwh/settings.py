@@ -25,9 +25,26 @@ REPORT_LANGUAGES = ("nb", "en")
 
 DAGSTER_POSTGRES_SCHEME = "postgresql+psycopg2://"
 
+# landing-zone.md: a delivery with more quarantined rows than this share of its rows is a
+# systematic problem, and nothing is published.
+DEFAULT_QUARANTINE_THRESHOLD_PCT = 1.0
+
 
 class SettingsError(RuntimeError):
     """A configuration problem the user must fix (printed without a traceback by the CLI)."""
+
+
+def _percentage(env, name: str, default: float) -> float:
+    text = env.get(name) or ""
+    if not text.strip():
+        return default
+    try:
+        value = float(text.strip().replace(",", "."))
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 100:
+        raise SettingsError(f"{name}={text!r} is not a percentage between 0 and 100 (e.g. 1 or 2,5)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,7 @@ class Settings:
     postgres_url: str | None = None
     # Dagster's run, event and schedule storage in PostgreSQL (postgresql+psycopg2://user@host/db).
     dagster_postgres_url: str | None = None
+    quarantine_threshold_pct: float = DEFAULT_QUARANTINE_THRESHOLD_PCT
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -69,6 +87,7 @@ class Settings:
                 "(dagster-postgres connects with psycopg2), e.g. postgresql+psycopg2://dagster@db.example/dagster"
             )
         return cls(
+            quarantine_threshold_pct=_percentage(env, "IWH_QUARANTINE_THRESHOLD_PCT", DEFAULT_QUARANTINE_THRESHOLD_PCT),
             landing_dir=Path(env.get("IWH_LANDING_DIR", "data/landing")).expanduser().resolve(),
             home=Path(env.get("IWH_HOME", "data")).expanduser().resolve(),
             pseudonym_key=env.get("IWH_PSEUDONYM_KEY") or None,

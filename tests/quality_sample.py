@@ -48,6 +48,7 @@ QUARANTINE_COLUMNS = [
     "column_name",
     "reason",
     "detail",
+    "value",
     "loaded_at",
 ]
 
@@ -62,6 +63,7 @@ def quarantine_row(nir_row: pd.Series, column_name: str, reason: str, detail: st
         "column_name": column_name,
         "reason": reason,
         "detail": detail,
+        "value": None,
         "loaded_at": pd.Timestamp("2024-01-01"),
     }
 
@@ -236,7 +238,7 @@ def build(path: Path, degrade=None) -> Path:
             """
             create table quality.quarantine (
                 source varchar, cohort_year integer, source_file varchar, file_sha256 varchar, row_number integer,
-                column_name varchar, reason varchar, detail varchar, loaded_at timestamp)
+                column_name varchar, reason varchar, detail varchar, value varchar, loaded_at timestamp)
             """
         )
         con.register("frame", frames["quarantine"])

@@ -5,17 +5,27 @@ File-level problems: load_partition raises DeliveryError with a message naming t
 row and column where there is one), and every table and the published snapshot are exactly
 as before. Row-level problems: the row is listed in quality.quarantine with its reason, the
 rest of the file loads, the other partitions and the published snapshot are unchanged.
+The quarantine threshold is tested at the end, through `iwh run` on a copy of the sample:
+the same delivery publishes below it and blocks above it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
+import os
 import shutil
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import duckdb
 import pytest
+from pipeline_env import point_environment_at
 from test_landing_fixtures import (
     EXAMPLES,
     LOG,
@@ -27,9 +37,14 @@ from test_landing_fixtures import (
     settings_for,
     write_table,
 )
+from test_quality_pipeline import read_nir, write_nir
 
-from iwh.landing import DeliveryError, load_partition
+from iwh.landing import DeliveryError, changed_partitions, code_lists, discover, load_partition
 from iwh.publication import publish
+from iwh.settings import Settings
+
+if TYPE_CHECKING:
+    from orchestration.runner import RunOutcome
 from iwh.warehouse import connect
 
 NIR_2019 = "nir/nir_deltakere_2019.csv"
@@ -217,6 +232,27 @@ def _klass_missing(landing: Path) -> None:
     _rewrite_nir_2019(landing, lambda header, rows: _set(header, rows, 2, "Kjonn", "K"))
 
 
+def _linked_file(landing: Path) -> None:
+    # The target is a valid delivery: what is refused is reading through a link at all.
+    outside = landing.parent / "outside"
+    outside.mkdir()
+    shutil.copy(EXAMPLES / NIR_2019, outside / "nir_deltakere_2019.csv")
+    (landing / NIR_2019).unlink()
+    (landing / NIR_2019).symlink_to(outside / "nir_deltakere_2019.csv")
+
+
+def _linked_source_directory(landing: Path) -> None:
+    elsewhere = landing.parent / "nir_elsewhere"
+    shutil.move(landing / "nir", elsewhere)
+    (landing / "nir").symlink_to(elsewhere, target_is_directory=True)
+
+
+LINK_REFUSED = "filen er en symbolsk lenke, og lenker leses ikke: legg selve filen i mottakskatalogen"
+OUTSIDE_REFUSED = (
+    "filen ligger utenfor mottakskatalogen (katalogen den står i er en lenke), og leses ikke: "
+    "legg selve filen i mottakskatalogen"
+)
+
 FILE_LEVEL_CASES: dict[str, tuple[Callable[[Path], None], str, int, str]] = {
     "required column missing": (
         _without_column("AvsluttetDato"),
@@ -320,7 +356,35 @@ FILE_LEVEL_CASES: dict[str, tuple[Callable[[Path], None], str, int, str]] = {
         "nir/nir_deltakere_2019.csv: the municipality reference ssb/klass_131_kommuner.csv is missing, "
         "so municipalities cannot be checked",
     ),
+    "a symbolic link": (_linked_file, "nir_deltakere", 2019, f"{NIR_2019}: {LINK_REFUSED}"),
+    "a file in a linked directory, outside the landing zone": (
+        _linked_source_directory,
+        "nir_deltakere",
+        2019,
+        f"{NIR_2019}: {OUTSIDE_REFUSED}",
+    ),
 }
+
+
+def test_linked_files_are_listed_as_refused_and_never_read(warehouse):
+    _linked_file(warehouse.landing)
+    (warehouse.landing / "ssb" / "klass_131_kommuner.csv").unlink()
+    (warehouse.landing / "ssb" / "klass_131_kommuner.csv").symlink_to(warehouse.landing.parent / "missing.csv")
+
+    inventory = discover(warehouse.landing)
+    refused = {(f.relative_path, f.sha256, f.refused) for f in inventory.files if f.refused}
+
+    assert refused == {(NIR_2019, "", LINK_REFUSED), ("ssb/klass_131_kommuner.csv", "", LINK_REFUSED)}
+    assert ("nir_deltakere", 2019) in changed_partitions(warehouse.con, inventory)
+    header, rows = read_table(EXAMPLES / "nir" / "nir_deltakere_2020.csv")
+    _set(header, rows, 2, "AntallTimerDeltattNorsk", "100")
+    write_table(warehouse.landing / "nir" / "nir_deltakere_2020.csv", header, rows)
+    with pytest.raises(DeliveryError) as raised:
+        warehouse.load("nir_deltakere", 2020)
+    assert str(raised.value) == (
+        f"nir/nir_deltakere_2020.csv: the municipality reference ssb/klass_131_kommuner.csv: {LINK_REFUSED}"
+    )
+    warehouse.assert_unchanged()
 
 
 @pytest.mark.parametrize("case", FILE_LEVEL_CASES)
@@ -354,7 +418,7 @@ def test_fnr_with_wrong_control_digits_is_quarantined(warehouse, caplog):
     with caplog.at_level(logging.WARNING):
         quarantined = _load_changed_nir_2019(warehouse, lambda h, r: _set(h, r, 3, "Fodselsnummer", broken))
 
-    assert quarantined == [(NIR_2019, 3, "Fodselsnummer", "invalid_identifier", "invalid control digits")]
+    assert quarantined == [(NIR_2019, 3, "Fodselsnummer", "invalid_identifier", "invalid control digits", None)]
     assert f"{NIR_2019}: row 3, column Fodselsnummer: invalid_identifier: invalid control digits" in caplog.messages
     person_keys = warehouse.con.execute(
         "select _row_number, person_key is null from raw.nir_deltakere where cohort_year = 2019 order by 1"
@@ -365,13 +429,15 @@ def test_fnr_with_wrong_control_digits_is_quarantined(warehouse, caplog):
 def test_fnr_of_wrong_length_is_quarantined(warehouse):
     quarantined = _load_changed_nir_2019(warehouse, lambda h, r: _set(h, r, 4, "Fodselsnummer", "0203850491"))
     assert quarantined == [
-        (NIR_2019, 4, "Fodselsnummer", "invalid_identifier", "wrong length (10 characters, expected 11 digits)")
+        (NIR_2019, 4, "Fodselsnummer", "invalid_identifier", "wrong length (10 characters, expected 11 digits)", None)
     ]
 
 
 def test_missing_fnr_is_quarantined(warehouse):
     quarantined = _load_changed_nir_2019(warehouse, lambda h, r: _set(h, r, 2, "Fodselsnummer", ""))
-    assert quarantined == [(NIR_2019, 2, "Fodselsnummer", "invalid_identifier", "empty: Fodselsnummer is required")]
+    assert quarantined == [
+        (NIR_2019, 2, "Fodselsnummer", "invalid_identifier", "empty: Fodselsnummer is required", None)
+    ]
 
 
 def test_duf_of_wrong_length_is_quarantined(warehouse):
@@ -382,7 +448,7 @@ def test_duf_of_wrong_length_is_quarantined(warehouse):
     warehouse.load("jobbsjansen_individrapportering", 2020)
 
     assert quarantine_rows(warehouse.con, "jobbsjansen_individrapportering") == [
-        (JS_2020, 2, "duf", "invalid_identifier", "wrong length (11 digits, expected 12)")
+        (JS_2020, 2, "duf", "invalid_identifier", "wrong length (11 digits, expected 12)", None)
     ]
     warehouse.assert_only_partition_replaced("jobbsjansen_individrapportering", 2020)
 
@@ -398,6 +464,7 @@ def test_date_that_does_not_parse_is_quarantined(warehouse):
             "DatoForForsteVedtakIntro",
             "invalid_date",
             "'31.02.2016' is not a date (dd.mm.yyyy or yyyy-mm-dd)",
+            "31.02.2016",
         )
     ]
     stored = warehouse.con.execute(
@@ -409,7 +476,7 @@ def test_date_that_does_not_parse_is_quarantined(warehouse):
 def test_end_date_outside_the_cohort_year_is_quarantined(warehouse):
     quarantined = _load_changed_nir_2019(warehouse, lambda h, r: _set(h, r, 5, "AvsluttetDato", "2018-01-18"))
     assert quarantined == [
-        (NIR_2019, 5, "AvsluttetDato", "date_outside_cohort", "2018-01-18 is outside cohort year 2019")
+        (NIR_2019, 5, "AvsluttetDato", "date_outside_cohort", "2018-01-18 is outside cohort year 2019", "2018-01-18")
     ]
 
 
@@ -422,13 +489,14 @@ def test_code_outside_its_list_is_quarantined(warehouse):
     warehouse.load("jobbsjansen_individrapportering", 2018)
 
     assert quarantine_rows(warehouse.con, "jobbsjansen_individrapportering") == [
-        (JS_2018, 2, "v4_1", "code_outside_list", "'12' is not one of 1–9"),
+        (JS_2018, 2, "v4_1", "code_outside_list", "'12' is not one of 1–9", "12"),
         (
             JS_2018,
             3,
             "v5_1",
             "code_outside_list",
             "'Over 50 %' is not one of 1–6 or Under 10 %, 10-19 %, 20-29 %, 30-49 %, 50 % eller mer, Vet ikke",
+            "Over 50 %",
         ),
     ]
     warehouse.assert_only_partition_replaced("jobbsjansen_individrapportering", 2018)
@@ -436,18 +504,76 @@ def test_code_outside_its_list_is_quarantined(warehouse):
 
 def test_nir_register_code_outside_its_list_is_quarantined(warehouse):
     quarantined = _load_changed_nir_2019(warehouse, lambda h, r: _set(h, r, 2, "Kjonn", "X"))
-    assert quarantined == [(NIR_2019, 2, "Kjonn", "code_outside_list", "'X' is not one of K, M")]
+    assert quarantined == [(NIR_2019, 2, "Kjonn", "code_outside_list", "'X' is not one of K, M", "X")]
 
 
-def test_unknown_end_reason_label_loads_for_the_seed_check_downstream(warehouse):
-    # End reasons map through a dbt seed an analyst may extend (docs/architecture.md): an unknown
-    # label is loaded as delivered and fails dbt's critical accepted-values check by name.
-    quarantined = _load_changed_nir_2019(warehouse, lambda h, r: _set(h, r, 3, "Avslutningsaarsak", "Reist hjem"))
-    assert quarantined == []
+def _seed_advice(seed: str) -> str:
+    return (
+        f" finnes ikke i seed `{seed}`: legg etiketten til i seed `{seed}` (dbt_project/seeds/{seed}.csv) "
+        "for å kartlegge den, eller be dataeieren rette leveransen"
+    )
+
+
+def test_unknown_end_reason_label_is_quarantined_naming_the_seed_to_extend(warehouse, caplog):
+    # Labels match as dbt's label_key does: case, surrounding spaces and dash type do not count.
+    def change(header: list[str], rows: list[list[str]]) -> None:
+        _set(header, rows, 2, "Avslutningsaarsak", "  ORDINÆR UTDANNING – VIDEREGÅENDE SKOLE ")
+        _set(header, rows, 3, "Avslutningsaarsak", "Reist hjem")
+
+    with caplog.at_level(logging.WARNING):
+        quarantined = _load_changed_nir_2019(warehouse, change)
+
+    detail = "'Reist hjem'" + _seed_advice("nir_avslutningsaarsaker")
+    assert quarantined == [(NIR_2019, 3, "Avslutningsaarsak", "unknown_label", detail, "Reist hjem")]
+    assert f"{NIR_2019}: row 3, column Avslutningsaarsak: unknown_label: {detail}" in caplog.messages
     stored = warehouse.con.execute(
-        "select avslutningsaarsak from raw.nir_deltakere where cohort_year = 2019 and _row_number = 3"
-    ).fetchall()[0]
-    assert stored == ("Reist hjem",)
+        "select _row_number, avslutningsaarsak from raw.nir_deltakere where cohort_year = 2019 order by 1"
+    ).fetchall()
+    assert stored[:2] == [(2, "ORDINÆR UTDANNING – VIDEREGÅENDE SKOLE"), (3, "Reist hjem")]
+
+
+def test_unknown_country_labels_are_quarantined_in_both_sources(warehouse):
+    quarantined = _load_changed_nir_2019(warehouse, lambda h, r: _set(h, r, 4, "StatsborgerskapForste", "Atlantis"))
+    header, rows = read_table(EXAMPLES / JS_2020)
+    _set(header, rows, 3, "v2_5", "Atlantis")
+    write_table(warehouse.landing / JS_2020, header, rows)
+    warehouse.load("jobbsjansen_individrapportering", 2020)
+
+    detail = "'Atlantis'" + _seed_advice("land_regioner")
+    assert quarantined == [(NIR_2019, 4, "StatsborgerskapForste", "unknown_label", detail, "Atlantis")]
+    assert quarantine_rows(warehouse.con, "jobbsjansen_individrapportering") == [
+        (JS_2020, 3, "v2_5", "unknown_label", detail, "Atlantis")
+    ]
+
+
+def test_unknown_measure_label_is_quarantined(warehouse):
+    tiltak_2019 = "nir/nir_tiltak_2019.csv"
+    header, rows = read_table(EXAMPLES / tiltak_2019)
+    _set(header, rows, 4, "Tiltak", "Fallskjermkurs")
+    write_table(warehouse.landing / tiltak_2019, header, rows)
+
+    warehouse.load("nir_tiltak", 2019)
+
+    assert quarantine_rows(warehouse.con, "nir_tiltak") == [
+        (tiltak_2019, 4, "Tiltak", "unknown_label", "'Fallskjermkurs'" + _seed_advice("nir_tiltak"), "Fallskjermkurs")
+    ]
+    warehouse.assert_only_partition_replaced("nir_tiltak", 2019)
+    assert len(raw_rows(warehouse.con, "nir_tiltak", 2019)) == len(rows)
+
+
+def test_extending_the_seed_maps_a_quarantined_label_on_the_next_load(warehouse, tmp_path, monkeypatch):
+    _load_changed_nir_2019(warehouse, lambda h, r: _set(h, r, 3, "Avslutningsaarsak", "Reist hjem"))
+    seeds = tmp_path / "seeds"
+    shutil.copytree(code_lists.SEEDS_DIR, seeds)
+    with (seeds / "nir_avslutningsaarsaker.csv").open("a", encoding="utf-8") as seed:
+        seed.write("Reist hjem,,,true\n")
+    monkeypatch.setattr(code_lists, "SEEDS_DIR", seeds)
+
+    assert ("nir_deltakere", 2019) in changed_partitions(warehouse.con, discover(warehouse.landing))
+    warehouse.load("nir_deltakere", 2019)
+
+    assert quarantine_rows(warehouse.con, "nir_deltakere") == []
+    assert ("nir_deltakere", 2019) not in changed_partitions(warehouse.con, discover(warehouse.landing))
 
 
 def test_municipality_unknown_to_klass_in_the_cohort_year_is_quarantined(warehouse):
@@ -462,13 +588,21 @@ def test_municipality_unknown_to_klass_in_the_cohort_year_is_quarantined(warehou
     warehouse.load("jobbsjansen_individrapportering", 2020)
 
     assert quarantine_rows(warehouse.con) == [
-        (JS_2020, 3, "v1_1", "unknown_municipality", "'Skedsmo' is not a KLASS 131 municipality name valid in 2020"),
+        (
+            JS_2020,
+            3,
+            "v1_1",
+            "unknown_municipality",
+            "'Skedsmo' is not a KLASS 131 municipality name valid in 2020",
+            "Skedsmo",
+        ),
         (
             "nir/nir_deltakere_2020.csv",
             2,
             "Avsl_Kommunenummer",
             "unknown_municipality",
             "'0231' is not a KLASS 131 municipality code valid in 2020",
+            "0231",
         ),
     ]
     assert warehouse.current_published_sha256() == warehouse.published_sha256
@@ -480,8 +614,8 @@ def test_same_person_twice_in_a_cohort_file_is_quarantined(warehouse):
 
     quarantined = _load_changed_nir_2019(warehouse, duplicate)
     assert quarantined == [
-        (NIR_2019, 2, "Fodselsnummer", "duplicate_person", "the same person is in rows 2, 5"),
-        (NIR_2019, 5, "Fodselsnummer", "duplicate_person", "the same person is in rows 2, 5"),
+        (NIR_2019, 2, "Fodselsnummer", "duplicate_person", "the same person is in rows 2, 5", None),
+        (NIR_2019, 5, "Fodselsnummer", "duplicate_person", "the same person is in rows 2, 5", None),
     ]
 
 
@@ -493,9 +627,9 @@ def test_several_problems_in_one_row_are_each_listed(warehouse):
 
     quarantined = _load_changed_nir_2019(warehouse, break_row)
     assert quarantined == [
-        (NIR_2019, 3, "AntallTimerDeltattNorsk", "invalid_number", "'12,5,0' is not a number"),
-        (NIR_2019, 3, "Fodselsaar", "invalid_number", "'19x0' is not a whole number"),
-        (NIR_2019, 3, "SporForste", "code_outside_list", "'4' is not one of 1–3"),
+        (NIR_2019, 3, "AntallTimerDeltattNorsk", "invalid_number", "'12,5,0' is not a number", "12,5,0"),
+        (NIR_2019, 3, "Fodselsaar", "invalid_number", "'19x0' is not a whole number", "19x0"),
+        (NIR_2019, 3, "SporForste", "code_outside_list", "'4' is not one of 1–3", "4"),
     ]
     assert warehouse.con.execute(
         "select rows_delivered, rows_quarantined from quality.load_log where run_id = 'bad-input'"
@@ -515,3 +649,120 @@ def test_a_corrected_redelivery_clears_the_quarantine_of_its_partition(warehouse
         if row["cohort_year"] == 2019
     ]
     assert raw_rows(warehouse.con, "nir_deltakere", 2019) == sorted(loaded_before, key=lambda r: r["_row_number"])
+
+
+# --- the quarantine threshold, through `iwh run` -------------------------------------------
+
+THRESHOLD_YEAR = 2018
+THRESHOLD_FILE = f"nir/nir_deltakere_{THRESHOLD_YEAR}.csv"
+UNKNOWN_END_REASON = "Reist hjem"
+
+
+@dataclass(frozen=True)
+class PlantedRows:
+    label_rows: tuple[int, ...]
+    duplicate_rows: tuple[int, int]
+    rows_in_file: int
+
+
+def _plant_row_problems(landing: Path) -> PlantedRows:
+    """Three unknown end reasons and one person twice in one NIR file: 5 rows of 1 600 (0.31 %)."""
+    path = landing / THRESHOLD_FILE
+    header, rows, encoding = read_nir(path)
+    reason, person = header.index("Avslutningsaarsak"), header.index("Fodselsnummer")
+    label_indexes = (3, 40, 700)
+    for index in label_indexes:
+        rows[index][reason] = UNKNOWN_END_REASON
+    rows[900][person] = rows[100][person]
+    write_nir(path, header, rows, encoding)
+    # Spreadsheet rows: the header is row 1.
+    return PlantedRows(tuple(i + 2 for i in label_indexes), (102, 902), len(rows))
+
+
+@dataclass(frozen=True)
+class ThresholdRuns:
+    planted: PlantedRows
+    settings: Settings
+    below: RunOutcome
+    published_after_below: str
+    above: RunOutcome
+    above_terminal: str
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def threshold_runs(sample_landing, tmp_path_factory) -> ThresholdRuns:
+    """The same delivery run twice: under the default threshold (1 %), then under 0,25 %."""
+    from orchestration.runner import run_pipeline
+
+    root = tmp_path_factory.mktemp("threshold")
+    shutil.copytree(sample_landing, root / "landing")
+    planted = _plant_row_problems(root / "landing")
+    names = ("IWH_LANDING_DIR", "IWH_HOME", "IWH_PSEUDONYM_KEY", "DAGSTER_HOME", "IWH_QUARANTINE_THRESHOLD_PCT")
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        os.environ.pop("IWH_QUARANTINE_THRESHOLD_PCT", None)
+        settings = point_environment_at(root / "landing", root / "home")
+        below = run_pipeline(settings, echo=lambda line: None)
+        published = _sha256(settings.published_path) if settings.published_path.exists() else ""
+        os.environ["IWH_QUARANTINE_THRESHOLD_PCT"] = "0,25"
+        terminal = io.StringIO()
+        with contextlib.redirect_stderr(terminal):
+            above = run_pipeline(settings, echo=lambda line: print(line, file=sys.stderr))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return ThresholdRuns(planted, settings, below, published, above, terminal.getvalue())
+
+
+@pytest.mark.slow
+def test_row_problems_below_the_threshold_are_quarantined_and_the_rest_is_published(threshold_runs):
+    runs = threshold_runs
+    assert runs.below.ok, runs.below.failures
+    with duckdb.connect(str(runs.settings.published_path), read_only=True) as con:
+        quarantined = con.execute(
+            "select row_number, column_name, reason, value from quality.quarantine where source_file = ? order by 1",
+            [THRESHOLD_FILE],
+        ).fetchall()
+        modelled_rows = {
+            row
+            for (row,) in con.execute(
+                "select source_row from marts.participant_exits where source_file = ?", [THRESHOLD_FILE]
+            ).fetchall()
+        }
+        reasons = con.execute(
+            "select reason, n_rows from marts.exclusions where source_file = ? and step = 'quarantined' order by 1",
+            [THRESHOLD_FILE],
+        ).fetchall()
+    first, second = runs.planted.duplicate_rows
+    assert quarantined == [
+        (runs.planted.label_rows[0], "Avslutningsaarsak", "unknown_label", UNKNOWN_END_REASON),
+        (runs.planted.label_rows[1], "Avslutningsaarsak", "unknown_label", UNKNOWN_END_REASON),
+        (first, "Fodselsnummer", "duplicate_person", None),
+        (runs.planted.label_rows[2], "Avslutningsaarsak", "unknown_label", UNKNOWN_END_REASON),
+        (second, "Fodselsnummer", "duplicate_person", None),
+    ]
+    quarantined_rows = {row for row, *_ in quarantined}
+    assert modelled_rows == set(range(2, runs.planted.rows_in_file + 2)) - quarantined_rows
+    assert reasons == [("duplicate_person", 2), ("unknown_label", 3)]
+
+
+@pytest.mark.slow
+def test_row_problems_above_the_threshold_block_publication_naming_the_delivery(threshold_runs):
+    runs = threshold_runs
+    assert not runs.above.published
+    assert any("quarantine_threshold" in failure for failure in runs.above.failures)
+    assert _sha256(runs.settings.published_path) == runs.published_after_below
+    message = (
+        f"{THRESHOLD_FILE} (nir_deltakere, årgang {THRESHOLD_YEAR}): 5 av {runs.planted.rows_in_file} rader i "
+        "karantene (0,31 % > grensen 0,25 %). Vanligste årsaker: unknown_label i Avslutningsaarsak (3), "
+        "duplicate_person i Fodselsnummer (2)."
+    )
+    assert message in runs.above_terminal
+    assert "the published warehouse is unchanged" in runs.above_terminal

@@ -100,6 +100,6 @@ def raw_rows(
 def quarantine_rows(con: duckdb.DuckDBPyConnection, source: str | None = None) -> list[tuple]:
     where = "" if source is None else f"where source = '{source}'"
     return con.sql(
-        f"select source_file, row_number, column_name, reason, detail from quality.quarantine {where} "
+        f"select source_file, row_number, column_name, reason, detail, value from quality.quarantine {where} "
         "order by source_file, row_number, column_name, reason"
     ).fetchall()

@@ -2,8 +2,10 @@
 
 The column lists and fixed code lists come from ../shared/spec/landing-zone.md and the
 Jobbsjansen questionnaire. Labels that map through a dbt seed (end reasons, countries,
-measures, project names) are deliberately plain text here: an unknown label is a
-downstream quality failure, not a rejected row (docs/architecture.md).
+measures) name that seed as their code list: the seed stays the one list an analyst
+extends, and ingestion reads its CSV file (docs/architecture.md). A later source plugs in
+by declaring its columns the same way: a CODE column with its fixed codes, a LABEL column
+with its seed, ``one_row_per_person`` for the duplicate-person rule.
 """
 
 from __future__ import annotations
@@ -20,8 +22,17 @@ class Kind(Enum):
     DECIMAL = "decimal"  # decimal comma or point; normalised to a point
     DATE = "date"  # dd.mm.yyyy or yyyy-mm-dd; normalised to ISO
     CODE = "code"  # a fixed list from the questionnaire or the register
+    LABEL = "label"  # a label whose code list is a dbt seed (Column.code_list)
     MUNICIPALITY_CODE = "municipality_code"  # KLASS 131 code valid in the cohort year
     MUNICIPALITY_NAME = "municipality_name"  # KLASS 131 name valid in the cohort year
+
+
+@dataclass(frozen=True)
+class CodeList:
+    """A code list kept as a dbt seed: column ``column`` of dbt_project/seeds/<seed>.csv."""
+
+    seed: str
+    column: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,7 @@ class Column:
     required: bool = True  # the column must be in the file (its cells may still be empty)
     codes: frozenset[str] = frozenset()  # for CODE: allowed values, lower case; compared case-insensitively
     code_label: str = ""  # how the allowed list is shown in a quarantine detail
+    code_list: CodeList | None = None  # for LABEL: the seed holding the known labels
     width: int | None = None  # fixed digit width; numeric .xlsx cells are zero-padded to it
     value_required: bool = False  # an empty cell is a row-level problem
 
@@ -65,6 +77,10 @@ class Source:
         return tuple(c for c in self.columns if c.kind is not Kind.IDENTIFIER)
 
     @property
+    def code_lists(self) -> tuple[CodeList, ...]:
+        return tuple(c.code_list for c in self.columns if c.code_list is not None)
+
+    @property
     def needs_klass(self) -> bool:
         return any(c.kind in (Kind.MUNICIPALITY_CODE, Kind.MUNICIPALITY_NAME) for c in self.columns)
 
@@ -87,6 +103,12 @@ def _labels(name: str, *labels: str, required: bool = True) -> Column:
         code_label=", ".join(labels),
     )
 
+
+def _seed_label(name: str, seed: str, seed_column: str) -> Column:
+    return Column(name, Kind.LABEL, code_list=CodeList(seed, seed_column))
+
+
+COUNTRIES = ("land_regioner", "landnavn")
 
 CEFR_RESULTS = ("Under A1", "A1", "A2", "B1", "B2")
 
@@ -122,7 +144,7 @@ JOBBSJANSEN = Source(
         _code("v2_1", 0, 1, "Kvinne", "Mann"),
         Column("v2_2", Kind.INTEGER),
         Column("v2_3", Kind.INTEGER),
-        Column("v2_5"),
+        _seed_label("v2_5", *COUNTRIES),
         _code("v2_9", 1, 11),
         *(_code(m, 0, 1, required=m not in MEASURES_FROM_2020) for m in MEASURE_COLUMNS),
         _code("v4_1", 1, 9),
@@ -146,13 +168,13 @@ NIR_DELTAKERE = Source(
         Column("Fodselsnummer", Kind.IDENTIFIER, width=11),
         _labels("Kjonn", "K", "M"),
         Column("Fodselsaar", Kind.INTEGER),
-        Column("StatsborgerskapForste"),
+        _seed_label("StatsborgerskapForste", *COUNTRIES),
         Column("DatoForForsteVedtakIntro", Kind.DATE),
         Column("GjennomforingsfristBeregnetFra", Kind.DATE),
         Column("AvsluttetDato", Kind.DATE, value_required=True),
         Column("Avsl_Kommunenummer", Kind.MUNICIPALITY_CODE, width=4),
         Column("Avsl_Kommunenavn"),
-        Column("Avslutningsaarsak"),
+        _seed_label("Avslutningsaarsak", "nir_avslutningsaarsaker", "avslutningsaarsak"),
         _code("SporForste", 1, 3),
         _code("SporSiste", 1, 3),
         _labels("PROVE_NORSK_MUNTLIG_Resultat", *CEFR_RESULTS),
@@ -174,7 +196,7 @@ NIR_TILTAK = Source(
     identifier_columns=("Fodselsnummer",),
     columns=(
         Column("Fodselsnummer", Kind.IDENTIFIER, width=11),
-        Column("Tiltak"),
+        _seed_label("Tiltak", "nir_tiltak", "tiltak"),
         Column("TiltakStartDato", Kind.DATE),
         Column("TiltakSluttDato", Kind.DATE),
     ),
@@ -288,6 +310,7 @@ QUARANTINE_REASONS = (
     "invalid_date",
     "date_outside_cohort",
     "code_outside_list",
+    "unknown_label",
     "unknown_municipality",
     "duplicate_person",
     "invalid_number",

@@ -19,8 +19,9 @@ class LandingFile:
     cohort_year: int | None  # None for reference files
     path: Path
     relative_path: str  # POSIX path relative to the landing dir; stored as _source_file
-    sha256: str
+    sha256: str  # "" for a refused file, which is never read
     size: int
+    refused: str | None = None  # why the file is not read (a link); loading it is a file-level problem
 
 
 @dataclass(frozen=True)
@@ -91,23 +92,49 @@ def _match(relative: Path) -> tuple[Source, int | None] | None:
     return None
 
 
+def _refusal(landing_dir: Path, path: Path) -> str | None:
+    """Links are refused: through one, a landing zone would make ingestion read any file the
+    process can read, and the file a data owner delivered is no longer the file that is loaded."""
+    if path.is_symlink():
+        return "filen er en symbolsk lenke, og lenker leses ikke: legg selve filen i mottakskatalogen"
+    if not path.resolve().is_relative_to(landing_dir):
+        return (
+            "filen ligger utenfor mottakskatalogen (katalogen den står i er en lenke), og leses ikke: "
+            "legg selve filen i mottakskatalogen"
+        )
+    return None
+
+
 def _landing_file(landing_dir: Path, path: Path, source: Source, year: int | None) -> LandingFile:
+    relative_path = path.relative_to(landing_dir).as_posix()
+    refused = _refusal(landing_dir, path)
+    if refused is not None:
+        return LandingFile(source.name, year, path, relative_path, sha256="", size=0, refused=refused)
     sha, size = _hash_cache.sha256(path)
     return LandingFile(
         source=source.name,
         cohort_year=year,
         path=path,
-        relative_path=path.relative_to(landing_dir).as_posix(),
+        relative_path=relative_path,
         sha256=sha,
         size=size,
     )
 
 
+def _is_candidate(path: Path) -> bool:
+    # A link counts even when it is broken: it must be refused by name, not vanish.
+    return path.is_symlink() or path.is_file()
+
+
 def _candidate_files(landing_dir: Path) -> Iterable[Path]:
-    for path in sorted(landing_dir.rglob("*")):
+    paths = list(landing_dir.rglob("*"))
+    # rglob does not enter a linked directory; a source directory that is a link is entered,
+    # so that its files are refused by name instead of silently missing.
+    paths += [child for path in paths if path.is_symlink() and path.is_dir() for child in path.iterdir()]
+    for path in sorted(paths):
         relative = path.relative_to(landing_dir)
         # Hidden files (editor droppings, the synthetic marker) are never deliveries.
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+        if any(part.startswith(".") for part in relative.parts) or not _is_candidate(path):
             continue
         yield path
 
@@ -136,7 +163,7 @@ def source_files(landing_dir: Path, source: Source, cohort_year: int | None = No
         return ()
     found = []
     for path in sorted(directory.iterdir()):
-        if not path.is_file():
+        if not _is_candidate(path):
             continue
         matched = _match(path.relative_to(landing_dir))
         if matched is not None and matched[0] is source and matched[1] == cohort_year:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from iwh.landing import code_lists
 from iwh.landing.contract import KLASS_131, SOURCES, Source
 from iwh.landing.contract import source as source_named
 from iwh.landing.discovery import LandingFile, LandingInventory, source_files
@@ -69,17 +70,43 @@ def _delivered_hashes(files: Sequence[LandingFile]) -> set[tuple[str, str]]:
     return {(f.relative_path, f.sha256) for f in files}
 
 
+def _stored_code_lists(con: duckdb.DuckDBPyConnection, source: Source) -> dict[int, str | None]:
+    """Per cohort year, the fingerprint of the seed code lists its current rows were checked against."""
+    if not table_exists(con, "quality.load_log"):
+        return {}
+    rows = con.execute(
+        "select cohort_year, arg_max(code_lists_sha256, loaded_at) from quality.load_log where source = ? group by 1",
+        [source.name],
+    ).fetchall()
+    return dict(rows)
+
+
+def _is_loaded(con: duckdb.DuckDBPyConnection, source: Source, cohort_year: int, files: Sequence[LandingFile]) -> bool:
+    """The partition holds these files, checked against the seeds as they are now."""
+    return _stored_hashes(con, source).get(cohort_year) == _delivered_hashes(files) and _stored_code_lists(
+        con, source
+    ).get(cohort_year) == code_lists.fingerprint(source.code_lists)
+
+
 def changed_partitions(con: duckdb.DuckDBPyConnection, inventory: LandingInventory) -> list[tuple[str, int]]:
-    """Cohort partitions whose delivered file differs from what is loaded (or is not loaded yet).
+    """Cohort partitions whose delivered file differs from what is loaded (or is not loaded yet), or
+    whose seed code lists changed since it was loaded (an analyst mapped a quarantined label).
 
     An ambiguous partition (two files for one year) counts as changed: loading it fails with a
     message that says so, which is better than silently keeping the old data.
     """
     changed = []
-    stored_by_source = {name: _stored_hashes(con, source) for name, source in SOURCES.items() if source.partitioned}
+    partitioned = {name: source for name, source in SOURCES.items() if source.partitioned}
+    stored_by_source = {name: _stored_hashes(con, source) for name, source in partitioned.items()}
+    code_lists_by_source = {name: _stored_code_lists(con, source) for name, source in partitioned.items()}
+    current_code_lists = {name: code_lists.fingerprint(source.code_lists) for name, source in partitioned.items()}
     for source_name, cohort_year in inventory.partitions():
         files = inventory.partition_files(source_name, cohort_year)
-        if len(files) != 1 or stored_by_source[source_name].get(cohort_year) != _delivered_hashes(files):
+        if (
+            len(files) != 1
+            or stored_by_source[source_name].get(cohort_year) != _delivered_hashes(files)
+            or code_lists_by_source[source_name].get(cohort_year) != current_code_lists[source_name]
+        ):
             changed.append((source_name, cohort_year))
     return changed
 
@@ -110,6 +137,10 @@ class _MunicipalityCache:
                 "so municipalities cannot be checked",
             )
         (klass_file,) = files
+        if klass_file.refused:
+            raise DeliveryError(
+                needed_by, f"the municipality reference {klass_file.relative_path}: {klass_file.refused}"
+            )
         with self._lock:
             cached = self._by_sha.get(klass_file.sha256)
         if cached is None:
@@ -141,6 +172,12 @@ def _read_municipalities(klass_file: LandingFile, needed_by: str) -> tuple[Munic
 
 
 _municipalities = _MunicipalityCache()
+
+
+def _refuse_links(files: Sequence[LandingFile]) -> None:
+    for file in files:
+        if file.refused:
+            raise DeliveryError(file.relative_path, file.refused)
 
 
 def _pseudonym_key(settings: Settings, source: Source, log: logging.Logger) -> str | None:
@@ -188,6 +225,7 @@ def _write(
     prepared: Sequence[PreparedFile],
     run_id: str,
     loaded_at: dt.datetime,
+    code_lists_sha256: str = "",
 ) -> None:
     rows = pa.concat_tables([p.rows for p in prepared])
     quarantine = pa.concat_tables([p.quarantine for p in prepared])
@@ -202,6 +240,7 @@ def _write(
                 "rows_quarantined": p.rows_quarantined,
                 "loaded_at": loaded_at,
                 "run_id": run_id,
+                "code_lists_sha256": code_lists_sha256,
             }
             for p in prepared
         ]
@@ -251,12 +290,13 @@ def load_partition(
     files = source_files(settings.landing_dir, spec, cohort_year)
     if not files:
         raise DeliveryError(f"{spec.directory}/", f"no delivery for {source} {cohort_year} in {settings.landing_dir}")
+    _refuse_links(files)
     if len(files) > 1:
         names = ", ".join(f.relative_path for f in files)
         raise DeliveryError(names, f"two deliveries for {source} {cohort_year}: keep one of them")
     (file,) = files
     ensure_tables(con)
-    if _stored_hashes(con, spec).get(cohort_year) == _delivered_hashes(files):
+    if _is_loaded(con, spec, cohort_year, files):
         log.info(
             "%s: unchanged (sha256 %s…), %s %d left as loaded",
             file.relative_path,
@@ -268,10 +308,13 @@ def load_partition(
 
     key = _pseudonym_key(settings, spec, log)
     municipalities = _municipalities.get(settings, file.relative_path) if spec.needs_klass else ()
+    # Fingerprint first: a seed edited while the file is checked is then checked again next run.
+    fingerprint = code_lists.fingerprint(spec.code_lists)
+    labels = code_lists.read(spec.code_lists)
     loaded_at = _utc_now()
-    prepared = prepare_file(spec, file, cohort_year, key, municipalities, loaded_at)
+    prepared = prepare_file(spec, file, cohort_year, key, municipalities, loaded_at, labels)
     _log_prepared(prepared, log)
-    _write(con, spec, cohort_year, [prepared], run_id, loaded_at)
+    _write(con, spec, cohort_year, [prepared], run_id, loaded_at, fingerprint)
     result = LoadResult(
         source=source,
         cohort_year=cohort_year,
@@ -309,6 +352,7 @@ def load_reference(
     files = source_files(settings.landing_dir, spec)
     if not files:
         raise DeliveryError(f"{spec.directory}/", f"no delivery for {source} in {settings.landing_dir}")
+    _refuse_links(files)
     ensure_tables(con)
     names = tuple(f.relative_path for f in files)
     hashes = tuple(f.sha256 for f in files)

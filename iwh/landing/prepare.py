@@ -8,21 +8,22 @@ finished rows (with person keys) and the quarantine rows leave this module.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import duckdb
 import pyarrow as pa
 
-from iwh.landing.contract import SSB_MISSING_SYMBOLS, SSB_STATBANK, Column, Kind, Source
+from iwh.landing.contract import SSB_MISSING_SYMBOLS, SSB_STATBANK, CodeList, Column, Kind, Source
 from iwh.landing.discovery import LandingFile
 from iwh.landing.errors import DeliveryError, redact
 from iwh.landing.identifiers import compact_sql, key_identifiers, valid_sql
 from iwh.landing.readers import DELIVERED_TABLE, read_delivery
-from iwh.landing.schema import QUARANTINE_COLUMNS, quote, raw_columns
+from iwh.landing.schema import quote, raw_columns
 
 DATE_FORMATS = "['%d.%m.%Y', '%Y-%m-%d']"
 DECIMAL_PATTERN = "[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)"
@@ -31,6 +32,7 @@ DECIMAL_PATTERN = "[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)"
 IDENTIFIER_SHAPED = "[0-9]{6}[ -]?[0-9]{5,6}"
 IDENTIFIER_REMOVED = "<identifier removed>"
 DETAIL_VALUE_CHARS = 40
+QUARANTINE_VALUE_CHARS = 200
 PARALLEL_FROM_BYTES = 8 << 20
 STATBANK_VALUE_HEADER = re.compile(r"\s*\d+\s*:")
 
@@ -133,6 +135,23 @@ def _label_key(value: str) -> str:
     return rf"regexp_replace(regexp_replace(lower({dashes}), '\s+', ' ', 'g'), '\s*/\s*', '/', 'g')"
 
 
+def unknown_label_advice(seed: str, quoted_value: bool = False) -> str:
+    """What to do about a label its seed does not know (Norwegian: a data manager reads it)."""
+    subject = " finnes ikke i" if quoted_value else "Etiketten finnes ikke i"
+    return (
+        f"{subject} seed `{seed}`: legg etiketten til i seed `{seed}` (dbt_project/seeds/{seed}.csv) "
+        "for å kartlegge den, eller be dataeieren rette leveransen"
+    )
+
+
+def _label_keys(scratch: duckdb.DuckDBPyConnection, labels: Sequence[str]) -> list[str]:
+    """A seed's labels as _label_key compares them, computed by the same SQL as the cells'."""
+    rows = scratch.execute(
+        f"select distinct {_label_key('trim(label)')} from unnest(?::varchar[]) as t(label) order by 1", [list(labels)]
+    ).fetchall()
+    return [key for (key,) in rows]
+
+
 def _normalised(column: Column, value: str) -> str:
     if column.kind is Kind.DECIMAL:
         return f"replace({value}, ',', '.')"
@@ -144,67 +163,84 @@ def _normalised(column: Column, value: str) -> str:
 class _Checks:
     """Row-level checks as SQL, evaluated in one pass over the rows.
 
-    Each check is a CASE giving a struct (column_name, reason, detail) for a failing row; the
+    Each check is a CASE giving a struct (column_name, reason, detail, value) for a failing row; the
     list of them is unnested into quarantine rows.
     """
 
-    def __init__(self, source: Source, cohort_year: int | None, municipalities: Sequence[Municipality]):
+    def __init__(
+        self,
+        source: Source,
+        cohort_year: int | None,
+        municipalities: Sequence[Municipality],
+        label_keys: Mapping[CodeList, Sequence[str]],
+    ):
         self.source = source
         self.cohort_year = cohort_year
+        self.label_keys = label_keys
         self.municipality_codes = ", ".join(sorted({_literal(m.code) for m in municipalities})) or "null"
         self.municipality_names = ", ".join(sorted({_literal(m.name.lower()) for m in municipalities})) or "null"
         self.problems: list[str] = []
 
-    def add(self, column_sql: str, reason: str, condition: str, detail: str) -> None:
+    def add(self, column_sql: str, reason: str, condition: str, detail: str, value: str = "null") -> None:
+        """value: the offending cell (never an identifier), NULL where there is none to show."""
+        shown = "null::varchar" if value == "null" else f"left({value}, {QUARANTINE_VALUE_CHARS})"
         self.problems.append(
             f"case when {condition} then "
-            f"{{'column_name': {column_sql}, 'reason': {_literal(reason)}, 'detail': {detail}}} end"
+            f"{{'column_name': {column_sql}, 'reason': {_literal(reason)}, 'detail': {detail}, 'value': {shown}}} end"
         )
 
     def column(self, column: Column, value: str) -> None:
         name = _literal(column.name)
+        add = functools.partial(self.add, value=value)
         if column.kind is Kind.INTEGER:
-            self.add(name, "invalid_number", f"{value} is not null and not regexp_full_match({value}, '[+-]?[0-9]+')",
-                     f"{_shown(value)} || ' is not a whole number'")  # fmt: skip
+            add(name, "invalid_number", f"{value} is not null and not regexp_full_match({value}, '[+-]?[0-9]+')",
+                f"{_shown(value)} || ' is not a whole number'")  # fmt: skip
         elif column.kind is Kind.DECIMAL:
-            self.add(name, "invalid_number", f"{value} is not null and not regexp_full_match({value}, '{DECIMAL_PATTERN}')",
-                     f"{_shown(value)} || ' is not a number'")  # fmt: skip
+            add(name, "invalid_number", f"{value} is not null and not regexp_full_match({value}, '{DECIMAL_PATTERN}')",
+                f"{_shown(value)} || ' is not a number'")  # fmt: skip
         elif column.kind is Kind.DATE:
             parsed = f"try_strptime({value}, {DATE_FORMATS})"
-            self.add(name, "invalid_date", f"{value} is not null and {parsed} is null",
-                     f"{_shown(value)} || ' is not a date (dd.mm.yyyy or yyyy-mm-dd)'")  # fmt: skip
+            add(name, "invalid_date", f"{value} is not null and {parsed} is null",
+                f"{_shown(value)} || ' is not a date (dd.mm.yyyy or yyyy-mm-dd)'")  # fmt: skip
             if column.value_required:
                 self.add(name, "invalid_date", f"{value} is null", f"'empty: {column.name} is required'")
             if column.name == self.source.cohort_date_column:
-                self.add(name, "date_outside_cohort", f"year({parsed}) <> {self.cohort_year}",
-                         f"strftime({parsed}, '%Y-%m-%d') || ' is outside cohort year {self.cohort_year}'")  # fmt: skip
+                add(name, "date_outside_cohort", f"year({parsed}) <> {self.cohort_year}",
+                    f"strftime({parsed}, '%Y-%m-%d') || ' is outside cohort year {self.cohort_year}'")  # fmt: skip
         elif column.kind is Kind.CODE:
             allowed = ", ".join(_literal(code) for code in sorted(column.codes))
             comparable = (
                 f"case when regexp_full_match({value}, '[0-9]{{1,9}}') "
                 f"then cast(cast({value} as bigint) as varchar) else {_label_key(value)} end"
             )
-            self.add(name, "code_outside_list", f"{value} is not null and {comparable} not in ({allowed})",
-                     f"{_shown(value)} || ' is not one of {column.code_label}'")  # fmt: skip
+            add(name, "code_outside_list", f"{value} is not null and {comparable} not in ({allowed})",
+                f"{_shown(value)} || ' is not one of {column.code_label}'")  # fmt: skip
+        elif column.kind is Kind.LABEL:
+            assert column.code_list is not None, column
+            seed = column.code_list.seed
+            known = ", ".join(_literal(key) for key in self.label_keys[column.code_list]) or "null"
+            add(name, "unknown_label", f"{value} is not null and {_label_key(value)} not in ({known})",
+                f"{_shown(value)} || {_literal(unknown_label_advice(seed, quoted_value=True))}")  # fmt: skip
         elif column.kind is Kind.MUNICIPALITY_CODE:
             # Excel-edited CSVs lose the leading zero of 0301; the code is still unambiguous.
             code = f"case when regexp_full_match({value}, '[0-9]{{1,3}}') then lpad({value}, 4, '0') else {value} end"
-            self.add(name, "unknown_municipality", f"{value} is not null and {code} not in ({self.municipality_codes})",
-                     f"{_shown(value)} || ' is not a KLASS 131 municipality code valid in {self.cohort_year}'")  # fmt: skip
+            add(name, "unknown_municipality", f"{value} is not null and {code} not in ({self.municipality_codes})",
+                f"{_shown(value)} || ' is not a KLASS 131 municipality code valid in {self.cohort_year}'")  # fmt: skip
         elif column.kind is Kind.MUNICIPALITY_NAME:
-            self.add(name, "unknown_municipality",
-                     f"{value} is not null and lower({value}) not in ({self.municipality_names})",
-                     f"{_shown(value)} || ' is not a KLASS 131 municipality name valid in {self.cohort_year}'")  # fmt: skip
+            add(name, "unknown_municipality",
+                f"{value} is not null and lower({value}) not in ({self.municipality_names})",
+                f"{_shown(value)} || ' is not a KLASS 131 municipality name valid in {self.cohort_year}'")  # fmt: skip
 
     def sql(self) -> str:
         problems = ", ".join(self.problems) if self.problems else ""
         per_row = (
-            f"select _row_number as row_number, problem.column_name, problem.reason, problem.detail from "
+            f"select _row_number as row_number, problem.column_name, problem.reason, problem.detail, problem.value from "
             f"(select _row_number, unnest(list_filter([{problems}], lambda p: p is not null)) as problem from keyed)"
         )
         if not self.problems:
             per_row = (
-                "select null::integer as row_number, null as column_name, null as reason, null as detail where false"
+                "select null::integer as row_number, null as column_name, null as reason, null as detail, "
+                "null as value where false"
             )
         if self.source.one_row_per_person:
             return f"{per_row} union all {DUPLICATE_PERSONS}"
@@ -215,7 +251,8 @@ class _Checks:
 DUPLICATE_PERSONS = """
     select _row_number as row_number, id_column as column_name, 'duplicate_person' as reason,
            'the same person is in rows ' || array_to_string(list_sort(rows)[1:10], ', ')
-           || case when len(rows) > 10 then ', …' else '' end as detail
+           || case when len(rows) > 10 then ', …' else '' end as detail,
+           null::varchar as value
     from (
         select _row_number, id_column, list(_row_number) over (partition by person_key) as rows
         from keyed where person_key is not null
@@ -230,14 +267,18 @@ def prepare_file(
     pseudonym_key: str | None,
     municipalities: Sequence[Municipality],
     loaded_at: dt.datetime,
+    code_lists: Mapping[CodeList, Sequence[str]] | None = None,
 ) -> PreparedFile:
-    """Read, validate and pseudonymise one file. Raises DeliveryError on file-level problems."""
+    """Read, validate and pseudonymise one file. Raises DeliveryError on file-level problems.
+
+    code_lists: the labels of each seed code list the source's LABEL columns name.
+    """
     scratch = duckdb.connect(":memory:")
     if file.size < PARALLEL_FROM_BYTES:
         # Thread start-up costs more than it saves on a small file.
         scratch.execute("set threads = 1")
     try:
-        return _prepare(scratch, source, file, cohort_year, pseudonym_key, municipalities, loaded_at)
+        return _prepare(scratch, source, file, cohort_year, pseudonym_key, municipalities, loaded_at, code_lists or {})
     finally:
         scratch.close()
 
@@ -250,6 +291,7 @@ def _prepare(
     pseudonym_key: str | None,
     municipalities: Sequence[Municipality],
     loaded_at: dt.datetime,
+    code_lists: Mapping[CodeList, Sequence[str]],
 ) -> PreparedFile:
     widths = {c.name.lower(): c.width for c in source.columns if c.width}
     delivered = read_delivery(file.path, file.relative_path, scratch, widths)
@@ -257,7 +299,8 @@ def _prepare(
 
     scrubbed = _store_keyed_cells(scratch, source, layout, pseudonym_key)
 
-    checks = _Checks(source, cohort_year, _valid_in(municipalities, cohort_year))
+    label_keys = {code_list: _label_keys(scratch, code_lists[code_list]) for code_list in source.code_lists}
+    checks = _Checks(source, cohort_year, _valid_in(municipalities, cohort_year), label_keys)
     for column in source.stored_columns:
         checks.column(column, quote(column.raw_name))
     if layout.statbank_value:
@@ -268,6 +311,7 @@ def _prepare(
             f"_statbank_value is not null and _statbank_value not in ({symbols}) and "
             f"not regexp_full_match(_statbank_value, '{DECIMAL_PATTERN}')",
             f"{_shown('_statbank_value')} || ' is neither a number nor an SSB symbol (. .. ... :)'",
+            value="_statbank_value",
         )
     if source.identifier_columns:
         checks.add("id_column", "invalid_identifier", "id_problem is not null", "id_problem")
@@ -282,7 +326,8 @@ def _prepare(
         f"""
         select {_literal(source.name)} as source, {"null" if cohort_year is None else cohort_year}::integer as cohort_year,
                {lineage["_source_file"]} as source_file, {lineage["_file_sha256"]} as file_sha256,
-               row_number::integer as row_number, column_name, reason, detail, {lineage["_loaded_at"]} as loaded_at
+               row_number::integer as row_number, column_name, reason, detail, value,
+               {lineage["_loaded_at"]} as loaded_at
         from ({checks.sql()}) order by row_number, column_name, reason
         """,
     )
@@ -314,11 +359,6 @@ def _valid_in(municipalities: Sequence[Municipality], cohort_year: int | None) -
         return list(municipalities)
     first, last = dt.date(cohort_year, 1, 1), dt.date(cohort_year, 12, 31)
     return [m for m in municipalities if m.valid_from <= last and (m.valid_to is None or m.valid_to >= first)]
-
-
-def _quarantine_schema() -> pa.Schema:
-    types = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "TIMESTAMP": pa.timestamp("us")}
-    return pa.schema([(name, types[sql_type]) for name, sql_type in QUARANTINE_COLUMNS])
 
 
 def _store_keyed_cells(

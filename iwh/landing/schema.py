@@ -33,6 +33,7 @@ QUARANTINE_COLUMNS = (
     ("column_name", "VARCHAR"),
     ("reason", "VARCHAR"),
     ("detail", "VARCHAR"),
+    ("value", "VARCHAR"),
     ("loaded_at", "TIMESTAMP"),
 )
 
@@ -45,6 +46,7 @@ LOAD_LOG_COLUMNS = (
     ("rows_quarantined", "INTEGER"),
     ("loaded_at", "TIMESTAMP"),
     ("run_id", "VARCHAR"),
+    ("code_lists_sha256", "VARCHAR"),
 )
 
 
@@ -70,6 +72,13 @@ def _create(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[tuple[str
     con.execute(f"create table if not exists {table} ({body})")
 
 
+# Columns added after warehouses existed: an older warehouse gets them, NULL in the rows it has.
+ADDED_COLUMNS = (
+    ("quality.quarantine", "value", "VARCHAR"),
+    ("quality.load_log", "code_lists_sha256", "VARCHAR"),
+)
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw, quarantine and load-log tables if they do not exist yet (idempotent)."""
     con.execute("create schema if not exists raw")
@@ -78,3 +87,5 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         _create(con, source.table, raw_columns(source))
     _create(con, "quality.quarantine", QUARANTINE_COLUMNS)
     _create(con, "quality.load_log", LOAD_LOG_COLUMNS)
+    for table, name, sql_type in ADDED_COLUMNS:
+        con.execute(f"alter table {table} add column if not exists {quote(name)} {sql_type}")

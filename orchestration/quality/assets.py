@@ -10,6 +10,10 @@ table every model and publication reads. When a critical expectation failed in t
 it fails with ERROR severity and Dagster skips everything downstream of
 marts.analysis_dataset — the models, the exports and the published snapshot. Warnings are
 WARN-severity suite checks and block nothing.
+
+``quarantine_threshold`` gates the same asset on the quarantine: a delivered file with more
+than IWH_QUARANTINE_THRESHOLD_PCT (default 1 %) of its rows quarantined is a systematic
+problem (landing-zone.md), and it blocks as a failed critical expectation does.
 """
 
 from typing import TYPE_CHECKING
@@ -28,6 +32,7 @@ from dagster import (
 )
 
 from expectations.suites import CRITICAL, SUITES
+from iwh.landing import quarantine
 from iwh.warehouse import table_exists
 from orchestration.ingestion.assets import raw_assets
 from orchestration.resources import WarehouseResource
@@ -194,6 +199,40 @@ def critical_expectations(context: AssetCheckExecutionContext, warehouse: Wareho
     )
 
 
+@asset_check(
+    asset=GATED_KEY,
+    name="quarantine_threshold",
+    blocking=True,
+    description=(
+        "No delivered file has more of its rows in quality.quarantine than IWH_QUARANTINE_THRESHOLD_PCT "
+        "(default 1 %): above it the problem is systematic, and the models and publication are blocked."
+    ),
+)
+def quarantine_threshold(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
+    settings = warehouse.settings()
+    threshold = settings.quarantine_threshold_pct
+    with warehouse.connect() as con:
+        over = quarantine.over_threshold(con, threshold)
+    messages = [delivery.message(threshold) for delivery in over]
+    for message in messages:
+        context.log.error(message)
+    return AssetCheckResult(
+        passed=not over,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            f"{len(over)} levering(er) har flere rader i karantene enn grensen; ingenting publiseres. "
+            + " ".join(messages)
+            if over
+            else None
+        ),
+        metadata={
+            "threshold_pct": threshold,
+            "deliveries_over_threshold": len(over),
+            "deliveries": "\n".join(messages) or "none",
+        },
+    )
+
+
 def _results_run_id(con, run_id: str) -> str | None:
     """This run's results; a run that only re-evaluates the gate judges the latest ones."""
     if not table_exists(con, "quality.validation_results"):
@@ -205,4 +244,4 @@ def _results_run_id(con, run_id: str) -> str | None:
 
 
 assets = [quality_checkpoints]
-checks = [critical_expectations]
+checks = [critical_expectations, quarantine_threshold]

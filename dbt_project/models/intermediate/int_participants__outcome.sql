@@ -1,9 +1,9 @@
 -- Goal achievement (måloppnåelse) from the end reason. Jobbsjansen codes v4_1 through the seed
 -- jobbsjansen_avslutningsaarsaker; NIR labels through nir_avslutningsaarsaker, in the column of the
 -- active outcome variant. `utelatt` end reasons (death, moved, utfaset, ...) are excluded, not failures.
--- An end reason missing from its seed fails the test `unmapped_end_reason`. `overgang` (work or
--- education, report table 1) is the seed's kind of achievement, for achieved exits only, so it
--- follows the active variant.
+-- An end reason missing from its seed is quarantined by ingestion; the test `unmapped_end_reason`
+-- holds the two together. `overgang` (work or education, report table 1) is the seed's kind of
+-- achievement, for achieved exits only, so it follows the active variant.
 with jobbsjansen as (
     select
         leavers.person_key,

@@ -1,7 +1,7 @@
 {#- Quarantine reasons in the order ingestion checks them; a row with several problems is counted
     once, under the first. -#}
 {%- set quarantine_reasons = ['invalid_identifier', 'invalid_date', 'date_outside_cohort', 'code_outside_list',
-                              'unknown_municipality', 'duplicate_person', 'invalid_number'] -%}
+                              'unknown_label', 'unknown_municipality', 'duplicate_person', 'invalid_number'] -%}
 
 -- The auditors' denominator, traceable: per programme, cohort year and delivered file, the rows
 -- delivered, then each step that removes rows with its reason, down to the modelled complete cases.
