@@ -39,9 +39,10 @@ from test_landing_fixtures import (
 )
 from test_quality_pipeline import read_nir, write_nir
 
-from iwh.landing import DeliveryError, changed_partitions, code_lists, discover, load_partition
+from iwh.landing import DeliveryError, changed_partitions, code_lists, discover, load_partition, quarantine
+from iwh.landing.contract import QUARANTINE_REASONS
 from iwh.publication import publish
-from iwh.settings import Settings
+from iwh.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from orchestration.runner import RunOutcome
@@ -649,6 +650,76 @@ def test_a_corrected_redelivery_clears_the_quarantine_of_its_partition(warehouse
         if row["cohort_year"] == 2019
     ]
     assert raw_rows(warehouse.con, "nir_deltakere", 2019) == sorted(loaded_before, key=lambda r: r["_row_number"])
+
+
+# --- the quarantine read back: summary and threshold ---------------------------------------
+
+
+def _three_bad_rows(header: list[str], rows: list[list[str]]) -> None:
+    _set(header, rows, 3, "Avslutningsaarsak", "Reist hjem")
+    _set(header, rows, 4, "Avslutningsaarsak", "reist hjem ")
+    _set(header, rows, 5, "Kjonn", "X")
+
+
+def test_quarantine_summary_groups_by_reason_and_column_with_what_to_do(warehouse):
+    _load_changed_nir_2019(warehouse, _three_bad_rows)
+
+    assert quarantine.summary(warehouse.con) == [
+        quarantine.QuarantineGroup(
+            "nir_deltakere",
+            "unknown_label",
+            "Avslutningsaarsak",
+            2,
+            "Reist hjem",
+            "Etiketten finnes ikke i seed `nir_avslutningsaarsaker`: legg etiketten til i seed "
+            "`nir_avslutningsaarsaker` (dbt_project/seeds/nir_avslutningsaarsaker.csv) for å kartlegge den, "
+            "eller be dataeieren rette leveransen, og kjør `iwh run` på nytt.",
+        ),
+        quarantine.QuarantineGroup(
+            "nir_deltakere",
+            "code_outside_list",
+            "Kjonn",
+            1,
+            "X",
+            "Koden er ikke i kodelisten i leveransekontrakten (landing-zone.md): be dataeieren rette verdien og "
+            "levere filen på nytt.",
+        ),
+    ]
+
+
+def test_every_quarantine_reason_has_advice():
+    fallback = quarantine.advice("no such reason", "v1_1")
+    assert all(quarantine.advice(reason, "Avslutningsaarsak") != fallback for reason in QUARANTINE_REASONS)
+
+
+def test_a_delivery_passes_the_threshold_only_when_its_share_is_above_it(warehouse):
+    _load_changed_nir_2019(warehouse, _three_bad_rows)
+
+    over = quarantine.over_threshold(warehouse.con, 1.0)
+
+    assert [(d.source_file, d.rows_delivered, d.rows_quarantined) for d in over] == [(NIR_2019, 4, 3)]
+    assert over[0].message(1.0) == (
+        f"{NIR_2019} (nir_deltakere, årgang 2019): 3 av 4 rader i karantene (75 % > grensen 1 %). "
+        "Vanligste årsaker: unknown_label i Avslutningsaarsak (2), code_outside_list i Kjonn (1)."
+    )
+    assert quarantine.over_threshold(warehouse.con, 75) == []
+    others = [d for d in quarantine.deliveries(warehouse.con) if d.source_file != NIR_2019]
+    assert others and all(d.rows_quarantined == 0 and d.rows_delivered > 0 for d in others)
+
+
+@pytest.mark.parametrize(("text", "threshold"), [(None, 1.0), ("", 1.0), ("2,5", 2.5), ("0.25", 0.25), ("0", 0.0)])
+def test_quarantine_threshold_setting(text, threshold):
+    environ = {} if text is None else {"IWH_QUARANTINE_THRESHOLD_PCT": text}
+    assert Settings.from_env(environ).quarantine_threshold_pct == threshold
+
+
+@pytest.mark.parametrize("text", ["en prosent", "-1", "101", "nan"])
+def test_quarantine_threshold_setting_outside_a_percentage_is_refused(text):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"IWH_QUARANTINE_THRESHOLD_PCT": text})
+    assert str(raised.value) == (
+        f"IWH_QUARANTINE_THRESHOLD_PCT={text!r} is not a percentage between 0 and 100 (e.g. 1 or 2,5)"
+    )
 
 
 # --- the quarantine threshold, through `iwh run` -------------------------------------------
