@@ -25,9 +25,9 @@ import pandas as pd
 
 from expectations import suites as suite_definitions
 from expectations.missingness import MIN_CELL
+from iwh.landing import quarantine
 from iwh.reporting import N_, SUPPRESSED, Column, Language, RunFacts, table
 from iwh.reporting import render as render_page
-from iwh.landing import quarantine
 from iwh.warehouse import table_exists
 
 QUARANTINE_ROWS_LISTED = 200

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import html
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import point_environment_at
+from pipeline_env import RUN_ENVIRONMENT, restored_environment
 
 UNKNOWN_LABEL = "Permisjon"
 SPOR_EMPTIED_SHARE = 0.8
@@ -118,18 +118,9 @@ def degraded_run(sample_landing, tmp_path_factory):
 
     shutil.copytree(sample_landing, landing)
     planted = degrade(landing)
-    saved = {
-        name: os.environ.get(name) for name in ("IWH_LANDING_DIR", "IWH_HOME", "IWH_PSEUDONYM_KEY", "DAGSTER_HOME")
-    }
-    try:
+    with restored_environment(*RUN_ENVIRONMENT):
         settings = point_environment_at(landing, root / "home")
         outcome = run_pipeline(settings, echo=lambda line: None)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         failed = con.execute(
             """
