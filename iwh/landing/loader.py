@@ -83,9 +83,29 @@ def _stored_code_lists(con: duckdb.DuckDBPyConnection, source: Source) -> dict[i
 
 def _is_loaded(con: duckdb.DuckDBPyConnection, source: Source, cohort_year: int, files: Sequence[LandingFile]) -> bool:
     """The partition holds these files, checked against the seeds as they are now."""
-    return _stored_hashes(con, source).get(cohort_year) == _delivered_hashes(files) and _stored_code_lists(
-        con, source
-    ).get(cohort_year) == code_lists.fingerprint(source.code_lists)
+    return _is_current(
+        _stored_hashes(con, source),
+        _stored_code_lists(con, source),
+        code_lists.fingerprint(source.code_lists),
+        cohort_year,
+        files,
+    )
+
+
+def _is_current(
+    stored_hashes: dict[int | None, set[tuple[str, str]]],
+    stored_code_lists: dict[int, str | None],
+    current_code_lists: str,
+    cohort_year: int,
+    files: Sequence[LandingFile],
+) -> bool:
+    """Loading the partition again would change nothing: one file, loaded with this hash, and
+    checked against the seeds as they are now."""
+    return (
+        len(files) == 1
+        and stored_hashes.get(cohort_year) == _delivered_hashes(files)
+        and stored_code_lists.get(cohort_year) == current_code_lists
+    )
 
 
 def changed_partitions(con: duckdb.DuckDBPyConnection, inventory: LandingInventory) -> list[tuple[str, int]]:
@@ -102,10 +122,12 @@ def changed_partitions(con: duckdb.DuckDBPyConnection, inventory: LandingInvento
     current_code_lists = {name: code_lists.fingerprint(source.code_lists) for name, source in partitioned.items()}
     for source_name, cohort_year in inventory.partitions():
         files = inventory.partition_files(source_name, cohort_year)
-        if (
-            len(files) != 1
-            or stored_by_source[source_name].get(cohort_year) != _delivered_hashes(files)
-            or code_lists_by_source[source_name].get(cohort_year) != current_code_lists[source_name]
+        if not _is_current(
+            stored_by_source[source_name],
+            code_lists_by_source[source_name],
+            current_code_lists[source_name],
+            cohort_year,
+            files,
         ):
             changed.append((source_name, cohort_year))
     return changed
