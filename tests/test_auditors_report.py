@@ -59,7 +59,7 @@ def test_report_in_english_on_request(degraded_reports):
         )
     text = html.unescape(page)
     assert '<html lang="en">' in page and 'id="synthetic-banner"' in page
-    assert "Blocked: 4 critical expectation results failed" in text
+    assert "Blocked: 3 critical expectation results failed" in text
     assert "<h2>7. Quarantine</h2>" in page
     assert any("0301 Oslo" in row and "39.0%" in row for row in table_rows(page, "missingness-table-15"))
 
