@@ -76,8 +76,14 @@ def home(tmp_path_factory, dataset) -> Path:
             "3 as sentralitet, 'ordning_a' as js_scope from dataset"
         )
         con.execute(
-            "create table marts.project_year as select distinct programme, prosjekt_id, cohort_year, "
-            "n_prosjekt_aar + 5 as antall_deltakere, 40.0 * (n_prosjekt_aar + 5) as lonnsutgifter_1000kr from dataset"
+            "create table marts.project_year as select programme, prosjekt_id, cohort_year, "
+            "any_value(kommunenummer) as kommunenummer, any_value(n_prosjekt_aar) + 5 as antall_deltakere, "
+            "40.0 * (any_value(n_prosjekt_aar) + 5) as lonnsutgifter_1000kr from dataset group by all"
+        )
+        # The unit pages name the municipalities.
+        con.execute(
+            "create table marts.municipality_year as select distinct kommunenummer, cohort_year, "
+            "'Kommune ' || kommunenummer as kommunenavn from dataset"
         )
         con.execute(
             "create table marts.participant_exits as select *, 'Kommune ' || kommunenummer as kommunenavn from dataset"
