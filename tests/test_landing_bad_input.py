@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import pandas as pd
 import pytest
 from pipeline_env import RUN_ENVIRONMENT, point_environment_at, restored_environment
 from test_landing_fixtures import (
@@ -689,6 +690,19 @@ def test_quarantine_summary_groups_by_reason_and_column_with_what_to_do(warehous
             "levere filen på nytt.",
         ),
     ]
+
+
+def test_markup_in_a_quarantined_value_reaches_the_auditors_report_as_text(warehouse):
+    from expectations import auditors_report
+
+    markup = "<img src=x onerror=alert(1)>"
+    _load_changed_nir_2019(warehouse, lambda h, r: _set(h, r, 3, "StatsborgerskapForste", markup))
+
+    page = auditors_report.render(warehouse.con, "run-test", pd.DataFrame(), warehouse.landing, synthetic=False)
+
+    assert [group.example_value for group in quarantine.summary(warehouse.con)] == [markup]
+    assert markup not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
 
 
 def test_every_quarantine_reason_has_advice():
