@@ -10,7 +10,6 @@ blocked are checked.
 from __future__ import annotations
 
 import html
-import os
 import re
 import shutil
 from collections import Counter
@@ -21,7 +20,7 @@ import duckdb
 import pytest
 import quality_sample
 from browser import Browser, PageVisit, requires_chromium
-from pipeline_env import point_environment_at
+from pipeline_env import RUN_ENVIRONMENT, point_environment_at, restored_environment
 from test_quality_pipeline import read_nir, write_nir
 from test_quality_units import degrade
 
@@ -147,16 +146,11 @@ def test_no_page_of_a_run_runs_delivered_markup(sample_landing, tmp_path):
     landing = tmp_path / "landing"
     shutil.copytree(sample_landing, landing)
     deliver_markup_labels(landing)
-    saved = {name: os.environ.get(name) for name in ("IWH_LANDING_DIR", "IWH_HOME", "IWH_PSEUDONYM_KEY")}
-    try:
+    with restored_environment(*RUN_ENVIRONMENT):
         settings = point_environment_at(landing, tmp_path / "home")
         outcome = run_pipeline(settings, echo=lambda line: None)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    # Three rows of some 1 600 are quarantined (unknown labels), below the blocking threshold.
+    assert outcome.published, outcome.failures
     reports = settings.reports_dir
     pages = sorted(reports.rglob("*.html"))
     shown: set[str] = set()
@@ -184,8 +178,7 @@ def test_no_page_of_a_run_runs_delivered_markup(sample_landing, tmp_path):
         "data docs expectations",
         "auditors_report.html",
         "dbt_docs/index.html",
+        "analysis/index.html",
     }
-    # The analysis report is written only by a run that publishes.
-    expected |= {"analysis/index.html"} if outcome.published else set()
     assert expected <= set(kinds), kinds
     assert shown == set(PAYLOADS)
