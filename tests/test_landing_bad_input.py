@@ -63,6 +63,7 @@ WAREHOUSE_TABLES = (
     "raw.klass_131_kommuner",
     "quality.quarantine",
     "quality.load_log",
+    "quality.code_list_checks",
 )
 
 
@@ -99,7 +100,7 @@ class Warehouse:
             for table, rows in tables.items():
                 if table == f"raw.{source}":
                     rows = [r for r in rows if r["cohort_year"] != year]
-                elif table == "quality.quarantine":
+                elif table in ("quality.quarantine", "quality.code_list_checks"):
                     rows = [r for r in rows if (r["source"], r["cohort_year"]) != (source, year)]
                 elif table == "quality.load_log":
                     rows = [r for r in rows if r["run_id"] != "bad-input"]

@@ -72,11 +72,10 @@ def _delivered_hashes(files: Sequence[LandingFile]) -> set[tuple[str, str]]:
 
 def _stored_code_lists(con: duckdb.DuckDBPyConnection, source: Source) -> dict[int, str | None]:
     """Per cohort year, the fingerprint of the seed code lists its current rows were checked against."""
-    if not table_exists(con, "quality.load_log"):
+    if not table_exists(con, "quality.code_list_checks"):
         return {}
     rows = con.execute(
-        "select cohort_year, arg_max(code_lists_sha256, loaded_at) from quality.load_log where source = ? group by 1",
-        [source.name],
+        "select cohort_year, code_lists_sha256 from quality.code_list_checks where source = ?", [source.name]
     ).fetchall()
     return dict(rows)
 
@@ -262,7 +261,6 @@ def _write(
                 "rows_quarantined": p.rows_quarantined,
                 "loaded_at": loaded_at,
                 "run_id": run_id,
-                "code_lists_sha256": code_lists_sha256,
             }
             for p in prepared
         ]
@@ -283,6 +281,13 @@ def _write(
             )
             con.execute("insert into quality.quarantine by name select * from incoming_quarantine")
             con.execute("insert into quality.load_log by name select * from incoming_load_log")
+            con.execute(
+                "delete from quality.code_list_checks where source = ? and cohort_year is not distinct from ?",
+                [source.name, cohort_year],
+            )
+            con.execute(
+                "insert into quality.code_list_checks values (?, ?, ?)", [source.name, cohort_year, code_lists_sha256]
+            )
             con.execute("commit")
         except BaseException:
             con.execute("rollback")

@@ -46,6 +46,13 @@ LOAD_LOG_COLUMNS = (
     ("rows_quarantined", "INTEGER"),
     ("loaded_at", "TIMESTAMP"),
     ("run_id", "VARCHAR"),
+)
+
+# The seed code lists each loaded partition was checked against: replaced with the partition, in
+# the same transaction, so it always describes the rows the partition holds.
+CODE_LIST_CHECK_COLUMNS = (
+    ("source", "VARCHAR"),
+    ("cohort_year", "INTEGER"),
     ("code_lists_sha256", "VARCHAR"),
 )
 
@@ -73,10 +80,7 @@ def _create(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[tuple[str
 
 
 # Columns added after warehouses existed: an older warehouse gets them, NULL in the rows it has.
-ADDED_COLUMNS = (
-    ("quality.quarantine", "value", "VARCHAR"),
-    ("quality.load_log", "code_lists_sha256", "VARCHAR"),
-)
+ADDED_COLUMNS = (("quality.quarantine", "value", "VARCHAR"),)
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -87,5 +91,6 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         _create(con, source.table, raw_columns(source))
     _create(con, "quality.quarantine", QUARANTINE_COLUMNS)
     _create(con, "quality.load_log", LOAD_LOG_COLUMNS)
+    _create(con, "quality.code_list_checks", CODE_LIST_CHECK_COLUMNS)
     for table, name, sql_type in ADDED_COLUMNS:
         con.execute(f"alter table {table} add column if not exists {quote(name)} {sql_type}")
