@@ -102,14 +102,14 @@ def site_config(docs_dir: Path) -> dict:
     }
 
 
-def build(context, docs_dir: Path, result_identifiers: Sequence) -> Path:
-    """Render the pages of ``result_identifiers``, the suites' pages and the index.
+def build(context, docs_dir: Path, resource_identifiers: Sequence) -> Path:
+    """Render the pages of ``resource_identifiers`` (validation results and suites) and the index.
 
     Pages of earlier runs stay as they were rendered; with nothing new and an index in place the
     site already shows everything."""
     index = docs_dir / "index.html"
-    if result_identifiers or not index.is_file():
+    if resource_identifiers or not index.is_file():
         # An empty list would make GX render every stored result; that is what a site without
         # an index needs.
-        context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=list(result_identifiers) or None)
+        context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=list(resource_identifiers) or None)
     return index
