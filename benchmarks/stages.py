@@ -57,7 +57,7 @@ def run_stage(stage: str) -> bool:
     from iwh.settings import Settings
     from orchestration.definitions import defs
     from orchestration.instance import prepare_instance
-    from orchestration.runner import PARTITIONS_NAME, RUN_CONFIG
+    from orchestration.runner import PARTITIONS_NAME
 
     settings = Settings.from_env()
     instance = prepare_instance(settings)
@@ -67,16 +67,14 @@ def run_stage(stage: str) -> bool:
         instance.add_dynamic_partitions(PARTITIONS_NAME, [y for y in years if y not in known])
         job = defs.resolve_job_def("ingest_cohort_job")
         return all(
-            job.execute_in_process(
-                instance=instance, partition_key=year, run_config=RUN_CONFIG, raise_on_error=False
-            ).success
+            job.execute_in_process(instance=instance, partition_key=year, raise_on_error=False).success
             for year in years
         )
     job = defs.resolve_job_def("build_warehouse_job")
     selection = stage_selection(stage)
     checks = stage_checks(stage, selection, job.asset_layer.asset_graph.asset_check_keys)
     subset = job.get_subset(asset_selection=set(selection), asset_check_selection=checks)
-    return subset.execute_in_process(instance=instance, run_config=RUN_CONFIG, raise_on_error=False).success
+    return subset.execute_in_process(instance=instance, raise_on_error=False).success
 
 
 if __name__ == "__main__":

@@ -81,6 +81,56 @@ def where_lines(settings: Settings) -> list[str]:
     ]
 
 
+STAGE_ORDER = ("ingestion", "reference data", "dbt", "expectations", "models", "reports", "publication")
+
+
+def warehouse_counts(path: Path) -> dict[str, int]:
+    """Rows delivered (participant files), quarantined and modelled (M1's sample), from the tables."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {
+            "delivered": con.execute(
+                "select coalesce(sum(n_rows), 0) from marts.exclusions where step = 'delivered'"
+            ).fetchone()[0],
+            "quarantined": con.execute(
+                "select count(*) from (select distinct source_file, file_sha256, row_number from quality.quarantine)"
+            ).fetchone()[0],
+            "modelled": con.execute("select coalesce(max(n), 0) from analysis.model_fit where model = 'm1'").fetchone()[
+                0
+            ],
+        }
+    finally:
+        con.close()
+
+
+def _names(checks) -> str:
+    names = sorted({check.name for check in checks})
+    return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+
+
+def summary_lines(settings: Settings, outcome) -> list[str]:
+    counts = warehouse_counts(settings.published_path)
+    failed = [check for check in outcome.checks if not check.passed and check.blocking]
+    warned = [check for check in outcome.checks if not check.passed and not check.blocking]
+    stages = [
+        f"{stage} {outcome.seconds_by_stage[stage]:.1f} s" for stage in STAGE_ORDER if stage in outcome.seconds_by_stage
+    ]
+    return [
+        f"cohorts ingested: {', '.join(outcome.ingested) or 'none'}"
+        + (f" (unchanged: {', '.join(outcome.unchanged)})" if outcome.unchanged else ""),
+        f"rows:             {counts['delivered']} delivered, {counts['quarantined']} quarantined, "
+        f"{counts['modelled']} modelled (M1)",
+        f"checks:           {len(outcome.checks)} run, {len(failed)} failed"
+        + (f" ({_names(failed)})" if failed else "")
+        + f", {len(warned)} warned"
+        + (f" ({_names(warned)})" if warned else ""),
+        f"time per stage:   {', '.join(stages)}",
+        f"run log:          {outcome.run_log}",
+    ]
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     # Fail on configuration before the slow import of Dagster and dbt.
@@ -88,19 +138,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings.resolve_pseudonym_key()
     from orchestration.runner import run_pipeline
 
-    outcome = run_pipeline(settings, years=args.years)
-    if outcome.ingested:
-        print(f"ingested cohort(s): {', '.join(outcome.ingested)}")
-    if outcome.unchanged:
-        print(f"unchanged cohort(s): {', '.join(outcome.unchanged)}")
+    outcome = run_pipeline(settings, years=args.years, verbose=args.verbose)
     if not outcome.ok:
         print("iwh run failed:", file=sys.stderr)
         for message in outcome.failures:
             print(f"  {message}", file=sys.stderr)
-        print(f"the last published warehouse is unchanged: {settings.published_path}", file=sys.stderr)
+        print(f"the published warehouse is unchanged: {settings.published_path}", file=sys.stderr)
+        print(f"details in the run log: {outcome.run_log}", file=sys.stderr)
         return 1
     print("published.")
-    for line in where_lines(settings):
+    for line in summary_lines(settings, outcome) + where_lines(settings):
         print(line)
     return 0
 
@@ -148,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="materialise every asset for the landing zone and publish")
     run.add_argument("--years", type=parse_years, default=None, help="only ingest these cohort years")
+    run.add_argument("--verbose", action="store_true", help="also stream dbt's, GX's and Dagster's own logs")
     run.set_defaults(func=_cmd_run)
 
     where = commands.add_parser("where", help="where the published warehouse and reports are, and how to open them")

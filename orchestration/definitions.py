@@ -2,7 +2,7 @@
 
 Each area (ingestion, transformation, quality, analysis, publication) has its own Definitions;
 this module merges them with what they share: the warehouse resource, configured from the
-environment, the executor and the console logger.
+environment, and the executor.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from dagster import Definitions, EnvVar, in_process_executor
 
 from orchestration.analysis.definitions import defs as analysis_defs
 from orchestration.ingestion.definitions import defs as ingestion_defs
-from orchestration.progress import progress_logger
 from orchestration.publication.definitions import publication_definitions
 from orchestration.quality.definitions import defs as quality_defs
 from orchestration.resources import WarehouseResource
@@ -23,7 +22,6 @@ shared_defs = Definitions(
     resources={"warehouse": WarehouseResource(landing_dir=EnvVar("IWH_LANDING_DIR"), home=EnvVar("IWH_HOME"))},
     # One process per run: DuckDB takes one writer per file, and the run holds the writer lock.
     executor=in_process_executor,
-    loggers={"console": progress_logger},
 )
 
 defs = Definitions.merge(

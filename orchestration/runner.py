@@ -1,49 +1,67 @@
 """`iwh run`: ingest changed cohort partitions, then build, check, model, report and publish.
 
-Runs go through a persistent Dagster instance under IWH_HOME/dagster, so `dagster dev`
+Runs go through a persistent Dagster instance under IWH_HOME/dagster, so `dg dev`
 shows them in its run history next to sensor- and schedule-launched runs.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
+from dagster import DagsterInstance, Definitions, JobDefinition
 
 from iwh.landing import changed_partitions, discover
 from iwh.settings import Settings, SettingsError
 from iwh.warehouse import connect, writer_lock
 from orchestration.instance import prepare_instance
-from orchestration.progress import root_cause_message
+from orchestration.progress import CheckResult, Display, RunRecord, RunWatcher, run_log
 from orchestration.transformation.project import prepare_manifest
 
 PARTITIONS_NAME = "cohort_year"
-# Selecting the job's own `console` logger (orchestration.progress) replaces Dagster's verbose default.
-RUN_CONFIG = {"loggers": {"console": {}}}
 
 
 @dataclass
 class RunOutcome:
     ingested: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # What failed, each a step or check and where (file, row, column), for a person to act on.
     failures: list[str] = field(default_factory=list)
     published: bool = False
+    seconds_by_stage: dict[str, float] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
+    run_log: Path | None = None
 
     @property
     def ok(self) -> bool:
         return not self.failures and self.published
 
+    def add(self, record: RunRecord) -> None:
+        for stage, seconds in record.seconds_by_stage.items():
+            self.seconds_by_stage[stage] = self.seconds_by_stage.get(stage, 0.0) + seconds
+        self.checks.extend(record.checks)
+        blocked = {check.name for check in record.checks if not check.passed and check.blocking}
+        for check in record.checks:
+            if not check.passed and check.blocking:
+                self.failures.append(f"check {check.name} on {check.asset}: {check.detail or 'failed'}")
+        for step, message in record.failures:
+            # A blocking check fails its step too; the check's own line says more than Dagster's error.
+            if not any(step.endswith(name) for name in blocked):
+                self.failures.append(f"{step}: {message}")
+        if record.failed_steps and not self.failures:
+            self.failures.append(f"{', '.join(sorted(record.failed_steps))} failed (see the run log)")
 
-def _failure_messages(result: ExecuteInProcessResult) -> list[str]:
-    messages = []
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE" and event.step_failure_data.error:
-            messages.append(f"{event.step_key}: {root_cause_message(event.step_failure_data.error)}")
-    return messages or ["the run failed (see the Dagster run log)"]
+
+def _execute(
+    job: JobDefinition, instance: DagsterInstance, display: Display, stage: str | None = None, **kwargs
+) -> tuple[bool, RunRecord]:
+    run_id = str(uuid.uuid4())
+    with RunWatcher(instance, run_id, display, stage=stage) as watcher:
+        result = job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False, **kwargs)
+    return result.success, watcher.record
 
 
 def _ingest(
@@ -51,9 +69,10 @@ def _ingest(
     defs: Definitions,
     instance: DagsterInstance,
     years: Sequence[int] | None,
-    echo: Callable[[str], None],
-) -> tuple[RunOutcome, str]:
-    """Ingest every stale cohort partition, a Dagster run per cohort year."""
+    display: Display,
+    outcome: RunOutcome,
+) -> str:
+    """Ingest every stale cohort partition, a Dagster run per cohort year; the runs' group tag."""
     inventory = discover(settings.landing_dir)
     cohort_years = sorted(inventory.cohort_years())
     if years:
@@ -80,56 +99,60 @@ def _ingest(
             stale = [(source, year) for source, year in inventory.partitions()]
     stale_years = sorted({year for _, year in stale if year in cohort_years})
 
-    outcome = RunOutcome()
     outcome.unchanged = [str(y) for y in cohort_years if y not in stale_years]
     run_group = uuid.uuid4().hex[:12]
     ingest_job = defs.resolve_job_def("ingest_cohort_job")
     for year in stale_years:
-        echo(f"ingesting cohort {year}")
-        result = ingest_job.execute_in_process(
-            instance=instance,
+        display.line(f"  ▶ ingesting cohort {year}")
+        success, record = _execute(
+            ingest_job,
+            instance,
+            display,
+            stage="ingestion",
             partition_key=str(year),
-            run_config=RUN_CONFIG,
-            raise_on_error=False,
             tags={"iwh/run_group": run_group},
         )
-        if result.success:
+        outcome.add(record)
+        if success:
             outcome.ingested.append(str(year))
-        else:
-            outcome.failures.extend(_failure_messages(result))
-    return outcome, run_group
+    return run_group
 
 
 def run_pipeline(
     settings: Settings,
     years: Sequence[int] | None = None,
-    echo: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    display: Display | None = None,
+    verbose: bool = False,
 ) -> RunOutcome:
+    """Ingest, build and publish; everything but ``display``'s lines goes to a run log under
+    IWH_HOME/logs (with ``verbose`` to the terminal too)."""
     settings.require_landing()
     # The runs' resources are configured from the environment (orchestration/definitions.py).
     os.environ["IWH_LANDING_DIR"] = str(settings.landing_dir)
     os.environ["IWH_HOME"] = str(settings.home)
     _, is_demo_key = settings.resolve_pseudonym_key()
+    display = display or Display()
+    outcome = RunOutcome()
     if is_demo_key:
-        echo("warning: synthetic sample: pseudonymising with the public demo key (never use it for real data)")
+        display.line("warning: synthetic sample: pseudonymising with the public demo key (never use it for real data)")
 
-    # The definitions are made from the dbt manifest: parsed now if the project changed since.
-    prepare_manifest(settings)
-    from orchestration.definitions import defs
+    with display, run_log(settings.logs_dir, verbose=verbose, echo=display.console.file) as log_path:
+        outcome.run_log = log_path
+        # The definitions are made from the dbt manifest: parsed now if the project changed since.
+        prepare_manifest(settings)
+        from orchestration.definitions import defs
 
-    instance = prepare_instance(settings)
-    outcome, run_group = _ingest(settings, defs, instance, years, echo)
-    if outcome.failures:
-        echo("ingestion failed; the published warehouse is unchanged")
-        return outcome
+        instance = prepare_instance(settings)
+        run_group = _ingest(settings, defs, instance, years, display, outcome)
+        if outcome.failures:
+            return outcome
 
-    echo("building the warehouse (reference data, dbt, expectations, models, reports, publication)")
-    result = defs.resolve_job_def("build_warehouse_job").execute_in_process(
-        instance=instance, run_config=RUN_CONFIG, raise_on_error=False, tags={"iwh/run_group": run_group}
-    )
-    if result.success:
-        outcome.published = True
-    else:
-        outcome.failures.extend(_failure_messages(result))
-        echo("the build failed or a blocking check failed; the published warehouse is unchanged")
+        display.line("building the warehouse (reference data, dbt, expectations, models, reports, publication)")
+        success, record = _execute(
+            defs.resolve_job_def("build_warehouse_job"), instance, display, tags={"iwh/run_group": run_group}
+        )
+        outcome.add(record)
+        outcome.published = success
+        if not success and not outcome.failures:
+            outcome.failures.append("the build failed (see the run log)")
     return outcome

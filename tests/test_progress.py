@@ -1,11 +1,25 @@
-"""The operator's progress lines: one per step start and end, failures with their root cause."""
+"""What a run shows: one line per step, warnings once, failures with their own cause, read from the
+event log of a real Dagster run."""
 
 from __future__ import annotations
 
-from dagster import Definitions, asset, define_asset_job, in_process_executor
+import io
+import uuid
 
-from orchestration.progress import progress_logger
-from orchestration.runner import RUN_CONFIG
+import pytest
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    DagsterInstance,
+    Definitions,
+    asset,
+    asset_check,
+    define_asset_job,
+    in_process_executor,
+)
+
+from orchestration.progress import Display, RunWatcher, progress_note, report_root_cause
+from orchestration.runner import RunOutcome
 
 
 @asset
@@ -29,33 +43,75 @@ def failing_step(first_step):
     raise ValueError("column Kjonn: value outside K/M in row 7")
 
 
-def _run_with_progress_lines(*assets):
-    """Run the assets as `iwh run` runs a job, with its console logger; the Dagster result."""
+@asset
+def counting_step(context):
+    for done in range(1, 4):
+        context.log.info(progress_note(done, 3, "models fitted"))
+
+
+@asset_check(asset=first_step, blocking=True)
+def first_step_is_two():
+    return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR, metadata={"failures": "1 is not 2"})
+
+
+@asset(deps=[first_step])
+def after_check():
+    return 2
+
+
+@pytest.fixture
+def instance(tmp_path):
+    with DagsterInstance.local_temp(str(tmp_path)) as instance:
+        yield instance
+
+
+def _watch(instance, *assets, checks=()):
+    """Run the assets as `iwh run` runs a job, watched; the printed lines and what was recorded."""
     defs = Definitions(
         assets=list(assets),
-        jobs=[define_asset_job("progress_job", selection="*")],
-        loggers={"console": progress_logger},
+        asset_checks=list(checks),
+        jobs=[define_asset_job("progress_job", selection="*", hooks={report_root_cause})],
         executor=in_process_executor,
     )
-    return defs.resolve_job_def("progress_job").execute_in_process(run_config=RUN_CONFIG, raise_on_error=False)
+    stream = io.StringIO()
+    run_id = str(uuid.uuid4())
+    with RunWatcher(instance, run_id, Display(stream)) as watcher:
+        defs.resolve_job_def("progress_job").execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
+    return stream.getvalue().splitlines(), watcher.record
 
 
-def test_progress_lines_name_each_step_and_the_root_cause(capsys):
-    assert not _run_with_progress_lines(first_step, failing_step).success
-    printed = capsys.readouterr().err.splitlines()
-    assert [line.split(" (")[0] for line in printed[:4]] == [
-        "  ▶ first_step",
-        "  ✓ first_step",
-        "  ▶ failing_step",
-        "  ✗ failing_step",
+def test_one_line_per_step_and_the_failed_steps_own_error(instance):
+    lines, record = _watch(instance, first_step, failing_step)
+    assert lines == ["  ▶ first_step", "  ▶ failing_step"]
+    assert record.failed_steps == {"failing_step"}
+    assert record.failures == [("failing_step", "ValueError: column Kjonn: value outside K/M in row 7")]
+
+    outcome = RunOutcome()
+    outcome.add(record)
+    assert outcome.failures == ["failing_step: ValueError: column Kjonn: value outside K/M in row 7"]
+    assert set(outcome.seconds_by_stage) == {"publication"}  # neither step is a stage of the warehouse
+
+
+def test_a_warning_given_by_several_steps_is_printed_once(instance):
+    lines, _ = _watch(instance, warning_step, same_warning_step)
+    assert [line for line in lines if line.startswith("  ! ")] == [
+        "  ! pseudonymising with the demo key",
+        "  ! cohort 2019: 3 rows quarantined",
     ]
-    assert "      ValueError: column Kjonn: value outside K/M in row 7" in printed
 
 
-def test_a_warning_given_by_several_steps_is_printed_once(capsys):
-    assert _run_with_progress_lines(warning_step, same_warning_step).success
-    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("  ! ")]
-    assert warnings == [
-        "  ! warning_step: pseudonymising with the demo key",
-        "  ! warning_step: cohort 2019: 3 rows quarantined",
-    ]
+def test_a_failed_blocking_check_is_reported_by_its_name_and_detail_not_by_dagsters_error(instance):
+    lines, record = _watch(instance, first_step, after_check, checks=[first_step_is_two])
+    assert "  ! check first_step_is_two on first_step failed (blocking)" in lines
+    assert "  ▶ after_check" not in lines
+
+    outcome = RunOutcome()
+    outcome.add(record)
+    assert outcome.failures == ["check first_step_is_two on first_step: 1 is not 2"]
+
+
+def test_progress_notes_are_read_and_plain_output_has_no_control_characters(instance):
+    lines, record = _watch(instance, counting_step)
+    assert lines == ["  ▶ counting_step"]
+    assert not any("\x1b" in line or "\r" in line for line in lines)
+    assert record.failures == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 import math
 import re
 from dataclasses import dataclass
@@ -110,6 +111,7 @@ def degrade(landing: Path) -> Planted:
 
 @pytest.fixture(scope="module")
 def degraded_run(sample_landing, tmp_path_factory):
+    from orchestration.progress import Display
     from orchestration.runner import run_pipeline
 
     root = tmp_path_factory.mktemp("degraded")
@@ -120,7 +122,7 @@ def degraded_run(sample_landing, tmp_path_factory):
     planted = degrade(landing)
     with restored_environment(*RUN_ENVIRONMENT):
         settings = point_environment_at(landing, root / "home")
-        outcome = run_pipeline(settings, echo=lambda line: None)
+        outcome = run_pipeline(settings, display=Display(io.StringIO()))
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         failed = con.execute(
             """

@@ -128,10 +128,10 @@ def serialised_runs(built_warehouse, sample_landing, tmp_path_factory) -> Serial
 
     sensor_run = (
         "import sys; from dagster import AssetKey, DagsterInstance; "
-        "from orchestration.definitions import defs; from orchestration.runner import RUN_CONFIG; "
+        "from orchestration.definitions import defs; "
         "job = defs.resolve_job_def(sys.argv[1]); "
         "result = job.execute_in_process(instance=DagsterInstance.get(), partition_key=sys.argv[2], "
-        "asset_selection=[AssetKey.from_user_string(k) for k in sys.argv[3:]], run_config=RUN_CONFIG, "
+        "asset_selection=[AssetKey.from_user_string(k) for k in sys.argv[3:]], "
         "tags={'iwh/trigger': 'landing_sensor'}, raise_on_error=False); sys.exit(0 if result.success else 1)"
     )
     env = _env(landing, home)
@@ -215,7 +215,7 @@ def test_killing_a_run_at_any_step_keeps_the_published_snapshot_and_the_next_run
 
     # Each run is also the rerun after the previous kill: it must get past the step killed before.
     kill_points = {
-        "ingestion": _step_started("raw__nir_deltakere"),
+        "ingestion": _step_started("ingesting cohort", delay_s=2.0),
         "dbt": _step_started("dbt_warehouse", delay_s=4.0),
         "model fitting": _step_started("analysis"),
         "publication": _step_started("publication__published_snapshot"),

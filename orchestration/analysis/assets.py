@@ -17,8 +17,9 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
 from threadpoolctl import threadpool_limits
 
-from analysis.specification import MODEL_INPUT_COLUMNS
+from analysis.specification import MODEL_INPUT_COLUMNS, MODEL_NAMES
 from iwh.warehouse import table_exists
+from orchestration.progress import progress_note
 from orchestration.quality.assets import GATED_KEY, MISSINGNESS_KEY, VALIDATION_RESULTS_KEY
 from orchestration.resources import WarehouseResource
 
@@ -119,7 +120,13 @@ def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource
     # One BLAS thread: the models' matrices (tens of columns) gain little from a second one, and on
     # a busy machine OpenBLAS threads waiting for each other made this step two to three times slower.
     with threadpool_limits(1, user_api="blas"):
-        fitted = models.fit_models(dataset, outcome_variant, fitted_one=lambda name: context.log.info(f"fitted {name}"))
+        fitted_names: list[str] = []
+
+        def fitted_one(name: str) -> None:
+            fitted_names.append(name)
+            context.log.info(progress_note(len(fitted_names), len(MODEL_NAMES), "models fitted"))
+
+        fitted = models.fit_models(dataset, outcome_variant, fitted_one=fitted_one)
         if fitted.m1 is None:
             raise ValueError(
                 f"M1 is not estimable, so there are no contribution indicators: {fitted.not_estimable['m1']}"

@@ -27,6 +27,7 @@ from iwh.landing import (
 )
 from iwh.settings import SettingsError
 from orchestration.ingestion.partitions import cohort_partitions
+from orchestration.progress import report_root_cause
 from orchestration.resources import WarehouseResource
 
 RAW_GROUP = "raw"
@@ -112,10 +113,12 @@ ingest_cohort_job = define_asset_job(
     name="ingest_cohort_job",
     selection=AssetSelection.assets(*raw_assets),
     description="Load one cohort year's deliveries into the raw tables (unchanged files are no-ops).",
+    hooks={report_root_cause},
 )
 
 ingest_reference_job = define_asset_job(
     name="ingest_reference_job",
     selection=AssetSelection.assets(*reference_assets),
     description="Load the SSB and KLASS reference files into their raw tables.",
+    hooks={report_root_cause},
 )
