@@ -57,9 +57,11 @@ messages: install
 bench: install
 	$(BIN)/python -m benchmarks.run
 
+# Dagster's local development command on the definitions of workspace.yaml and the instance `iwh run`
+# uses (its dagster.yaml written first); UI_ARGS passes options on, e.g. UI_ARGS="-p 3001".
 ui: install
-	@mkdir -p "$(IWH_HOME)/dagster"
-	DAGSTER_HOME="$$(cd "$(IWH_HOME)" && pwd)/dagster" $(BIN)/dagster dev
+	$(BIN)/python -m orchestration.instance
+	DAGSTER_HOME="$$(cd "$(IWH_HOME)" && pwd)/dagster" PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dg dev -w workspace.yaml $(UI_ARGS)
 
 clean:
 	rm -rf "$(IWH_HOME)" dbt_project/target dbt_project/logs

@@ -56,3 +56,8 @@ def prepare_instance(settings: Settings) -> DagsterInstance:
         config.write_text(wanted)
     os.environ["DAGSTER_HOME"] = str(home)
     return DagsterInstance.get()
+
+
+if __name__ == "__main__":
+    # `make ui`: the UI opens the instance `iwh run` uses, configured before it starts.
+    prepare_instance(Settings.from_env())

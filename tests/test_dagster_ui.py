@@ -1,4 +1,4 @@
-"""Operators live in the Dagster UI: `dagster dev` must serve the asset graph of our definitions."""
+"""Operators live in the Dagster UI: `make ui` (`dg dev`) must serve the asset graph of our definitions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -14,10 +13,7 @@ from pathlib import Path
 import pytest
 from browser import chromium_path, dump_dom
 
-from orchestration.instance import instance_yaml
-
 REPO = Path(__file__).resolve().parent.parent
-DAGSTER = Path(sys.executable).parent / "dagster"
 CODE_LOCATION = "orchestration.definitions:defs"
 EXPECTED_GRAPH_NODES = {
     "raw": ["nir_deltakere", "nir_tiltak", "jobbsjansen_individrapportering", "klass_131_kommuner", "ssb_statbank"],
@@ -47,23 +43,20 @@ def _wait_for(url: str, process: subprocess.Popen, timeout_s: float) -> None:
 
 @pytest.mark.browser
 @pytest.mark.skipif(chromium_path() is None, reason="Debian chromium is not installed")
-def test_dagster_dev_serves_the_asset_graph(tmp_path):
+def test_make_ui_serves_the_asset_graph_on_the_instance_iwh_run_uses(tmp_path):
     port = _free_loopback_port()
     env = dict(os.environ)
     env.update(
-        DAGSTER_HOME=str(tmp_path / "dagster"),
         IWH_HOME=str(tmp_path / "home"),
         IWH_LANDING_DIR=str(tmp_path / "no-landing-yet"),
     )
-    (tmp_path / "dagster").mkdir()
-    # The instance configuration `iwh run` writes, so the webserver and daemon use its event log storage.
-    (tmp_path / "dagster" / "dagster.yaml").write_text(instance_yaml(str(tmp_path / "dagster")))
+    output = (tmp_path / "ui.log").open("w")
     process = subprocess.Popen(
-        [str(DAGSTER), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        ["make", "--no-print-directory", "ui", f"UI_ARGS=-h 127.0.0.1 -p {port}"],
         cwd=REPO,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
@@ -79,6 +72,11 @@ def test_dagster_dev_serves_the_asset_graph(tmp_path):
             assert missing == [], f"not shown in the {group} asset graph: {missing}"
     finally:
         _stop(process)
+        output.close()
+    assert (tmp_path / "home" / "dagster" / "dagster.yaml").exists()
+    printed = (tmp_path / "ui.log").read_text()
+    assert "dg dev -w workspace.yaml" in printed
+    assert "SupersessionWarning" not in printed
 
 
 def _stop(process: subprocess.Popen) -> None:

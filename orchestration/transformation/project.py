@@ -23,9 +23,6 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 # The venv's own dbt, so the pipeline works without an activated venv.
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# Under `dagster dev` the manifest is parsed again whenever the code location loads, so an edited
-# model shows at once; elsewhere it is prepared before the definitions load (prepare_manifest).
-DBT_PROJECT.prepare_if_dev()
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # Written by dbt itself, never inputs of the manifest.
 _GENERATED_DIRS = frozenset({"target", "logs", "dbt_packages"})
@@ -43,6 +40,13 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
 def apply_dbt_environment(settings: Settings) -> None:
     """Set dbt's variables in this process, whose environment DbtCliResource passes on to dbt."""
     os.environ.update(dbt_environment(settings))
+
+
+# Under `dg dev` (make ui) the manifest is parsed again whenever the code location loads, so an
+# edited model shows at once; dbt's profile needs the warehouse path for that parse. Elsewhere it is
+# prepared before the definitions load (prepare_manifest).
+apply_dbt_environment(Settings.from_env())
+DBT_PROJECT.prepare_if_dev()
 
 
 def dbt_vars(settings: Settings) -> list[str]:
