@@ -36,7 +36,7 @@ class WarehouseResource(ConfigurableResource):
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[WarehouseResource]:
-        if context.run_id is None:
+        if context.run is None:
             yield self
             return
         with writer_lock(self.settings()):

@@ -131,11 +131,11 @@ def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource
             raise ValueError(
                 f"M1 is not estimable, so there are no contribution indicators: {fitted.not_estimable['m1']}"
             )
-        indicators = contribution.contribution_tables(fitted.m1, context.run_id, outcome_variant)
+        indicators = contribution.contribution_tables(fitted.m1, context.run.run_id, outcome_variant)
         described = descriptives.descriptives_table(
-            descriptive_input, project_year, context.run_id, outcome_variant, js_scope
+            descriptive_input, project_year, context.run.run_id, outcome_variant, js_scope
         )
-        tables = models.tables(fitted, context.run_id, outcome_variant)
+        tables = models.tables(fitted, context.run.run_id, outcome_variant)
     tables["model_fit"]["js_scope"] = js_scope
     tables.update(indicators.as_dict())
     tables["descriptives"] = described

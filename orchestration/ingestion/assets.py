@@ -77,7 +77,7 @@ def _partitioned_raw_asset(source: str) -> AssetsDefinition:
             return
         try:
             with warehouse.connect() as con:
-                result = load_partition(con, settings, source, cohort_year, context.run_id, context.log)
+                result = load_partition(con, settings, source, cohort_year, context.run.run_id, context.log)
         except (DeliveryError, SettingsError) as error:
             raise _failure(error) from None
         yield MaterializeResult(metadata=_metadata(result), data_version=DataVersion(result.file_sha256[0]))
@@ -98,7 +98,7 @@ def _reference_raw_asset(source: str) -> AssetsDefinition:
         settings = warehouse.settings()
         try:
             with warehouse.connect() as con:
-                result = load_reference(con, settings, source, context.run_id, context.log)
+                result = load_reference(con, settings, source, context.run.run_id, context.log)
         except (DeliveryError, SettingsError) as error:
             raise _failure(error) from None
         return MaterializeResult(metadata=_metadata(result), data_version=DataVersion("-".join(result.file_sha256)))

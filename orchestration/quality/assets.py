@@ -93,7 +93,7 @@ def quality_checkpoints(context: AssetExecutionContext, warehouse: WarehouseReso
         outcome = validate_warehouse(
             con,
             paths,
-            context.run_id,
+            context.run.run_id,
             landing_dir=settings.landing_dir,
             synthetic=settings.is_synthetic_landing,
             language=settings.report_language,

@@ -99,7 +99,7 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         yield from build.stream()
     finally:
         with warehouse.connect() as con:
-            record_build(con, plan, target / "run_results.json", context.run_id)
+            record_build(con, plan, target / "run_results.json", context.run.run_id)
     with warehouse.connect(read_only=True) as con:
         columns = con.execute(WAREHOUSE_COLUMNS).fetchall()
     fingerprint = docs_fingerprint(target, columns)
