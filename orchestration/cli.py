@@ -140,12 +140,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     outcome = run_pipeline(settings, years=args.years, verbose=args.verbose)
     if not outcome.ok:
-        print("iwh run failed:", file=sys.stderr)
-        for message in outcome.failures:
-            print(f"  {message}", file=sys.stderr)
-        print(f"the published warehouse is unchanged: {settings.published_path}", file=sys.stderr)
-        print(f"details in the run log: {outcome.run_log}", file=sys.stderr)
-        return 1
+        return 1  # run_pipeline has shown what failed
     print("published.")
     for line in summary_lines(settings, outcome) + where_lines(settings):
         print(line)

@@ -226,7 +226,7 @@ class RunWatcher:
     def _check(self, step: str, evaluation) -> None:
         blocking = evaluation.severity.value == "ERROR"
         metadata = evaluation.metadata or {}
-        detail = next((str(metadata[key].value) for key in ("failures", "description") if key in metadata), "")
+        detail = evaluation.description or (str(metadata["failures"].value) if "failures" in metadata else "")
         self.record.checks.append(
             CheckResult(
                 name=evaluation.check_name,

@@ -144,15 +144,28 @@ def run_pipeline(
 
         instance = prepare_instance(settings)
         run_group = _ingest(settings, defs, instance, years, display, outcome)
-        if outcome.failures:
-            return outcome
-
-        display.line("building the warehouse (reference data, dbt, expectations, models, reports, publication)")
-        success, record = _execute(
-            defs.resolve_job_def("build_warehouse_job"), instance, display, tags={"iwh/run_group": run_group}
-        )
-        outcome.add(record)
-        outcome.published = success
-        if not success and not outcome.failures:
-            outcome.failures.append("the build failed (see the run log)")
+        if not outcome.failures:
+            _build(defs, instance, display, outcome, run_group)
+    if outcome.failures:
+        _show_failure(settings, outcome, display)
     return outcome
+
+
+def _build(defs: Definitions, instance: DagsterInstance, display: Display, outcome: RunOutcome, run_group: str) -> None:
+    display.line("building the warehouse (reference data, dbt, expectations, models, reports, publication)")
+    success, record = _execute(
+        defs.resolve_job_def("build_warehouse_job"), instance, display, tags={"iwh/run_group": run_group}
+    )
+    outcome.add(record)
+    outcome.published = success
+    if not success and not outcome.failures:
+        outcome.failures.append("the build failed (see the run log)")
+
+
+def _show_failure(settings: Settings, outcome: RunOutcome, display: Display) -> None:
+    """The failed run's summary: what failed and where, and that the analysts' warehouse is as it was."""
+    display.line("iwh run failed:")
+    for message in outcome.failures:
+        display.line(f"  {message}")
+    display.line(f"the published warehouse is unchanged: {settings.published_path}")
+    display.line(f"details in the run log: {outcome.run_log}")

@@ -10,6 +10,7 @@ blocked are checked.
 from __future__ import annotations
 
 import html
+import io
 import re
 import shutil
 from collections import Counter
@@ -141,6 +142,7 @@ def page_kind(reports: Path, page: Path) -> str:
 @pytest.mark.browser
 @requires_chromium
 def test_no_page_of_a_run_runs_delivered_markup(sample_landing, tmp_path):
+    from orchestration.progress import Display
     from orchestration.runner import run_pipeline
 
     landing = tmp_path / "landing"
@@ -148,7 +150,7 @@ def test_no_page_of_a_run_runs_delivered_markup(sample_landing, tmp_path):
     deliver_markup_labels(landing)
     with restored_environment(*RUN_ENVIRONMENT):
         settings = point_environment_at(landing, tmp_path / "home")
-        outcome = run_pipeline(settings, echo=lambda line: None)
+        outcome = run_pipeline(settings, display=Display(io.StringIO()))
     # Three rows of some 1 600 are quarantined (unknown labels), below the blocking threshold.
     assert outcome.published, outcome.failures
     reports = settings.reports_dir

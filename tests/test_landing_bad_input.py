@@ -11,13 +11,11 @@ the same delivery publishes below it and blocks above it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import logging
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -786,6 +784,7 @@ def _sha256(path: Path) -> str:
 @pytest.fixture(scope="module")
 def threshold_runs(sample_landing, tmp_path_factory) -> ThresholdRuns:
     """The same delivery run twice: under the default threshold (1 %), then under 0,25 %."""
+    from orchestration.progress import Display
     from orchestration.runner import run_pipeline
 
     root = tmp_path_factory.mktemp("threshold")
@@ -794,12 +793,11 @@ def threshold_runs(sample_landing, tmp_path_factory) -> ThresholdRuns:
     with restored_environment(*RUN_ENVIRONMENT, "IWH_QUARANTINE_THRESHOLD_PCT"):
         os.environ.pop("IWH_QUARANTINE_THRESHOLD_PCT", None)
         settings = point_environment_at(root / "landing", root / "home")
-        below = run_pipeline(settings, echo=lambda line: None)
+        below = run_pipeline(settings, display=Display(io.StringIO()))
         published = _sha256(settings.published_path) if settings.published_path.exists() else ""
         os.environ["IWH_QUARANTINE_THRESHOLD_PCT"] = "0,25"
         terminal = io.StringIO()
-        with contextlib.redirect_stderr(terminal):
-            above = run_pipeline(settings, echo=lambda line: print(line, file=sys.stderr))
+        above = run_pipeline(settings, display=Display(terminal))
     return ThresholdRuns(planted, settings, below, published, above, terminal.getvalue())
 
 
