@@ -4,6 +4,7 @@ event log of a real Dagster run."""
 from __future__ import annotations
 
 import io
+import logging
 import uuid
 
 import pytest
@@ -18,7 +19,7 @@ from dagster import (
     in_process_executor,
 )
 
-from orchestration.progress import Display, RunWatcher, progress_note, report_root_cause
+from orchestration.progress import Display, RunWatcher, progress_note, report_root_cause, run_log
 from orchestration.runner import RunOutcome
 
 
@@ -115,3 +116,18 @@ def test_progress_notes_are_read_and_plain_output_has_no_control_characters(inst
     assert lines == ["  ▶ counting_step"]
     assert not any("\x1b" in line or "\r" in line for line in lines)
     assert record.failures == []
+
+
+def test_the_run_log_takes_printed_and_logged_output_and_verbose_streams_it_too(tmp_path):
+    terminal = io.StringIO()
+    with run_log(tmp_path / "quiet", echo=terminal) as quiet:
+        print("1 of 2 START sql table model staging.stg_nir__deltakere")
+        logging.getLogger("great_expectations").warning("a GX warning")
+    with run_log(tmp_path / "verbose", verbose=True, echo=terminal) as verbose:
+        print("2 of 2 START sql table model marts.analysis_dataset")
+
+    assert quiet.parent == tmp_path / "quiet"
+    assert "1 of 2 START sql table model staging.stg_nir__deltakere" in quiet.read_text()
+    assert "WARNING great_expectations: a GX warning" in quiet.read_text()
+    assert "2 of 2 START sql table model marts.analysis_dataset" in verbose.read_text()
+    assert terminal.getvalue() == "2 of 2 START sql table model marts.analysis_dataset\n"
