@@ -325,9 +325,11 @@ def test_exclusions_reconcile_from_delivered_to_modelled_rows(harmonised):
 
 def test_a_build_after_a_new_cohort_reuses_what_does_not_read_it_and_equals_a_full_build(harmonised, tmp_path):
     """The module's build without its last Jobbsjansen cohort, then that cohort delivered: the
-    rebuild through Dagster reuses the seeds and the municipality models and gives the tables a
-    full `dbt build` gives."""
+    rebuild through Dagster (dbt's state selection, reuse.py) leaves the seeds and the
+    municipality models as they were and gives the tables a full `dbt build` gives."""
     from warehouse_content import content_checksums
+
+    from orchestration.transformation.assets import MANIFEST
 
     incremental = copy_warehouse(harmonised, tmp_path / "incremental")
     full = copy_warehouse(harmonised, tmp_path / "full")
@@ -341,20 +343,19 @@ def test_a_build_after_a_new_cohort_reuses_what_does_not_read_it_and_equals_a_fu
     docs_written = docs.stat().st_mtime_ns
     with duckdb.connect(str(incremental.warehouse_path)) as con:
         con.execute(f"attach '{harmonised.settings.warehouse_path}' as delivered (read_only)")
+        # As ingestion loads it: every row stamped with the time of its load.
         con.execute(
             "insert into raw.jobbsjansen_individrapportering "
+            "select * replace (current_localtimestamp() as _loaded_at) from ("
             "select * from delivered.raw.jobbsjansen_individrapportering except "
-            "select * from raw.jobbsjansen_individrapportering"
+            "select * from raw.jobbsjansen_individrapportering)"
         )
     result = materialize_dbt_assets(incremental)
     assert result.success
 
-    reused = {
-        event.asset_key.path[-1]
-        for event in result.get_asset_materialization_events()
-        if "reused" in event.materialization.metadata
-    }
-    rebuilt = {event.asset_key.path[-1] for event in result.get_asset_materialization_events()} - reused
+    materialized = result.get_asset_materialization_events()
+    reused = {event.asset_key.path[-1] for event in materialized if "reused" in event.materialization.metadata}
+    rebuilt = {event.asset_key.path[-1] for event in materialized} - reused
     assert {"utdanning_spor", "land_regioner", "stg_ssb__statbank", "stg_nir__deltakere"} <= reused
     assert {
         "stg_jobbsjansen__individrapportering",
@@ -362,8 +363,21 @@ def test_a_build_after_a_new_cohort_reuses_what_does_not_read_it_and_equals_a_fu
         "participant_exits",
         "analysis_dataset",
     } <= rebuilt
-    reused_checks = [e for e in result.get_asset_check_evaluations() if "reused" in e.metadata]
-    assert reused_checks and all(e.passed for e in reused_checks)
+    assert len(materialized) == 32, "every model and seed has its event"
+    ran = {
+        result["unique_id"]
+        for result in json.loads((incremental.home / "dbt" / "target" / "run_results.json").read_text())["results"]
+    }
+    assert {unique_id.split(".")[-1] for unique_id in ran if unique_id.startswith(("model.", "seed."))} == rebuilt
+    tests_of_reused = {
+        unique_id
+        for unique_id, node in MANIFEST["nodes"].items()
+        if node["resource_type"] == "test"
+        and all(parent.split(".")[-1] in reused for parent in node["depends_on"]["nodes"])
+    }
+    assert tests_of_reused and not tests_of_reused & ran, "the tests of what was reused did not run again"
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(e.passed for e in checks), "the blocking checks of the rebuilt models ran and passed"
     assert docs.stat().st_mtime_ns == docs_written, "a partial build documents the same project and columns"
 
     assert run_dbt(full, "build", "--exclude-resource-type", "unit_test").returncode == 0

@@ -12,7 +12,9 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from dagster_dbt import DbtCliResource, DbtProject
 
@@ -61,18 +63,18 @@ def dbt_target_path(settings: Settings) -> Path:
     return settings.home / "dbt" / "target"
 
 
-def _newest_source_mtime() -> float:
-    newest = 0.0
+def _project_files() -> list[Path]:
+    """Every file of the dbt project, in a fixed order; what dbt generates is not part of it."""
+    paths = []
     for root, dirs, files in os.walk(DBT_PROJECT_DIR):
         dirs[:] = [d for d in dirs if d not in _GENERATED_DIRS]
-        for name in files:
-            newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
-    return newest
+        paths += [Path(root, name) for name in files]
+    return sorted(paths)
 
 
 def manifest_is_stale() -> bool:
     manifest = DBT_PROJECT.manifest_path
-    return not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime()
+    return not manifest.exists() or manifest.stat().st_mtime < max(p.stat().st_mtime for p in _project_files())
 
 
 def dbt_cli_resource() -> DbtCliResource:
@@ -104,56 +106,34 @@ def prepare_manifest(settings: Settings | None = None) -> Path:
     return manifest
 
 
-# Fields of the manifest that change from one parse or build to the next without changing what the
-# project builds or documents: timestamps, paths, and what compiling a node adds (its SQL and the
-# macros it calls, in depends_on), which follows from the project but is only there for the nodes
-# that build ran.
-_VOLATILE_MANIFEST_FIELDS = frozenset(
-    {
-        "created_at",
-        "compiled_path",
-        "build_path",
-        "root_path",
-        "generated_at",
-        "invocation_id",
-        "invocation_started_at",
-        "compiled",
-        "compiled_code",
-        "extra_ctes",
-        "extra_ctes_injected",
-        "macros",
-    }
-)
 _FINGERPRINT_FILE = ".fingerprint"
 
 
-def without_volatile_fields(value):
-    if isinstance(value, dict):
-        return {k: without_volatile_fields(v) for k, v in value.items() if k not in _VOLATILE_MANIFEST_FIELDS}
-    if isinstance(value, list):
-        return [without_volatile_fields(v) for v in value]
-    return value
+def project_digest() -> str:
+    """SHA-256 of every file of the dbt project (models, tests, macros, seeds, configuration): the
+    project changed exactly when this changed."""
+    digest = hashlib.sha256()
+    for path in _project_files():
+        digest.update(f"{path.relative_to(DBT_PROJECT_DIR)}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
-def docs_fingerprint(target_path: Path, warehouse_columns: list[tuple]) -> str:
-    """What the docs site shows: the project as the build's manifest describes it (models, tests,
-    descriptions, compiled SQL) and the warehouse columns of its models, seeds and sources (the
-    catalog). warehouse_columns are (schema, table, column, type, position) rows."""
-    manifest = json.loads((target_path / "manifest.json").read_text())
+def docs_fingerprint(manifest: Mapping[str, Any], dbt_vars: list[str], warehouse_columns: list[tuple]) -> str:
+    """What the docs site shows: the project (its files, the run's vars, the dbt version) and the
+    warehouse columns of its models, seeds and sources (the catalog). warehouse_columns are
+    (schema, table, column, type, position) rows."""
     documented = {(node["schema"], node.get("alias") or node["name"]) for node in manifest["nodes"].values()}
     documented |= {(source["schema"], source["identifier"]) for source in manifest["sources"].values()}
     content = {
+        "project": project_digest(),
+        "vars": dbt_vars,
         "dbt_version": manifest["metadata"].get("dbt_version"),
-        "manifest": {
-            section: without_volatile_fields(manifest.get(section, {}))
-            for section in ("nodes", "sources", "docs", "exposures", "metrics", "semantic_models", "unit_tests")
-        },
         "columns": [list(map(str, row)) for row in warehouse_columns if tuple(row[:2]) in documented],
         # A site written under another policy is written again.
         "policy": html_policy.POLICY,
     }
-    text = json.dumps(content, sort_keys=True, default=str).replace(str(target_path), "<target>")
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def _docs_dir(settings: Settings) -> Path:
