@@ -14,7 +14,13 @@ import duckdb
 import pytest
 
 from iwh.settings import Settings
-from orchestration.transformation.reuse import STATE_SELECTION, dbt_state_path, not_built, save_state, usable_state
+from orchestration.transformation.reuse import (
+    STATE_SELECTION,
+    dbt_state_path,
+    not_yet_built,
+    save_state,
+    usable_state,
+)
 
 
 def _node(resource_type: str, name: str, schema: str, materialized: str = "table") -> dict:
@@ -102,6 +108,32 @@ def test_another_dbt_version_means_building_everything(tmp_path, settings, con):
     assert usable_state(settings, upgraded, con) is None
 
 
-def test_the_models_and_seeds_a_build_did_not_run_are_those_it_reused():
-    run_results = {"results": [{"unique_id": "model.iwh.m2", "status": "success"}, {"unique_id": "test.iwh.t"}]}
-    assert not_built(MANIFEST, run_results) == ["model.iwh.e", "model.iwh.m1", "seed.iwh.s"]
+def test_reused_models_and_seeds_come_before_the_first_result_downstream_of_them():
+    """m2 reads m1 and s; m1 reads e (ephemeral); t tests m2."""
+    manifest = json.loads(json.dumps(MANIFEST))
+    manifest["nodes"]["model.iwh.m1"]["depends_on"] = {"nodes": ["model.iwh.e"]}
+    manifest["nodes"]["model.iwh.m2"]["depends_on"] = {"nodes": ["model.iwh.m1", "seed.iwh.s"]}
+    manifest["nodes"]["test.iwh.t"]["depends_on"] = {"nodes": ["model.iwh.m2"]}
+    done: set[str] = set()
+    # dbt's first result is m2's: nothing upstream of it ran.
+    assert not_yet_built(manifest, ["model.iwh.m1", "seed.iwh.s"], done) == [
+        "model.iwh.e",
+        "model.iwh.m1",
+        "seed.iwh.s",
+    ]
+    done.add("model.iwh.m2")
+    assert not_yet_built(manifest, ["model.iwh.m2"], done) == [], "t's parent has its result"
+    assert not_yet_built(manifest, sorted(manifest["nodes"]), done) == [], "the build is over: nothing left"
+
+
+def test_what_a_build_selects_nothing_of_is_reused_whole_in_dependency_order():
+    manifest = json.loads(json.dumps(MANIFEST))
+    manifest["nodes"]["seed.iwh.s"]["depends_on"] = {"nodes": []}
+    manifest["nodes"]["model.iwh.m1"]["depends_on"] = {"nodes": ["model.iwh.m2", "seed.iwh.s"]}
+    manifest["nodes"]["model.iwh.m2"]["depends_on"] = {"nodes": ["seed.iwh.s"]}
+    assert not_yet_built(manifest, sorted(manifest["nodes"]), set()) == [
+        "model.iwh.e",
+        "seed.iwh.s",
+        "model.iwh.m2",
+        "model.iwh.m1",
+    ]

@@ -17,7 +17,7 @@ from orchestration.transformation.project import (
     docs_are_current,
     docs_fingerprint,
 )
-from orchestration.transformation.reuse import STATE_SELECTION, not_built, save_state, usable_state
+from orchestration.transformation.reuse import STATE_SELECTION, not_yet_built, save_state, usable_state
 from orchestration.transformation.translator import WarehouseDbtTranslator, is_checked_test
 
 # dbt's recommendation: unit tests check the SQL on fixed rows, so they run in development and CI
@@ -38,19 +38,48 @@ CHECKED_TESTS = frozenset(
 REUSE_REASON = "not rebuilt: its code and the sources it reads are unchanged since the last successful build"
 
 
+def _reused_output(unique_id: str) -> Output:
+    key = TRANSLATOR.get_asset_key(MANIFEST["nodes"][unique_id])
+    return Output(
+        None,
+        output_name=dbt_warehouse_assets.get_output_name_for_asset_key(key),
+        metadata={"reused": MetadataValue.text(REUSE_REASON)},
+    )
+
+
 def _dagster_events(
-    invocation: DbtCliInvocation, context: AssetExecutionContext
+    invocation: DbtCliInvocation, context: AssetExecutionContext, reuse: bool
 ) -> Iterator[Output | AssetCheckResult]:
     """dbt's results as Dagster events: an output per model and seed, a check result per blocking
     or warning test (translator.is_checked_test). The other tests make no event: a failing one fails
-    the build, and every result is in run_results.json."""
+    the build, and every result is in run_results.json.
+
+    With `reuse`, every model and seed dbt did not select has an output too, or Dagster would skip
+    what is downstream of it; each comes before the first result downstream of it (reuse.not_yet_built).
+    """
+    done: set[str] = set()
     for event in invocation.stream_raw_events():
         unique_id = event.raw_event["data"].get("node_info", {}).get("unique_id", "")
         if unique_id.startswith("test.") and unique_id not in CHECKED_TESTS:
             continue
-        yield from event.to_default_asset_events(
-            manifest=MANIFEST, dagster_dbt_translator=TRANSLATOR, context=context, target_path=invocation.target_path
+        results = list(
+            event.to_default_asset_events(
+                manifest=MANIFEST,
+                dagster_dbt_translator=TRANSLATOR,
+                context=context,
+                target_path=invocation.target_path,
+            )
         )
+        if results and reuse:
+            parents = MANIFEST["nodes"][unique_id]["depends_on"].get("nodes", [])
+            yield from map(_reused_output, not_yet_built(MANIFEST, parents, done))
+            done.add(unique_id)
+        yield from results
+    if reuse:
+        reused = not_yet_built(MANIFEST, sorted(MANIFEST["nodes"]), done)
+        if reused:
+            context.log.info(f"{len(reused)} dbt models and seeds unchanged since the last successful build")
+        yield from map(_reused_output, reused)
 
 
 @dbt_assets(manifest=MANIFEST, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR, name="dbt_warehouse")
@@ -69,7 +98,9 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         context.selected_asset_check_keys == set(dbt_warehouse_assets.check_keys)
     )
     if not whole_project:
-        yield from _dagster_events(dbt.cli([*BUILD_ARGS, *variables], context=context, target_path=target), context)
+        yield from _dagster_events(
+            dbt.cli([*BUILD_ARGS, *variables], context=context, target_path=target), context, reuse=False
+        )
         state = None
     else:
         with warehouse.connect(read_only=True) as con:
@@ -83,18 +114,7 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
             dagster_dbt_translator=TRANSLATOR,
             target_path=target,
         )
-        yield from _dagster_events(build, context)
-        reused = not_built(MANIFEST, build.get_artifact("run_results.json"))
-        if reused:
-            context.log.info(f"{len(reused)} dbt models and seeds unchanged since the last successful build")
-        # Every selected asset has an output, or Dagster would skip what is downstream of it.
-        for unique_id in reused:
-            key = TRANSLATOR.get_asset_key(MANIFEST["nodes"][unique_id])
-            yield Output(
-                None,
-                output_name=dbt_warehouse_assets.get_output_name_for_asset_key(key),
-                metadata={"reused": MetadataValue.text(REUSE_REASON)},
-            )
+        yield from _dagster_events(build, context, reuse=state is not None)
         save_state(target, settings)
 
     with warehouse.connect(read_only=True) as con:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +64,27 @@ def save_state(target: Path, settings: Settings) -> None:
         os.replace(state / f"{artefact}.tmp", state / artefact)
 
 
-def not_built(manifest: Mapping[str, Any], run_results: Mapping[str, Any]) -> list[str]:
-    """The models and seeds a build left as they were (dbt did not select them), by unique_id."""
-    ran = {result["unique_id"] for result in run_results["results"]}
-    return sorted(
-        unique_id
-        for unique_id, node in manifest["nodes"].items()
-        if node["resource_type"] in _RELATION_RESOURCE_TYPES and unique_id not in ran
-    )
+def not_yet_built(manifest: Mapping[str, Any], unique_ids: Iterable[str], done: set[str]) -> list[str]:
+    """The models and seeds among unique_ids and upstream of them that are not in done, parents
+    before children (the order Dagster takes a multi-asset's outputs in); they are added to done.
+
+    dbt starts a node only when every selected node it depends on has finished, so when a node's
+    result comes, the models and seeds upstream of it that have none were not selected: reused.
+    """
+    ordered: list[str] = []
+
+    def visit(unique_id: str) -> None:
+        for parent in manifest["nodes"][unique_id].get("depends_on", {}).get("nodes", []):
+            if parent in manifest["nodes"] and parent not in done:
+                done.add(parent)
+                visit(parent)
+                if manifest["nodes"][parent]["resource_type"] in _RELATION_RESOURCE_TYPES:
+                    ordered.append(parent)
+
+    for unique_id in unique_ids:
+        if unique_id not in done:
+            done.add(unique_id)
+            visit(unique_id)
+            if manifest["nodes"][unique_id]["resource_type"] in _RELATION_RESOURCE_TYPES:
+                ordered.append(unique_id)
+    return ordered
