@@ -109,8 +109,9 @@ def test_another_dbt_version_means_building_everything(tmp_path, settings, con):
 
 
 def test_reused_models_and_seeds_come_before_the_first_result_downstream_of_them():
-    """m2 reads m1 and s; m1 reads e (ephemeral); t tests m2."""
+    """m2 reads m1, s and source b; m1 reads e (ephemeral), which reads source a; t tests m2."""
     manifest = json.loads(json.dumps(MANIFEST))
+    manifest["nodes"]["model.iwh.e"]["depends_on"] = {"nodes": ["source.iwh.raw.a"]}
     manifest["nodes"]["model.iwh.m1"]["depends_on"] = {"nodes": ["model.iwh.e"]}
     manifest["nodes"]["model.iwh.m2"]["depends_on"] = {"nodes": ["model.iwh.m1", "seed.iwh.s"]}
     manifest["nodes"]["test.iwh.t"]["depends_on"] = {"nodes": ["model.iwh.m2"]}

@@ -82,7 +82,7 @@ def not_yet_built(manifest: Mapping[str, Any], unique_ids: Iterable[str], done: 
                     ordered.append(parent)
 
     for unique_id in unique_ids:
-        if unique_id not in done:
+        if unique_id in manifest["nodes"] and unique_id not in done:
             done.add(unique_id)
             visit(unique_id)
             if manifest["nodes"][unique_id]["resource_type"] in _RELATION_RESOURCE_TYPES:
