@@ -322,6 +322,7 @@ def _artefacts(settings) -> dict[str, bytes]:
         settings.reports_dir,
         settings.dagster_home,
         settings.logs_dir,
+        settings.home / "dbt",
         REPO / "dbt_project" / "target",
         REPO / "dbt_project" / "logs",
     ):

@@ -160,3 +160,11 @@ def copy_static_docs(target_path: Path, settings: Settings, fingerprint: str) ->
     destination.write_text(html_policy.with_policy(page, html_policy.own_scripts_policy(page)), encoding="utf-8")
     (docs_dir / _FINGERPRINT_FILE).write_text(fingerprint)
     return destination
+
+
+# Under `dagster dev` the manifest is parsed again whenever the code location loads, so an edited
+# model shows at once; dbt reads the warehouse path of its profile even to parse. Elsewhere the
+# manifest is prepared before the definitions load (prepare_manifest).
+if DBT_PROJECT.preparer.using_dagster_dev():
+    apply_dbt_environment(Settings.from_env())
+DBT_PROJECT.prepare_if_dev()
