@@ -35,6 +35,7 @@ def _node(resource_type: str, name: str, schema: str, materialized: str = "table
 
 MANIFEST = {
     "metadata": {"dbt_version": "1.11.2"},
+    "sources": {"source.iwh.raw.a": {"loaded_at_field": "_loaded_at"}},
     "nodes": {
         "model.iwh.m1": _node("model", "m1", "staging", "view"),
         "model.iwh.m2": _node("model", "m2", "marts"),
@@ -100,6 +101,13 @@ def test_a_model_added_since_is_left_to_state_modified(tmp_path, settings, con):
     grown = json.loads(json.dumps(MANIFEST))
     grown["nodes"]["model.iwh.new"] = _node("model", "new", "marts")
     assert usable_state(settings, grown, con) == dbt_state_path(settings)
+
+
+def test_a_source_dbt_cannot_tell_the_freshness_of_means_building_everything(tmp_path, settings, con):
+    _successful_build(tmp_path, settings)
+    unstamped = json.loads(json.dumps(MANIFEST))
+    unstamped["sources"]["source.iwh.raw.b"] = {"loaded_at_field": None}
+    assert usable_state(settings, unstamped, con) is None
 
 
 def test_another_dbt_version_means_building_everything(tmp_path, settings, con):
