@@ -107,6 +107,8 @@ def test_a_source_dbt_cannot_tell_the_freshness_of_means_building_everything(tmp
     _successful_build(tmp_path, settings)
     unstamped = json.loads(json.dumps(MANIFEST))
     unstamped["sources"]["source.iwh.raw.b"] = {"loaded_at_field": None}
+    assert usable_state(settings, unstamped, con) == dbt_state_path(settings), "a source no node reads"
+    unstamped["nodes"]["model.iwh.m2"]["depends_on"] = {"nodes": ["source.iwh.raw.b"]}
     assert usable_state(settings, unstamped, con) is None
 
 

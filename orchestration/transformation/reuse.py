@@ -12,7 +12,8 @@ tests as they are.
 A build that fails leaves the state as it was, so the next build selects the same nodes again. The
 state is not used, and the whole project is built, when it is missing, comes from another dbt
 version, or describes a model or seed that is not in the warehouse (a new or restored warehouse),
-and when a source has no `loaded_at_field` (every source YAML sets it in its `config`).
+and when a source a node reads has no `loaded_at_field` (every source YAML under staging/ sets it
+in its `config`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def usable_state(settings: Settings, manifest: Mapping[str, Any], con: duckdb.Du
     if not all((state / artefact).exists() for artefact in _STATE_ARTEFACTS):
         return None
     # A source without a loaded_at_field has no freshness: dbt could not tell that it changed.
-    if not all(source.get("loaded_at_field") for source in manifest["sources"].values()):
+    read = {parent for node in manifest["nodes"].values() for parent in node.get("depends_on", {}).get("nodes", [])}
+    if not all(source.get("loaded_at_field") for unique_id, source in manifest["sources"].items() if unique_id in read):
         return None
     previous = json.loads((state / "manifest.json").read_text())
     if previous["metadata"].get("dbt_version") != manifest["metadata"].get("dbt_version"):
