@@ -14,9 +14,17 @@ VARS = ["--vars", '{"outcome_variant": "report_text"}']
 MANIFEST = {
     "metadata": {"dbt_version": "1.11.2"},
     "nodes": {
-        "model.iwh.analysis_dataset": {"schema": "marts", "name": "analysis_dataset", "alias": "analysis_dataset"}
+        "model.iwh.analysis_dataset": {
+            "schema": "marts",
+            "name": "analysis_dataset",
+            "alias": "analysis_dataset",
+            "depends_on": {"nodes": ["source.iwh.nir.deltakere"]},
+        }
     },
-    "sources": {"source.iwh.nir.deltakere": {"schema": "raw", "identifier": "nir_deltakere"}},
+    "sources": {
+        "source.iwh.nir.deltakere": {"schema": "raw", "identifier": "nir_deltakere"},
+        "source.iwh.analysis.model_fit": {"schema": "analysis", "identifier": "model_fit"},
+    },
 }
 COLUMNS = [
     ("marts", "analysis_dataset", "spor", "INTEGER", 1),
@@ -57,7 +65,9 @@ def test_a_changed_documented_column_changes_the_fingerprint(project_copy):
     assert docs_fingerprint(MANIFEST, VARS, added_to_source) != first
 
 
-def test_tables_outside_the_dbt_project_do_not_count(project_copy):
+def test_tables_outside_the_dbt_project_or_written_after_dbt_do_not_count(project_copy):
+    """analysis.model_fit is a source no model reads: the models step writes it after dbt."""
     first = docs_fingerprint(MANIFEST, VARS, COLUMNS)
     other_analysis_tables = [*COLUMNS, ("analysis", "vif", "gvif", "DOUBLE", 1)]
     assert docs_fingerprint(MANIFEST, VARS, other_analysis_tables) == first
+    assert docs_fingerprint(MANIFEST, VARS, [*COLUMNS, ("analysis", "model_fit", "bic", "DOUBLE", 2)]) == first

@@ -121,10 +121,17 @@ def project_digest() -> str:
 
 def docs_fingerprint(manifest: Mapping[str, Any], dbt_vars: list[str], warehouse_columns: list[tuple]) -> str:
     """What the docs site shows: the project (its files, the run's vars, the dbt version) and the
-    warehouse columns of its models, seeds and sources (the catalog). warehouse_columns are
-    (schema, table, column, type, position) rows."""
+    warehouse columns of its models, seeds and the sources they read (the catalog). The sources
+    written after dbt (analysis.*) do not count: they appear after a home's first build, and their
+    columns are described in the project. warehouse_columns are (schema, table, column, type,
+    position) rows."""
+    read = {parent for node in manifest["nodes"].values() for parent in node.get("depends_on", {}).get("nodes", [])}
     documented = {(node["schema"], node.get("alias") or node["name"]) for node in manifest["nodes"].values()}
-    documented |= {(source["schema"], source["identifier"]) for source in manifest["sources"].values()}
+    documented |= {
+        (source["schema"], source["identifier"])
+        for unique_id, source in manifest["sources"].items()
+        if unique_id in read
+    }
     content = {
         "project": project_digest(),
         "vars": dbt_vars,
