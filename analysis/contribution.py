@@ -573,8 +573,9 @@ def stability_table(indicators: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def contribution_tables(fit: M1Fit, run_id: str, outcome_variant: str) -> ContributionTables:
-    """The analysis.contribution_* tables of one run, each row tagged with the run and outcome variant."""
+def contribution_tables(fit: M1Fit, run_id: str, outcome_variant: str, outcome: str = OUTCOME) -> ContributionTables:
+    """The analysis.contribution_* tables of one run and outcome, each row tagged with the run, the
+    outcome variant and the outcome (whose M1 ``fit`` is)."""
     indicators, components = _indicator_rows(fit)
     tables = ContributionTables(
         indicators=indicators,
@@ -585,4 +586,5 @@ def contribution_tables(fit: M1Fit, run_id: str, outcome_variant: str) -> Contri
     for table in tables.as_dict().values():
         table["run_id"] = run_id
         table["outcome_variant"] = outcome_variant
+        table["outcome"] = outcome
     return tables

@@ -15,7 +15,7 @@ import pandas as pd
 
 from analysis import m1, multilevel
 from analysis.design import ModelNotEstimable
-from analysis.specification import DEFAULT_NODES, M2, M3, MODEL_NAMES
+from analysis.specification import COMPLETE_CASE_FLAGS, DEFAULT_NODES, M2, M3, MODEL_NAMES, OUTCOME
 
 TABLE_COLUMNS = {
     "model_coefficients": [
@@ -125,19 +125,33 @@ def select_outcome_variant(analysis_dataset: pd.DataFrame, outcome_variant: str)
     return selected
 
 
+def outcome_frame(analysis_dataset: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """The dataset as the models read it for ``outcome``: every model takes its outcome from the
+    column ``OUTCOME`` and its complete cases from ``complete_case``, so for the second outcome those
+    two columns hold that outcome and its own complete-case flag."""
+    if outcome not in COMPLETE_CASE_FLAGS:
+        raise ValueError(f"unknown outcome {outcome!r}; known: {', '.join(COMPLETE_CASE_FLAGS)}")
+    if outcome == OUTCOME:
+        return analysis_dataset
+    return analysis_dataset.assign(
+        **{OUTCOME: analysis_dataset[outcome], "complete_case": analysis_dataset[COMPLETE_CASE_FLAGS[outcome]]}
+    )
+
+
 def fit_models(
     analysis_dataset: pd.DataFrame,
     outcome_variant: str,
     nodes: int = DEFAULT_NODES,
     fitted_one: Callable[[str], None] = lambda name: None,
+    outcome: str = OUTCOME,
 ) -> FittedModels:
-    """Every model, one after the other; ``fitted_one`` is called with each model's name when it is
-    fitted or found not estimable.
+    """Every model of ``outcome``, one after the other; ``fitted_one`` is called with each model's
+    name when it is fitted or found not estimable.
 
     A model whose sample cannot identify it (say, women in too few projects in a small delivery)
     is recorded as not estimable instead of stopping the others.
     """
-    frame = select_outcome_variant(analysis_dataset, outcome_variant)
+    frame = outcome_frame(select_outcome_variant(analysis_dataset, outcome_variant), outcome)
     fitted = FittedModels(individual={}, multilevel={}, not_estimable={})
     for name, women_only in (("m1", False), ("m1_women", True)):
         try:
@@ -157,7 +171,11 @@ def fit_models(
 
 
 def tables(
-    fitted: FittedModels, run_id: str, outcome_variant: str, archetypes: pd.DataFrame | None = None
+    fitted: FittedModels,
+    run_id: str,
+    outcome_variant: str,
+    archetypes: pd.DataFrame | None = None,
+    outcome: str = OUTCOME,
 ) -> dict[str, pd.DataFrame]:
     individual = list(fitted.individual.values())
     multi = list(fitted.multilevel.values())
@@ -187,11 +205,15 @@ def tables(
         "random_effects": _concat([multilevel.random_effects_table(f) for f in multi]),
         "model_standardisation": _concat(standardisation),
     }
+    if outcome != OUTCOME and not built["archetype_predictions"].empty:
+        # The report's archetype probabilities are of the outcome at exit.
+        built["archetype_predictions"]["report_probability"] = float("nan")
     out = {}
     for name, table in built.items():
         table = table.reindex(columns=TABLE_COLUMNS[name]).astype(INTEGER_COLUMNS.get(name, {}))
         table["run_id"] = run_id
         table["outcome_variant"] = outcome_variant
+        table["outcome"] = outcome
         out[name] = table
     return out
 
@@ -207,12 +229,13 @@ def fit_all(
     outcome_variant: str,
     nodes: int = DEFAULT_NODES,
     archetypes: pd.DataFrame | None = None,
+    outcome: str = OUTCOME,
 ) -> dict[str, pd.DataFrame]:
-    """All analysis.* model tables for one run: M1, M2, M3 and their women-only versions.
+    """All analysis.* model tables for one run and one outcome: M1, M2, M3 and their women-only versions.
 
     ``nodes`` is the number of adaptive Gauss–Hermite nodes for M2/M3 (1 = Laplace, as glmer's
     default; the default here, 10, makes the quadrature error negligible for clusters of more than
     10). ``archetypes`` defaults to ``analysis/archetypes.csv``.
     """
-    fitted = fit_models(analysis_dataset, outcome_variant, nodes)
-    return tables(fitted, run_id, outcome_variant, archetypes)
+    fitted = fit_models(analysis_dataset, outcome_variant, nodes, outcome=outcome)
+    return tables(fitted, run_id, outcome_variant, archetypes, outcome)

@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from iwh.vocabulary import REFERENCE_REGION, TILTAK_COLUMNS
 
 OUTCOME = "maloppnaelse"
+# The second outcome (models.md): work or education one year after exit, from the register
+# follow-up. Each outcome has its own complete-case flag in marts.analysis_dataset.
+SECOND_OUTCOME = "arbeid_utdanning_1aar"
+COMPLETE_CASE_FLAGS = {OUTCOME: "complete_case", SECOND_OUTCOME: "complete_case_1aar"}
+OUTCOMES = tuple(COMPLETE_CASE_FLAGS)
 CONSTANT = "const"
 
 # Region label (exact, as in the marts) → model term. Order follows the report's table 17.
@@ -76,20 +81,24 @@ DEFAULT_NODES = 10
 
 MODEL_NAMES = ["m1", "m1_women", "m2", "m2_women", "m3", "m3_women"]
 
-# Every column of marts.analysis_dataset that the models and the contribution indicators read; the
-# orchestration reads only these (the mart has twice as many, and at scale 100 three million rows).
+# Every column of marts.analysis_dataset that the models, the contribution indicators and the
+# outcome transitions read; the orchestration reads only these (the mart has twice as many, and at scale 100 three million rows).
 MODEL_INPUT_COLUMNS = list(
     dict.fromkeys(
         [
             "outcome_variant",
-            "complete_case",
-            OUTCOME,
+            *COMPLETE_CASE_FLAGS.values(),
+            *OUTCOMES,
             "programme",
             "cohort_year",
             "norsk_tier",
             *M1_COLUMNS,
             *MULTILEVEL_INDIVIDUAL,
             *(column for spec in (M2, M3) for column in (spec.unit_id_column, *spec.context_columns)),
+            # analysis.outcome_transitions (analysis/transitions.py)
+            "kommunenavn",
+            "oppfolging_status",
+            "excluded_reason",
         ]
     )
 )

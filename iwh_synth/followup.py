@@ -63,6 +63,7 @@ _CLIP = 1e-12
 FOLLOWUP_EXCLUSION_REASONS = ("ikke_levert_ennaa", "ikke_i_registeret", "utvandret_eller_dod")
 # The exit outcome's own reasons do not exclude a person from the follow-up models.
 EXIT_OUTCOME_REASONS = ("outcome_excluded", "missing_outcome")
+OUTSIDE_SCOPE = "outside_js_scope"
 
 
 @dataclass
@@ -178,7 +179,7 @@ def followup_truth(
 
 
 def _followup_reasons(followup_reason: np.ndarray, excluded_reasons: np.ndarray):
-    """The follow-up's reason first, then the exit's reasons other than its outcome's, spelled
+    """The follow-up's reason, then the exit's reasons other than its outcome's, spelled
     out once per distinct combination (few occur) and looked up per row."""
     every = pa.array(excluded_reasons, type=pa.string(), from_pandas=True).fill_null("").to_numpy(zero_copy_only=False)
     keys = np.char.add(np.char.add(followup_reason, "|"), every.astype(str))
@@ -187,7 +188,10 @@ def _followup_reasons(followup_reason: np.ndarray, excluded_reasons: np.ndarray)
     every_table = np.empty(combinations.size, dtype=object)
     for position, combination in enumerate(combinations):
         first, _, every = str(combination).partition("|")
-        reasons = ([first] if first else []) + [r for r in every.split(";") if r and r not in EXIT_OUTCOME_REASONS]
+        exit_reasons = [r for r in every.split(";") if r and r not in EXIT_OUTCOME_REASONS]
+        # Being outside the analysed Jobbsjansen schemes comes first, as for the outcome at exit.
+        scope = [r for r in exit_reasons if r == OUTSIDE_SCOPE]
+        reasons = scope + ([first] if first else []) + [r for r in exit_reasons if r != OUTSIDE_SCOPE]
         first_table[position] = reasons[0] if reasons else None
         every_table[position] = ";".join(reasons) if reasons else None
     return first_table, every_table, index

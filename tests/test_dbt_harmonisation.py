@@ -146,7 +146,7 @@ def mismatches_with_truth(warehouse_path: Path, truth_path: Path, variant: str) 
             ).fetchall()
             if examples:
                 problems[column] = (len(examples), examples[:3])
-        for column in ("excluded_reason", "excluded_reasons"):
+        for column in ("excluded_reason", "excluded_reasons", "excluded_reason_1aar", "excluded_reasons_1aar"):
             examples = con.sql(
                 f"select m.programme, m.{column}, t.{column} from marts.analysis_dataset as m "
                 f"join truth as t using (person_key, programme, cohort_year) where m.{column} is distinct from t.{column}"
@@ -241,7 +241,7 @@ def test_rows_outside_the_js_scope_are_counted_and_js_scope_alle_brings_them_bac
         counted = dict(
             con.sql(
                 "select cohort_year, sum(n_rows) from ordning_a.marts.exclusions "
-                "where step = 'excluded' and reason = 'outside_js_scope' group by all"
+                "where step = 'excluded' and reason = 'outside_js_scope' and outcome = 'maloppnaelse' group by all"
             ).fetchall()
         )
         counted_under_alle = con.sql(
@@ -290,7 +290,7 @@ def test_exclusions_reconcile_from_delivered_to_modelled_rows(harmonised):
     try:
         per_year = con.sql(
             """
-            select programme, cohort_year,
+            select outcome, programme, cohort_year,
                    sum(n_rows) filter (where step = 'delivered') as delivered,
                    sum(n_rows) filter (where step in ('quarantined', 'not_an_exit', 'excluded')) as excluded,
                    sum(n_rows) filter (where step = 'modelled') as modelled
@@ -308,19 +308,25 @@ def test_exclusions_reconcile_from_delivered_to_modelled_rows(harmonised):
             ).fetchall()
         )
         modelled_in_truth = dict(
-            ((programme, year), n)
-            for programme, year, n in con.sql(
-                f"select programme, cohort_year, count(*) from read_parquet('{harmonised.truth_persons_path}') "
-                "where excluded_reason is null group by all"
+            ((outcome, programme, year), n)
+            for outcome, programme, year, n in con.sql(
+                f"""
+                select 'maloppnaelse', programme, cohort_year, count(*) filter (where excluded_reason is null)
+                from read_parquet('{harmonised.truth_persons_path}') group by all
+                union all
+                select 'arbeid_utdanning_1aar', programme, cohort_year,
+                       count(*) filter (where excluded_reason_1aar is null)
+                from read_parquet('{harmonised.truth_persons_path}') group by all
+                """
             ).fetchall()
         )
     finally:
         con.close()
-    assert per_year, "marts.exclusions is empty"
-    for programme, year, delivered, excluded, modelled in per_year:
-        assert delivered == modelled + (excluded or 0), (programme, year)
-        assert delivered == loaded[(programme, year)], (programme, year)
-        assert modelled == modelled_in_truth[(programme, year)], (programme, year)
+    assert {row[0] for row in per_year} == {"maloppnaelse", "arbeid_utdanning_1aar"}
+    for outcome, programme, year, delivered, excluded, modelled in per_year:
+        assert delivered == (modelled or 0) + (excluded or 0), (outcome, programme, year)
+        assert delivered == loaded[(programme, year)], (outcome, programme, year)
+        assert (modelled or 0) == modelled_in_truth[(outcome, programme, year)], (outcome, programme, year)
 
 
 def test_a_build_after_a_new_cohort_reuses_what_does_not_read_it_and_equals_a_full_build(harmonised, tmp_path):

@@ -32,8 +32,15 @@ ALL_PARTITIONS = [
         "nir_tiltak",
     )
     for year in (2017, 2018, 2019, 2020)
-]
-TABLES = ("nir_deltakere", "nir_tiltak", "jobbsjansen_individrapportering", "jobbsjansen_prosjekter", "kostra_f275")
+] + [("register_status_ett_aar_etter", year) for year in (2017, 2018, 2019)]
+TABLES = (
+    "nir_deltakere",
+    "nir_tiltak",
+    "jobbsjansen_individrapportering",
+    "jobbsjansen_prosjekter",
+    "kostra_f275",
+    "register_status_ett_aar_etter",
+)
 
 
 def everything(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:

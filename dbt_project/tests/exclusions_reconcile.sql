@@ -1,9 +1,10 @@
 {{ config(meta={'critical': true, 'dagster': {'ref': {'name': 'exclusions'}}}) }}
--- The auditors' denominator: for every programme, cohort year and delivered file, delivered rows =
+-- The auditors' denominator: for every outcome, programme, cohort year and delivered file, delivered rows =
 -- modelled rows + every excluded row by reason, and the exits in the middle agree with both sides
 -- and with marts.participant_exits. Returns the files where any of that fails.
 with steps as (
     select
+        outcome,
         programme,
         cohort_year,
         source_file,
@@ -13,7 +14,7 @@ with steps as (
         coalesce(sum(n_rows) filter (where step = 'participant_exits'), 0) as exits,
         coalesce(sum(n_rows) filter (where step = 'modelled'), 0) as modelled
     from {{ ref('exclusions') }}
-    group by programme, cohort_year, source_file
+    group by outcome, programme, cohort_year, source_file
 ),
 
 exits as (

@@ -17,7 +17,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
 from threadpoolctl import threadpool_limits
 
-from analysis.specification import MODEL_INPUT_COLUMNS, MODEL_NAMES
+from analysis.specification import COMPLETE_CASE_FLAGS, MODEL_INPUT_COLUMNS, MODEL_NAMES, OUTCOME
 from iwh.warehouse import table_exists
 from orchestration.progress import progress_note
 from orchestration.quality.assets import GATED_KEY, MISSINGNESS_KEY, VALIDATION_RESULTS_KEY
@@ -48,6 +48,8 @@ TABLE_DESCRIPTIONS = {
     "contribution_stability": "Year-to-year correlation of the units' contributions.",
     "descriptives": "The report's descriptive chapter: table 1, figures 2–19 and tables 3–4 per programme, cohort "
     "year and pooled; cells of 1–4 persons (and cells that would reveal them) suppressed.",
+    "outcome_transitions": "Outcome at exit × status one year after (work or education, not, emigrated or dead), "
+    "by programme, cohort year and municipality: counts and shares, cells under 5 persons suppressed.",
 }
 TABLE_KEYS = {name: AssetKey([SCHEMA, name]) for name in TABLE_DESCRIPTIONS}
 
@@ -106,54 +108,77 @@ def write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]
     ],
 )
 def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource):
-    """M1, M2, M3 (and their women-only versions), the contribution indicators and the descriptive
-    chapter, as analysis.*."""
+    """M1, M2, M3 (and their women-only versions) and the contribution indicators of each outcome, the
+    descriptive chapter and the outcome transitions, as analysis.*."""
     # Imported here, not with the definitions (orchestration/background_imports.py).
-    from analysis import contribution, descriptives, models
+    from analysis import contribution, descriptives, models, transitions
 
     with warehouse.connect(read_only=True) as con:
         dataset = read_model_input(con)
         descriptive_input, project_year = read_descriptive_input(con)
     outcome_variant = outcome_variant_of(dataset)
     js_scope = single_value(descriptive_input, "js_scope")
-    started = time.perf_counter()
-    # One BLAS thread: the models' matrices (tens of columns) gain little from a second one, and on
-    # a busy machine OpenBLAS threads waiting for each other made this step two to three times slower.
-    with threadpool_limits(1, user_api="blas"):
-        fitted_names: list[str] = []
+    # The second outcome is modelled on the cohorts whose follow-up has arrived; before any has,
+    # it has no complete case and no model.
+    outcomes = [name for name, flag in COMPLETE_CASE_FLAGS.items() if name == OUTCOME or dataset[flag].any()]
+    run_id = context.run.run_id
+    fitted_names: list[str] = []
 
-        def fitted_one(name: str) -> None:
-            fitted_names.append(name)
-            context.log.info(progress_note(len(fitted_names), len(MODEL_NAMES), "models fitted"))
+    def fitted_one(name: str) -> None:
+        fitted_names.append(name)
+        context.log.info(progress_note(len(fitted_names), len(MODEL_NAMES) * len(outcomes), "models fitted"))
 
-        fitted = models.fit_models(dataset, outcome_variant, fitted_one=fitted_one)
-        if fitted.m1 is None:
-            raise ValueError(
-                f"M1 is not estimable, so there are no contribution indicators: {fitted.not_estimable['m1']}"
-            )
-        indicators = contribution.contribution_tables(fitted.m1, context.run.run_id, outcome_variant)
-        described = descriptives.descriptives_table(
-            descriptive_input, project_year, context.run.run_id, outcome_variant, js_scope
+    per_outcome: list[dict[str, pd.DataFrame]] = []
+    for outcome in outcomes:
+        started = time.perf_counter()
+        # One BLAS thread: the models' matrices (tens of columns) gain little from a second one, and on
+        # a busy machine OpenBLAS threads waiting for each other made this step two to three times slower.
+        with threadpool_limits(1, user_api="blas"):
+            fitted = models.fit_models(dataset, outcome_variant, fitted_one=fitted_one, outcome=outcome)
+            if fitted.m1 is None:
+                raise ValueError(
+                    f"M1 of {outcome} is not estimable, so there are no contribution indicators: "
+                    f"{fitted.not_estimable['m1']}"
+                )
+            indicators = contribution.contribution_tables(fitted.m1, run_id, outcome_variant, outcome)
+            tables = models.tables(fitted, run_id, outcome_variant, outcome=outcome)
+        tables["model_fit"]["js_scope"] = js_scope
+        tables.update(indicators.as_dict())
+        per_outcome.append(tables)
+        context.log.info(
+            f"{outcome}: models and indicators in {time.perf_counter() - started:.1f} s"
+            + (f"; not estimable: {', '.join(sorted(fitted.not_estimable))}" if fitted.not_estimable else "")
         )
-        tables = models.tables(fitted, context.run.run_id, outcome_variant)
-    tables["model_fit"]["js_scope"] = js_scope
-    tables.update(indicators.as_dict())
-    tables["descriptives"] = described
-    context.log.info(
-        f"models and indicators in {time.perf_counter() - started:.1f} s"
-        + (f"; not estimable: {', '.join(sorted(fitted.not_estimable))}" if fitted.not_estimable else "")
-    )
+    tables = {name: pd.concat([t[name] for t in per_outcome], ignore_index=True) for name in per_outcome[0]}
+    with threadpool_limits(1, user_api="blas"):
+        tables["descriptives"] = descriptives.descriptives_table(
+            descriptive_input, project_year, run_id, outcome_variant, js_scope
+        )
+    tables["outcome_transitions"] = transitions.outcome_transitions(dataset, run_id, outcome_variant)
     with warehouse.connect() as con:
         write_tables(con, tables)
     for name, key in TABLE_KEYS.items():
         yield MaterializeResult(
             asset_key=key,
-            metadata={"rows": len(tables[name]), "outcome_variant": outcome_variant, "js_scope": js_scope},
+            metadata={
+                "rows": len(tables[name]),
+                "outcome_variant": outcome_variant,
+                "js_scope": js_scope,
+                "outcomes": ", ".join(outcomes),
+            },
         )
 
 
 def _read_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
-    return {name: con.execute(f"select * from {SCHEMA}.{name}").df() for name in TABLE_KEYS}
+    """The tables of the outcome at exit, which the report's chapters up to the missing values
+    describe, and the outcome transitions."""
+    tables = {
+        name: con.execute(f"select * from {SCHEMA}.{name} where outcome = ?", [OUTCOME]).df()
+        for name in TABLE_KEYS
+        if name != "outcome_transitions"
+    }
+    tables["outcome_transitions"] = con.execute(f"select * from {SCHEMA}.outcome_transitions").df()
+    return tables
 
 
 def replace_directory(built: Path, target: Path) -> None:

@@ -3,9 +3,10 @@
 {%- set quarantine_reasons = ['invalid_identifier', 'invalid_date', 'date_outside_cohort', 'code_outside_list',
                               'unknown_label', 'unknown_municipality', 'duplicate_person', 'invalid_number'] -%}
 
--- The auditors' denominator, traceable: per programme, cohort year and delivered file, the rows
--- delivered, then each step that removes rows with its reason, down to the modelled complete cases.
--- For every (programme, cohort_year, source_file):
+-- The auditors' denominator, traceable: per outcome, programme, cohort year and delivered file, the
+-- rows delivered, then each step that removes rows with its reason, down to the modelled complete
+-- cases. Steps 1-4 are the same for both outcomes and repeated under each, so each outcome's
+-- funnel is complete on its own. For every (outcome, programme, cohort_year, source_file):
 --   delivered = quarantined + not_an_exit + excluded (all reasons) + modelled
 --   participant_exits = delivered − quarantined − not_an_exit
 with delivered as (
@@ -41,7 +42,7 @@ quarantine_first_reason as (
     group by file_sha256, row_number
 ),
 
-steps as (
+exit_steps as (
     select
         programme,
         cohort_year,
@@ -97,35 +98,53 @@ steps as (
         count(*) as n_rows
     from {{ ref('analysis_dataset') }}
     group by all
+),
 
-    union all
+-- Steps 5 (excluded, by first reason) and 6 (modelled) of each outcome.
+outcome_steps as (
     select
+        'maloppnaelse' as outcome,
         programme,
         cohort_year,
         source_file,
-        5 as step_order,
-        'excluded' as step,
+        case when complete_case then 6 else 5 end as step_order,
+        case when complete_case then 'modelled' else 'excluded' end as step,
         excluded_reason as reason,
         count(*) as n_rows
     from {{ ref('analysis_dataset') }}
-    where not complete_case
     group by all
 
     union all
     select
+        'arbeid_utdanning_1aar' as outcome,
         programme,
         cohort_year,
         source_file,
-        6 as step_order,
-        'modelled' as step,
-        null as reason,
+        case when complete_case_1aar then 6 else 5 end as step_order,
+        case when complete_case_1aar then 'modelled' else 'excluded' end as step,
+        excluded_reason_1aar as reason,
         count(*) as n_rows
     from {{ ref('analysis_dataset') }}
-    where complete_case
     group by all
+),
+
+outcomes as (
+    select distinct outcome from outcome_steps
+),
+
+steps as (
+    select
+        outcomes.outcome,
+        exit_steps.*
+    from exit_steps
+    cross join outcomes
+
+    union all
+    select * from outcome_steps
 )
 
 select
+    outcome,
     programme,
     cohort_year,
     source_file,

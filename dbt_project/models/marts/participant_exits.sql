@@ -43,6 +43,11 @@ select
     outcome.maloppnaelse_3,
     outcome.overgang,
     outcome.outcome_variant,
+    oppfolging.status_1aar,
+    oppfolging.arbeid_utdanning_1aar,
+    oppfolging.yrkesinntekt_1aar_kategori,
+    oppfolging.sosialhjelp_1aar,
+    oppfolging.oppfolging_status,
     exits.source_file,
     exits.source_row
 from {{ ref('int_participants__exits') }} as exits
@@ -53,3 +58,4 @@ left join {{ ref('int_participants__spor') }} as spor {{ key_join }}
 left join {{ ref('int_participants__norsk') }} as norsk {{ key_join }}
 left join {{ ref('int_participants__tiltak') }} as tiltak {{ key_join }}
 left join {{ ref('int_participants__outcome') }} as outcome {{ key_join }}
+left join {{ ref('int_participants__oppfolging') }} as oppfolging {{ key_join }}
