@@ -97,14 +97,17 @@ def _funnel(con: duckdb.DuckDBPyConnection, lang: Language):
         con,
         "marts.exclusions",
         """
-        select programme, cohort_year, step_order, step, coalesce(reason, '') as reason, sum(n_rows) as n_rows
-        from marts.exclusions group by all order by programme, cohort_year, step_order, reason
+        select outcome, programme, cohort_year, step_order, step, coalesce(reason, '') as reason,
+            sum(n_rows) as n_rows
+        from marts.exclusions group by all
+        order by outcome desc, programme, cohort_year, step_order, reason
         """,
     )
     return table(
         lang,
         frame,
         [
+            Column("outcome", lang._("Outcome")),
             Column("programme", lang._("Programme")),
             Column("cohort_year", lang._("Cohort"), "year"),
             Column("step", lang._("Step")),
@@ -113,6 +116,40 @@ def _funnel(con: duckdb.DuckDBPyConnection, lang: Language):
         ],
         table_id="exclusions",
         empty=lang._("marts.exclusions is not in the warehouse."),
+    )
+
+
+def _followup(con: duckdb.DuckDBPyConnection, lang: Language):
+    """Each follow-up delivery's coverage (linked / all exits) and linkage rate (linked / exits
+    identified by a fødselsnummer, the only ones the registers can look up)."""
+    frame = _query(
+        con,
+        "marts.followup_coverage",
+        """
+        select cohort_year, programme, coalesce(source_file, '') as source_file, n_exits, n_identified_by_fnr,
+            n_linked, n_with_outcome, coverage_pct, linkage_rate_pct
+        from marts.followup_coverage order by cohort_year, programme
+        """,
+    )
+    if not frame.empty:
+        frame["programme"] = frame["programme"].map(lambda value: PROGRAMMES.get(value, value))
+        frame["source_file"] = frame["source_file"].replace("", lang._("not delivered yet"))
+    return table(
+        lang,
+        frame,
+        [
+            Column("cohort_year", lang._("Cohort"), "year"),
+            Column("programme", lang._("Programme")),
+            Column("source_file", lang._("Follow-up file")),
+            Column("n_exits", lang._("Exits"), "count"),
+            Column("n_identified_by_fnr", lang._("Identified by fødselsnummer"), "count"),
+            Column("n_linked", lang._("Linked"), "count"),
+            Column("n_with_outcome", lang._("With a known status"), "count"),
+            Column("coverage_pct", lang._("Coverage"), "percent_of_100", 1),
+            Column("linkage_rate_pct", lang._("Linkage rate"), "percent_of_100", 1),
+        ],
+        table_id="followup-coverage",
+        empty=lang._("marts.followup_coverage is not in the warehouse."),
     )
 
 
@@ -422,6 +459,7 @@ def render(
         min_cell=MIN_CELL,
         sources=_sources(con, lang),
         funnel=_funnel(con, lang),
+        followup=_followup(con, lang),
         seeds=_seeds(lang),
         failed=_failed(results, lang),
         suite_summary=_suite_summary(results, lang),
