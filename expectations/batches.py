@@ -223,6 +223,55 @@ def municipality_completeness(min_exits: int):
     return build
 
 
+FOLLOWUP_TABLE = "raw.register_status_ett_aar_etter"
+
+
+def register_status(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
+    """Accepted rows of each cohort's follow-up delivery, typed (a cell that is not a number
+    becomes NULL here and fails its check)."""
+    accepted = _accepted(con)
+    for year in cohort_years(con, FOLLOWUP_TABLE):
+        frame = _frame(
+            con,
+            f"""
+            select r._source_file as source_file, r._row_number as source_row,
+                   try_cast(r.status_november as integer) as status_november,
+                   try_cast(r.yrkesinntekt_kr as bigint) as yrkesinntekt_kr,
+                   try_cast(r.sosialhjelp as integer) as sosialhjelp
+            from {FOLLOWUP_TABLE} r
+            where r.cohort_year = ? and {accepted}
+            """,
+            [year],
+        )
+        yield Batch(str(year), frame)
+
+
+def followup_linkage(con: duckdb.DuckDBPyConnection) -> Iterator[Batch]:
+    """Per delivered cohort: the share of the exits identified by a fødselsnummer that the
+    follow-up linked, beside the pooled share of the cohorts delivered before it."""
+    table = "marts.followup_coverage"
+    if not table_exists(con, table):
+        return
+    frame = con.execute(
+        f"""
+        with cohorts as (
+            select cohort_year, sum(n_identified_by_fnr) as identified, sum(n_linked) as linked
+            from {table} where delivered group by cohort_year
+        )
+        select cohort_year, identified, linked, linked / nullif(identified, 0) as linkage_rate,
+               sum(linked) over earlier / nullif(sum(identified) over earlier, 0) as earlier_linkage_rate,
+               (linked / nullif(identified, 0))
+                   / nullif(sum(linked) over earlier / nullif(sum(identified) over earlier, 0), 0)
+                   as ratio_to_earlier_cohorts
+        from cohorts
+        window earlier as (order by cohort_year rows between unbounded preceding and 1 preceding)
+        order by cohort_year
+        """
+    ).df()
+    for year, rows in frame.groupby("cohort_year", sort=True):
+        yield Batch(str(year), rows.reset_index(drop=True))
+
+
 VOLUME_SOURCES = ("raw.nir_deltakere", "raw.nir_tiltak", "raw.jobbsjansen_individrapportering")
 
 

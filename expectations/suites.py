@@ -98,6 +98,19 @@ MUNICIPALITY_COMPLETENESS = {
     "norsk_score": MissingLimits(0.40, 0.60),
 }
 
+# The register follow-up (status one year after exit). Statistics Norway fills the status for
+# every person it delivers; income and social assistance may be unknown for some (emigrated
+# persons, a register not yet complete).
+FOLLOWUP_COMPLETENESS = {
+    "status_november": MissingLimits(0.01, 0.05),
+    "yrkesinntekt_kr": MissingLimits(0.10, 0.30),
+    "sosialhjelp": MissingLimits(0.10, 0.30),
+}
+# A cohort whose follow-up links markedly fewer of its fødselsnummer-identified exits than the
+# cohorts before it points to a wrong or partial extract: a warning, since the models run on what
+# was linked and the coverage is in the auditors' report.
+LINKAGE_WARN_BELOW = 0.90
+
 VOLUME_FAIL_BELOW = 0.55
 VOLUME_WARN_OUTSIDE = (0.80, 1.50)
 
@@ -290,6 +303,48 @@ def _volume() -> list[Expectation]:
     ]
 
 
+def _followup_validity() -> list[Expectation]:
+    gxe = _gx_expectations()
+    return [
+        gxe.ExpectColumnValuesToBeInSet(column="status_november", value_set=list(range(1, 9)), severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeInSet(column="sosialhjelp", value_set=[0, 1], severity=CRITICAL),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="yrkesinntekt_kr",
+            min_value=0,
+            severity=CRITICAL,
+            notes="Critical: earned income is whole kroner, never negative.",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="yrkesinntekt_kr",
+            min_value=0,
+            max_value=3_000_000,
+            severity=WARNING,
+            notes="Warning: an earned income above 3 million kroner a year after an integration programme "
+            "is implausible (a unit or shifted-column error?).",
+        ),
+    ]
+
+
+def _linkage() -> list[Expectation]:
+    gxe = _gx_expectations()
+    return [
+        gxe.ExpectColumnValuesToBeBetween(
+            column="ratio_to_earlier_cohorts",
+            min_value=LINKAGE_WARN_BELOW,
+            severity=WARNING,
+            notes=f"Warning: the follow-up links less than {_share(LINKAGE_WARN_BELOW)} of the share of "
+            "fødselsnummer-identified exits it linked in the earlier cohorts.",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="linkage_rate",
+            min_value=0,
+            max_value=1,
+            severity=CRITICAL,
+            notes="Critical: a cohort cannot link more exits than it identified.",
+        ),
+    ]
+
+
 def _end_in_cohort_year(column: str) -> Expectation:
     gxe = _gx_expectations()
     return gxe.ExpectColumnValuesToBeBetween(
@@ -399,6 +454,31 @@ MUNICIPALITY_YEARS = BatchSource(
     build=batches.municipality_completeness(MUNICIPALITY_MIN_EXITS),
     index_columns=("kommunenummer", "kommunenavn", "exits"),
 )
+FOLLOWUP_PERSONS = BatchSource(
+    name="raw.register_status_ett_aar_etter persons",
+    dataset="raw.register_status_ett_aar_etter",
+    build=batches.raw_persons(batches.FOLLOWUP_TABLE),
+    carries_identifier=True,
+    delivered_columns={"person_key": "fnr"},
+)
+FOLLOWUP_ROWS = BatchSource(
+    name="raw.register_status_ett_aar_etter accepted rows",
+    dataset="raw.register_status_ett_aar_etter",
+    build=batches.register_status,
+    index_columns=LINEAGE,
+)
+FOLLOWUP_COMPLETENESS_ROWS = BatchSource(
+    name="raw.register_status_ett_aar_etter completeness",
+    dataset="raw.register_status_ett_aar_etter",
+    build=batches.register_status,
+    counts_only=True,
+)
+FOLLOWUP_LINKAGE = BatchSource(
+    name="marts.followup_coverage linkage",
+    dataset="marts.followup_coverage",
+    build=batches.followup_linkage,
+    index_columns=("cohort_year", "linkage_rate", "earlier_linkage_rate"),
+)
 VOLUMES = BatchSource(
     name="raw cohort sources volume",
     dataset="raw (cohort sources)",
@@ -463,6 +543,31 @@ SUITES: tuple[Suite, ...] = (
         ),
         source=MUNICIPALITY_YEARS,
         build_expectations=_municipality_completeness,
+    ),
+    Suite(
+        name="raw_register_status_ett_aar_etter.uniqueness",
+        description="Each person once per follow-up file (all delivered rows, quarantined ones included).",
+        source=FOLLOWUP_PERSONS,
+        build_expectations=_unique_person,
+    ),
+    Suite(
+        name="raw_register_status_ett_aar_etter.validity",
+        description="Accepted follow-up rows: status code 1–8, social assistance 0/1, income whole kroner.",
+        source=FOLLOWUP_ROWS,
+        build_expectations=_followup_validity,
+    ),
+    Suite(
+        name="raw_register_status_ett_aar_etter.completeness",
+        description="Share of missing status, income and social assistance among a cohort's follow-up rows.",
+        source=FOLLOWUP_COMPLETENESS_ROWS,
+        build_expectations=functools.partial(_completeness, FOLLOWUP_COMPLETENESS, "the cohort's follow-up rows"),
+    ),
+    Suite(
+        name="followup_linkage.earlier_cohorts",
+        description="Share of a cohort's fødselsnummer-identified exits the follow-up linked, against the earlier "
+        "delivered cohorts'.",
+        source=FOLLOWUP_LINKAGE,
+        build_expectations=_linkage,
     ),
     Suite(
         name="raw_volume.previous_year",

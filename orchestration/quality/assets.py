@@ -47,7 +47,11 @@ AUDITORS_REPORT_KEY = AssetKey(["reports", "auditors_report"])
 
 # The quality step reads these marts; it must not depend on marts.analysis_dataset, which
 # the gate below checks (a step downstream of a blocking check cannot feed that check).
-VALIDATED_MART_KEYS = [AssetKey(["marts", "participant_exits"]), AssetKey(["marts", "exclusions"])]
+VALIDATED_MART_KEYS = [
+    AssetKey(["marts", "participant_exits"]),
+    AssetKey(["marts", "exclusions"]),
+    AssetKey(["marts", "followup_coverage"]),
+]
 GATED_KEY = AssetKey(["marts", "analysis_dataset"])
 
 GROUP = "quality"
