@@ -223,7 +223,8 @@ def test_m1_of_the_second_outcome_recovers_the_followup_truth(generated_m1):
     persons, truth = generated_m1
     persons = persons.assign(complete_case_1aar=persons["excluded_reason_1aar"].isna())
     fit = m1.fit_m1(outcome_frame(persons, "arbeid_utdanning_1aar"))
-    assert fit.converged and fit.result.nobs > 15_000
+    # Three of the four cohorts have their follow-up.
+    assert fit.converged and fit.result.nobs > 12_000
     table = m1.coefficient_table(fit)
     true_values = table["term"].map(lambda term: truth["followup"]["coefficients"][term_in_truth(term)])
     covered = (table["ci_low_log"] <= true_values) & (true_values <= table["ci_high_log"])
