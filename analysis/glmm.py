@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,7 @@ from scipy import optimize, special, stats
 LOGISTIC_VARIANCE = math.pi**2 / 3
 MAX_NODES = 25
 Z_95 = stats.norm.ppf(0.975)
+MAX_LOG_FLOAT = math.log(sys.float_info.max)
 
 MAX_NEWTON_STEPS = 20
 NEWTON_DECREMENT_TOL = 1e-10
@@ -299,7 +301,11 @@ class GlmmResult:
         if self.sigma <= 0 or not np.isfinite(self.sigma_se):
             return (0.0, float("nan"))
         half_width = Z_95 * self.sigma_se / self.sigma
-        return (self.sigma2 * math.exp(-2 * half_width), self.sigma2 * math.exp(2 * half_width))
+        log_upper = math.log(self.sigma2) + 2 * half_width
+        # σ near 0 with a huge standard error (a variance the sample cannot tell from zero) puts the
+        # upper bound beyond any float: it is then unknown, as for σ = 0.
+        upper = math.exp(log_upper) if log_upper < MAX_LOG_FLOAT else float("nan")
+        return (self.sigma2 * math.exp(-2 * half_width), upper)
 
     @property
     def icc(self) -> float:

@@ -218,6 +218,7 @@ def simulate_analysis_dataset(scale: float = 1.0, seed: int = 0, truth: str = "m
     frame["outcome_variant"] = "report_text"
 
     _add_missingness(rng, frame)
+    _add_followup(rng, frame, linear)
     frame["n_kommune_aar"] = frame.groupby(["kommunenummer", "cohort_year"])["person_key"].transform("size")
     frame["n_prosjekt_aar"] = frame.groupby(["prosjekt_id", "cohort_year"])["person_key"].transform("size")
     return frame, {"model": truth, "coefficients": dict(coefficients), "sigma_u": sigma_u}
@@ -267,6 +268,19 @@ def _project_year_salary(rng, project_ids, years) -> pd.DataFrame:
         for year in years
     ]
     return pd.concat(rows).set_index(["prosjekt_id", "cohort_year"])
+
+
+def _add_followup(rng, frame: pd.DataFrame, linear: np.ndarray) -> None:
+    """The status one year after exit, delivered for every cohort but the latest: work or education
+    from a weaker version of the outcome's own predictor, and the columns marts.analysis_dataset
+    gives it (oppfolging_status, complete_case_1aar)."""
+    delivered = (frame["cohort_year"] < max(YEARS)).to_numpy()
+    outcome = rng.binomial(1, special.expit(0.7 * linear)).astype(float)
+    frame["kommunenavn"] = "Kommune " + frame["kommunenummer"]
+    frame["arbeid_utdanning_1aar"] = np.where(delivered, outcome, np.nan)
+    frame["oppfolging_status"] = np.where(delivered, "koblet", "ikke_levert_ennaa")
+    covariates_present = frame[["spor", "norsk_score", "fravaer_hoy"]].notna().all(axis=1).to_numpy()
+    frame["complete_case_1aar"] = delivered & covariates_present
 
 
 def _add_missingness(rng, frame: pd.DataFrame) -> None:

@@ -136,8 +136,13 @@ def test_every_analysis_table_is_written_and_tagged_with_the_run(run, warehouse_
         assert len(table) > 0, name
         assert set(table["run_id"]) == {run.run_id}, name
         assert set(table["outcome_variant"]) == {"report_text"}, name
-    fit = warehouse_tables["model_fit"].set_index("model")
-    assert fit.loc["m1", "converged"]
+        # Both outcomes are modelled (the simulated follow-up covers every cohort but the latest).
+        expected = (
+            {"arbeid_utdanning_1aar"} if name == "outcome_transitions" else {"maloppnaelse", "arbeid_utdanning_1aar"}
+        )
+        assert set(table["outcome"]) == expected, name
+    fit = warehouse_tables["model_fit"].set_index(["outcome", "model"])
+    assert fit.loc[("maloppnaelse", "m1"), "converged"] and fit.loc[("arbeid_utdanning_1aar", "m1"), "converged"]
 
 
 def test_rows_are_written_in_a_fixed_order(warehouse_tables):

@@ -24,9 +24,10 @@ def tables(dataset):
 def test_every_table_has_its_columns_and_the_run_tags(tables):
     assert set(tables) == set(models.TABLE_COLUMNS)
     for name, table in tables.items():
-        assert list(table.columns) == models.TABLE_COLUMNS[name] + ["run_id", "outcome_variant"], name
+        assert list(table.columns) == models.TABLE_COLUMNS[name] + ["run_id", "outcome_variant", "outcome"], name
         assert len(table) > 0, name
         assert (table["run_id"] == "run-a").all() and (table["outcome_variant"] == "report_text").all(), name
+        assert (table["outcome"] == "maloppnaelse").all(), name
 
 
 def test_all_six_models_are_reported_and_the_estimable_ones_converge(tables):
