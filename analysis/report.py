@@ -951,6 +951,7 @@ def write_report(
         "predicted": _predicted_section(builder, tables["predicted_vs_actual"]),
         "multilevel": _multilevel_section(builder, coefficients),
         "missingness": _missingness_section(builder, missingness),
+        "followup": _followup_section(lang, tables),
         "annex": _annex(lang, annex),
     }
     page = render(
@@ -964,3 +965,72 @@ def write_report(
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")
     return [index] + [out_dir / name for figure in builder.figures for name in figure.files()]
+
+
+def _followup_section(lang: Language, tables: Mapping[str, pd.DataFrame]) -> dict:
+    """Beyond the report: work or education one year after exit, by the outcome at exit (the audit
+    office's question), and M1 of that outcome beside M1 at exit."""
+    transitions = tables.get("outcome_transitions")
+    if transitions is None or transitions.empty:
+        return {"available": False}
+    # Pooled rows have no cohort year; 0 stands for it while the status groups become columns.
+    national = transitions.loc[transitions["level"] == "national"].assign(
+        cohort_year=lambda t: t["cohort_year"].fillna(0).astype(int)
+    )
+    keys = ["programme", "period_type", "cohort_year", "maloppnaelse"]
+    wide = (
+        national.set_index([*keys, "status_1aar_gruppe"])["share_pct"]
+        .unstack("status_1aar_gruppe")
+        .join(national.groupby(keys)["n_exit_status"].first())
+        .reset_index()
+    )
+    wide["programme_order"] = wide["programme"].map({"alle": 0, "jobbsjansen": 1, "intro": 2})
+    wide = wide.sort_values(["programme_order", "cohort_year", "maloppnaelse"], ascending=[True, True, False])
+    wide["programme"] = wide["programme"].map(lambda value: programme_name(lang, value))
+    wide["maloppnaelse"] = wide["maloppnaelse"].map({1: lang._("Work or education at exit"), 0: lang._("Not at exit")})
+    columns = [
+        Column("programme", lang._("Programme")),
+        Column("maloppnaelse", lang._("Outcome at exit")),
+        Column("n_exit_status", lang._("Persons"), "count", missing=SUPPRESSED),
+        Column(
+            "arbeid_eller_utdanning", lang._("Work or education a year later"), "percent_of_100", 1, missing=SUPPRESSED
+        ),
+        Column("ikke_arbeid_eller_utdanning", lang._("Neither"), "percent_of_100", 1, missing=SUPPRESSED),
+        Column("utvandret_eller_dod", lang._("Emigrated or dead"), "percent_of_100", 1, missing=SUPPRESSED),
+    ]
+    pooled = wide.loc[wide["period_type"] == "pooled"]
+    by_year = wide.loc[wide["period_type"] == "year"]
+    return {
+        "available": True,
+        "cohorts": ", ".join(str(int(year)) for year in sorted(by_year["cohort_year"].dropna().unique())),
+        "pooled": table(lang, pooled, columns, table_id="followup-transitions"),
+        "by_year": table(
+            lang, by_year, [Column("cohort_year", lang._("Cohort"), "year"), *columns], table_id="followup-by-year"
+        ),
+        "odds": _followup_odds(lang, tables),
+    }
+
+
+def _followup_odds(lang: Language, tables: Mapping[str, pd.DataFrame]) -> Table | None:
+    """M1's odds ratios at exit beside those of work or education one year after."""
+    second = tables.get("followup_coefficients")
+    if second is None or second.empty:
+        return None
+    at_exit = tables["model_coefficients"]
+    at_exit = at_exit.loc[at_exit["model"] == "m1", ["term", "odds_ratio", "p_value"]]
+    later = second.loc[second["model"] == "m1", ["term", "odds_ratio", "ci_low", "ci_high", "p_value"]]
+    both = at_exit.merge(later, on="term", how="left", suffixes=("_exit", "_1aar"))
+    both = both.loc[both["term"] != "const"].assign(label=lambda t: t["term"].map(_label))
+    return table(
+        lang,
+        both,
+        [
+            Column("label", lang._("Term")),
+            Column("odds_ratio_exit", lang._("Odds ratio at exit"), "decimal"),
+            Column("odds_ratio_1aar", lang._("Odds ratio one year after"), "decimal"),
+            Column("ci_low", lang._("Lower limit (95 %)"), "decimal"),
+            Column("ci_high", lang._("Upper limit (95 %)"), "decimal"),
+            Column("p_value_1aar", "p", "p_value"),
+        ],
+        table_id="followup-odds",
+    )

@@ -255,7 +255,7 @@ def build(path: Path, degrade=None) -> Path:
         con.execute(
             """
             create table marts.exclusions as
-            select programme, cohort_year, source_file, 1 as step_order, 'delivered' as step,
+            select 'maloppnaelse' as outcome, programme, cohort_year, source_file, 1 as step_order, 'delivered' as step,
                    null::varchar as reason, count(*) as n_rows, 'report_text' as outcome_variant
             from marts.participant_exits group by all
             """

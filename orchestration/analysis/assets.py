@@ -17,7 +17,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
 from threadpoolctl import threadpool_limits
 
-from analysis.specification import COMPLETE_CASE_FLAGS, MODEL_INPUT_COLUMNS, MODEL_NAMES, OUTCOME
+from analysis.specification import COMPLETE_CASE_FLAGS, MODEL_INPUT_COLUMNS, MODEL_NAMES, OUTCOME, SECOND_OUTCOME
 from iwh.warehouse import table_exists
 from orchestration.progress import progress_note
 from orchestration.quality.assets import GATED_KEY, MISSINGNESS_KEY, VALIDATION_RESULTS_KEY
@@ -171,13 +171,17 @@ def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource
 
 def _read_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     """The tables of the outcome at exit, which the report's chapters up to the missing values
-    describe, and the outcome transitions."""
+    describe, and for the chapter on the status one year after exit the outcome transitions and the
+    coefficients of the second outcome (``followup_coefficients``)."""
     tables = {
         name: con.execute(f"select * from {SCHEMA}.{name} where outcome = ?", [OUTCOME]).df()
         for name in TABLE_KEYS
         if name != "outcome_transitions"
     }
     tables["outcome_transitions"] = con.execute(f"select * from {SCHEMA}.outcome_transitions").df()
+    tables["followup_coefficients"] = con.execute(
+        f"select * from {SCHEMA}.model_coefficients where outcome = ?", [SECOND_OUTCOME]
+    ).df()
     return tables
 
 
