@@ -14,13 +14,14 @@ select
     count(*) filter (where oppfolging.arbeid_utdanning_1aar is not null) as n_with_outcome,
     case
         when count(*) filter (where oppfolging.oppfolging_status <> 'ikke_levert_ennaa') > 0
-            then 100.0 * count(*) filter (where oppfolging.oppfolging_status = 'koblet') / count(*)
+            then cast(100.0 * count(*) filter (where oppfolging.oppfolging_status = 'koblet') / count(*) as double)
     end as coverage_pct,
     case
         when count(*) filter (where oppfolging.oppfolging_status <> 'ikke_levert_ennaa') > 0
-            then
+            then cast(
                 100.0 * count(*) filter (where oppfolging.oppfolging_status = 'koblet')
-                / nullif(count(*) filter (where oppfolging.id_type = 'fnr'), 0)
+                / nullif(count(*) filter (where oppfolging.id_type = 'fnr'), 0) as double
+            )
     end as linkage_rate_pct
 from {{ ref('int_participants__exits') }} as exits
 inner join {{ ref('int_participants__oppfolging') }} as oppfolging
