@@ -239,7 +239,7 @@ def test_m1_of_the_second_outcome_recovers_the_followup_truth(generated_m1):
 def test_a_late_followup_file_adds_exactly_its_cohort_after_one_run(built_warehouse, tmp_path):
     from conftest import SAMPLE_SCALE, SAMPLE_SEED, SAMPLE_YEARS
     from pipeline_env import point_environment_at
-    from test_operations import _copy_home, _dbt_node_builds
+    from test_operations import _copy_home, _dbt_nodes_run
 
     from iwh_synth import generate
     from orchestration.runner import run_pipeline
@@ -258,7 +258,6 @@ def test_a_late_followup_file_adds_exactly_its_cohort_after_one_run(built_wareho
     home = _copy_home(built_warehouse, tmp_path)
     settings = point_environment_at(landing, home)
     before = _followup_by_cohort(settings.warehouse_path)
-    dbt_builds = dict(_dbt_node_builds(settings.warehouse_path))
 
     outcome = run_pipeline(settings)
     assert outcome.ok, outcome.failures
@@ -285,7 +284,7 @@ def test_a_late_followup_file_adds_exactly_its_cohort_after_one_run(built_wareho
     assert modelled_years == [("arbeid_utdanning_1aar",)]
     assert load_log == [("register_status_ett_aar_etter", latest)]
 
-    rebuilt = {node for node, run_id in _dbt_node_builds(settings.warehouse_path) if dbt_builds.get(node) != run_id}
+    rebuilt = set(_dbt_nodes_run(home))
     # Exactly what depends on the follow-up source in dbt's graph may be rebuilt (models that read
     # participant_exits, such as municipality_year, do); everything else is reused.
     manifest = json.loads(prepare_manifest().read_text())
