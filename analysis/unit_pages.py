@@ -26,6 +26,8 @@ import duckdb
 import pandas as pd
 from markupsafe import Markup
 
+from analysis.specification import OUTCOME, SECOND_OUTCOME
+from analysis.transitions import GROUP_ORDER
 from iwh.reporting import N_, Column, Language, RunFacts, render, table
 from iwh.reporting.language import MIN_CELL
 
@@ -38,6 +40,12 @@ INDEX_PAGES = {
 }
 UNIT_TYPE_NAMES = {"municipality": N_("Municipality"), "project": N_("Project")}
 PROGRAMME_NAMES = {"jobbsjansen": "Jobbsjansen", "intro": N_("Introduction programme"), "all": N_("Both programmes")}
+EXIT_STATUS_NAMES = {1: N_("reached work or education at exit"), 0: N_("did not reach it at exit")}
+STATUS_GROUP_NAMES = {
+    "arbeid_eller_utdanning": N_("in work or education"),
+    "ikke_arbeid_eller_utdanning": N_("not in work or education"),
+    "utvandret_eller_dod": N_("emigrated or dead"),
+}
 CLASSIFICATION_NAMES = {
     "above": N_("above expectation"),
     "in_line": N_("in line with expectation"),
@@ -184,6 +192,7 @@ def published_units(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             on names.kommunenummer = case when indicators.unit_type = 'project'
                 then project_municipality.kommunenummer else indicators.unit_id end
         where indicators.period_type = 'pooled' and not indicators.suppressed and indicators.n >= {MIN_CELL}
+            and indicators.outcome = '{OUTCOME}'
         order by indicators.unit_type, indicators.unit_id, indicators.programme
         """
     ).df()
@@ -248,6 +257,8 @@ class _Tables:
     municipality rows)."""
 
     indicators: dict[tuple[str, str, str], pd.DataFrame]
+    # The contribution to the status one year after exit (the follow-up's outcome), once delivered.
+    later_indicators: dict[tuple[str, str, str], pd.DataFrame]
     composition: dict[tuple[str, str, str], pd.DataFrame]
     follow_up: dict[str, pd.DataFrame]
     pooled: pd.DataFrame
@@ -257,7 +268,7 @@ class _Tables:
     def read(cls, con: duckdb.DuckDBPyConnection) -> _Tables:
         indicators = con.execute(
             """
-            select unit_type, unit_id, programme,
+            select outcome, unit_type, unit_id, programme,
                 case when period_type = 'pooled' then null else cohort_year end as cohort_year,
                 period_type, n, actual_pct, expected_pct, contribution_pp, ci_low_pp, ci_high_pp,
                 shrunken_pp, classification, national_mean_pct, suppressed
@@ -265,12 +276,15 @@ class _Tables:
             order by unit_type, unit_id, programme, period_type = 'year', cohort_year
             """
         ).df()
+        later = indicators[indicators["outcome"] == SECOND_OUTCOME]
+        indicators = indicators[indicators["outcome"] == OUTCOME]
         pooled = indicators[
             (indicators["period_type"] == "pooled") & ~indicators["suppressed"] & (indicators["n"] >= MIN_CELL)
         ]
         composition = con.execute(_composition_query()).df()
         return cls(
             indicators=dict(tuple(indicators.groupby(["unit_type", "unit_id", "programme"]))),
+            later_indicators=dict(tuple(later.groupby(["unit_type", "unit_id", "programme"]))),
             composition=dict(tuple(composition.groupby(["unit_type", "unit_id", "programme"]))),
             follow_up=_follow_up_by_municipality(con),
             pooled=pooled,
@@ -333,18 +347,30 @@ def _composition_query() -> str:
 
 
 def _follow_up_by_municipality(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
-    """analysis.outcome_transitions' municipality rows, once the follow-up has arrived."""
-    columns = {
-        row[0]
-        for row in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'analysis' "
-            "and table_name = 'outcome_transitions'"
-        ).fetchall()
-    }
-    if "kommunenummer" not in columns:
+    """Each municipality's pooled rows of analysis.outcome_transitions (both programmes): status at
+    exit × status one year after, once the follow-up has arrived."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'analysis' "
+        "and table_name = 'outcome_transitions'"
+    ).fetchone()[0]
+    if not exists:
         return {}
-    frame = con.execute("select * from analysis.outcome_transitions where kommunenummer is not null order by all").df()
-    return {str(key): rows.drop(columns="kommunenummer") for key, rows in frame.groupby("kommunenummer")}
+    frame = con.execute(
+        """
+        select kommunenummer, maloppnaelse, status_1aar_gruppe, n, share_pct, suppressed
+        from analysis.outcome_transitions
+        where level = 'municipality' and programme = 'alle' and period_type = 'pooled'
+        order by kommunenummer, maloppnaelse desc
+        """
+    ).df()
+    order = {group: i for i, group in enumerate(GROUP_ORDER)}
+    frame = frame.sort_values(
+        ["kommunenummer", "maloppnaelse", "status_1aar_gruppe"],
+        ascending=[True, False, True],
+        key=lambda column: column.map(order) if column.name == "status_1aar_gruppe" else column,
+        kind="stable",
+    )
+    return {str(key): rows for key, rows in frame.groupby("kommunenummer")}
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -418,6 +444,58 @@ def _write_index(directory: Path, units: list[Unit], lang: Language, run: RunFac
     (directory / INDEX_PAGES[order][0]).write_text(html, encoding="utf-8")
 
 
+def _indicator_table(rows: pd.DataFrame, lang: Language, table_id: str):
+    rows = rows.assign(
+        period=[
+            lang._("All years") if period == "pooled" else str(int(year))
+            for period, year in zip(rows["period_type"], rows["cohort_year"])
+        ],
+        interval=[
+            "" if pd.isna(low) else lang._("%(low)s to %(high)s", low=lang.decimal(low, 1), high=lang.decimal(high, 1))
+            for low, high in zip(rows["ci_low_pp"], rows["ci_high_pp"])
+        ],
+        classification_text=[
+            lang._(CLASSIFICATION_NAMES[c]) if isinstance(c, str) and c in CLASSIFICATION_NAMES else ""
+            for c in rows["classification"]
+        ],
+    )
+    return table(
+        lang,
+        rows,
+        [
+            Column("period", lang._("Period")),
+            Column("n", lang._("Participants"), "count"),
+            Column("actual_pct", lang._("Actual (%)"), "percent_of_100", digits=1),
+            Column("expected_pct", lang._("Expected (%)"), "percent_of_100", digits=1),
+            Column("contribution_pp", lang._("Contribution (pp)"), "decimal", digits=1),
+            Column("interval", lang._("90 % interval (pp)")),
+            Column("shrunken_pp", lang._("Shrunken (pp)"), "decimal", digits=1),
+            Column("classification_text", lang._("Classification")),
+        ],
+        table_id=table_id,
+        suppressed="suppressed",
+    )
+
+
+def _transition_table(rows: pd.DataFrame, lang: Language):
+    rows = rows.assign(
+        at_exit=[lang._(EXIT_STATUS_NAMES[int(value)]) for value in rows["maloppnaelse"]],
+        a_year_later=[lang._(STATUS_GROUP_NAMES[group]) for group in rows["status_1aar_gruppe"]],
+    )
+    return table(
+        lang,
+        rows,
+        [
+            Column("at_exit", lang._("At exit")),
+            Column("a_year_later", lang._("One year later")),
+            Column("n", lang._("Participants"), "count"),
+            Column("share_pct", lang._("Share of those with that status at exit"), "percent_of_100", digits=1),
+        ],
+        table_id="ett-aar-etter",
+        suppressed="suppressed",
+    )
+
+
 def _write_unit_page(
     tables: _Tables,
     funnels: dict[tuple[str, str], FunnelScale],
@@ -426,23 +504,12 @@ def _write_unit_page(
     lang: Language,
     run: RunFacts,
 ) -> None:
-    indicators = tables.indicators[(unit.unit_type, unit.unit_id, unit.programme)].copy()
-    indicators["period"] = [
-        lang._("All years") if period == "pooled" else str(int(year))
-        for period, year in zip(indicators["period_type"], indicators["cohort_year"])
-    ]
-    indicators["interval"] = [
-        "" if pd.isna(low) else lang._("%(low)s to %(high)s", low=lang.decimal(low, 1), high=lang.decimal(high, 1))
-        for low, high in zip(indicators["ci_low_pp"], indicators["ci_high_pp"])
-    ]
-    indicators["classification_text"] = [
-        lang._(CLASSIFICATION_NAMES[c]) if isinstance(c, str) and c in CLASSIFICATION_NAMES else ""
-        for c in indicators["classification"]
-    ]
+    key = (unit.unit_type, unit.unit_id, unit.programme)
     chart = funnel_chart(funnels[(unit.unit_type, unit.programme)], unit, lang)
-    composition = tables.composition.get((unit.unit_type, unit.unit_id, unit.programme), tables.no_composition)
+    composition = tables.composition.get(key, tables.no_composition)
     composition = composition.assign(characteristic_text=[lang._(c) for c in composition["characteristic"]])
-    follow_up = tables.follow_up.get(unit.unit_id) if unit.unit_type == "municipality" else None
+    transitions = tables.follow_up.get(unit.unit_id) if unit.unit_type == "municipality" else None
+    later = tables.later_indicators.get(key)
     html = render(
         TEMPLATE_DIR,
         "unit_page.html",
@@ -451,22 +518,7 @@ def _write_unit_page(
         run=run,
         unit=unit,
         unit_type=lang._(UNIT_TYPE_NAMES[unit.unit_type]),
-        indicators=table(
-            lang,
-            indicators,
-            [
-                Column("period", lang._("Period")),
-                Column("n", lang._("Participants"), "count"),
-                Column("actual_pct", lang._("Actual (%)"), "percent_of_100", digits=1),
-                Column("expected_pct", lang._("Expected (%)"), "percent_of_100", digits=1),
-                Column("contribution_pp", lang._("Contribution (pp)"), "decimal", digits=1),
-                Column("interval", lang._("90 % interval (pp)"), missing=""),
-                Column("shrunken_pp", lang._("Shrunken (pp)"), "decimal", digits=1),
-                Column("classification_text", lang._("Classification")),
-            ],
-            table_id="indikatorer",
-            suppressed="suppressed",
-        ),
+        indicators=_indicator_table(tables.indicators[key], lang, "indikatorer"),
         chart=chart,
         composition=table(
             lang,
@@ -481,14 +533,7 @@ def _write_unit_page(
             table_id="sammensetning",
             suppressed="suppressed",
         ),
-        follow_up=None
-        if follow_up is None
-        else table(
-            lang,
-            follow_up,
-            [Column(name, name, "decimal" if follow_up[name].dtype.kind == "f" else "text") for name in follow_up],
-            table_id="ett-aar-etter",
-            suppressed="suppressed" if "suppressed" in follow_up else None,
-        ),
+        later_indicators=None if later is None else _indicator_table(later, lang, "indikatorer-ett-aar-etter"),
+        transitions=None if transitions is None else _transition_table(transitions, lang),
     )
     (directory / unit.file).write_text(html, encoding="utf-8")

@@ -64,15 +64,19 @@ def pages(built_warehouse, tmp_path_factory):
     con = duckdb.connect(str(built_warehouse.settings.published_path), read_only=True)
     try:
         written = write_unit_pages(con, directory, Language("nb"), RUN)
-        indicators = con.execute("select * from analysis.contribution_indicators").df()
+        indicators = con.execute("select * from analysis.contribution_indicators where outcome = 'maloppnaelse'").df()
+        transitions = con.execute(
+            "select * from analysis.outcome_transitions where level = 'municipality' and programme = 'alle' "
+            "and period_type = 'pooled'"
+        ).df()
         dataset = con.execute("select * from marts.analysis_dataset where complete_case").df()
     finally:
         con.close()
-    return written, indicators, dataset
+    return written, indicators, dataset, transitions
 
 
 def test_a_page_exists_for_exactly_the_units_with_a_published_pooled_indicator(pages):
-    written, indicators, _ = pages
+    written, indicators, _, _ = pages
     pooled = indicators[indicators["period_type"] == "pooled"]
     published = pooled[~pooled["suppressed"] & (pooled["n"] >= 5)]
     expected = {page_file(t, u) for t, u in zip(published["unit_type"], published["unit_id"])}
@@ -84,7 +88,7 @@ def test_a_page_exists_for_exactly_the_units_with_a_published_pooled_indicator(p
 
 
 def test_the_pages_numbers_are_the_tables_numbers(pages):
-    written, indicators, _ = pages
+    written, indicators, _, _ = pages
     lang = Language("nb")
     for unit in written.units:
         rows = indicators[
@@ -110,7 +114,7 @@ def test_the_pages_numbers_are_the_tables_numbers(pages):
 
 
 def test_the_composition_is_counted_from_the_modelled_rows_with_small_cells_withheld(pages):
-    written, _, dataset = pages
+    written, _, dataset, _ = pages
     municipality = max((u for u in written.units if u.unit_type == "municipality"), key=lambda u: u.n)
     rows = parse(written.directory / municipality.file).tables["sammensetning"][1:]
     gender = {cells[1]: cells for cells in rows if cells[0] == "Kjønn"}
@@ -124,7 +128,7 @@ def test_the_composition_is_counted_from_the_modelled_rows_with_small_cells_with
 
 
 def test_every_index_link_resolves_and_every_page_carries_the_policy(pages):
-    written, _, _ = pages
+    written, _, _, _ = pages
     for page, _ in INDEX_PAGES.values():
         parsed = parse(written.directory / page)
         targets = [link for link in parsed.links if not link.startswith(("http:", "https:", "#"))]
@@ -160,6 +164,7 @@ def test_a_small_known_warehouse_gets_pages_for_its_two_published_units_only(tmp
     for column in ("actual_pct", "expected_pct", "ci_low_pp", "ci_high_pp", "shrunken_pp"):
         indicators[column] = indicators["contribution_pp"]
     indicators["classification"] = "in_line"
+    indicators["outcome"] = "maloppnaelse"
     indicators["national_mean_pct"] = 45.0
     con.register("indicators", indicators)
     con.execute("create table analysis.contribution_indicators as select * from indicators")
@@ -185,9 +190,42 @@ def test_a_small_known_warehouse_gets_pages_for_its_two_published_units_only(tmp
     assert [u.unit_id for u in written.units] == ["0301", "1103"]
 
 
+def test_a_municipality_with_a_follow_up_shows_its_transitions_as_the_table_has_them(pages):
+    written, _, _, transitions = pages
+    lang = Language("nb")
+    shown_any = False
+    for unit in written.units:
+        if unit.unit_type != "municipality":
+            continue
+        rows = transitions[transitions["kommunenummer"] == unit.unit_id]
+        page = parse(written.directory / unit.file).tables.get("ett-aar-etter")
+        if rows.empty:
+            assert page is None
+            continue
+        shown_any = True
+        shown = {(cells[0], cells[1]): cells[2:] for cells in page[1:]}
+        assert len(shown) == len(rows) and len(rows) in (3, 6)
+        for row in rows.to_dict("records"):
+            at_exit = (
+                "nådde arbeid eller utdanning ved avslutning"
+                if row["maloppnaelse"] == 1
+                else "nådde det ikke ved avslutning"
+            )
+            later = {
+                "arbeid_eller_utdanning": "i arbeid eller utdanning",
+                "ikke_arbeid_eller_utdanning": "ikke i arbeid eller utdanning",
+                "utvandret_eller_dod": "utvandret eller død",
+            }[row["status_1aar_gruppe"]]
+            expected = (
+                ["<5", "<5"] if row["suppressed"] else [lang.count(row["n"]), lang.percent_of_100(row["share_pct"], 1)]
+            )
+            assert shown[(at_exit, later)] == expected
+    assert shown_any
+
+
 @requires_chromium
 def test_chromium_renders_the_index_and_a_unit_page_without_a_console_message(pages):
-    written, _, _ = pages
+    written, _, _, _ = pages
     index = dump_dom(written.directory / "index.html")
     assert 'id="enheter"' in index
     unit = dump_dom(written.directory / written.units[0].file)
