@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.specification import OUTCOME
+
 PUBLISHED_PATH = Path(__file__).with_name("report_13_2022.csv")
 LANGUAGES = ("nb", "en")
 COLUMNS = [
@@ -67,6 +69,9 @@ def this_run_value(tables: Mapping[str, pd.DataFrame], table: str, key: str, col
     frame = tables.get(table)
     if frame is None or column not in frame.columns:
         return np.nan
+    if "outcome" in frame.columns:
+        # The report's numbers are all of the outcome at exit; the follow-up's are this warehouse's own.
+        frame = frame[frame["outcome"] == OUTCOME]
     rows = _matching(frame, parse_key(key))
     if len(rows) != 1:
         return np.nan

@@ -279,6 +279,7 @@ def test_every_table_is_tagged_sorted_and_reproducible(fit, tables):
         assert (table["run_id"] == "run-c").all() and (table["outcome_variant"] == "report_text").all(), name
         pd.testing.assert_frame_equal(table, again.as_dict()[name], check_exact=True, obj=name)
     indicators = tables.indicators
-    assert list(indicators.columns) == contribution.INDICATOR_COLUMNS + ["run_id", "outcome_variant"]
+    assert list(indicators.columns) == contribution.INDICATOR_COLUMNS + ["run_id", "outcome_variant", "outcome"]
+    assert (indicators["outcome"] == "maloppnaelse").all()
     order = indicators[["unit_type", "unit_id", "period_type"]].apply(tuple, axis=1).tolist()
     assert order == sorted(order)
