@@ -292,11 +292,6 @@ def test_a_late_followup_file_adds_exactly_its_cohort_after_one_run(late_deliver
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the run after the late file builds the whole dbt project: dbt's state selection is not used "
-    "for it (found at landing; not yet explained)",
-)
 def test_a_late_followup_file_rebuilds_only_what_depends_on_it(late_delivery):
     from test_operations import _dbt_nodes_run
 
