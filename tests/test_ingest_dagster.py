@@ -73,6 +73,7 @@ def test_a_cohort_partition_materialises_every_raw_asset(environment):
         "kostra_f275",
         "nir_deltakere",
         "nir_tiltak",
+        "register_status_ett_aar_etter",
     ]
     with resource.connect() as con:
         counts = con.execute(
