@@ -108,6 +108,14 @@ def test_numbers(code, method, value, expected):
     assert getattr(Language(code), method)(value) == expected
 
 
+def test_a_number_is_written_the_same_every_time_and_keeps_its_sign():
+    nb = Language("nb")
+    # -0.0 equals 0.0, yet a rounded negative number is written with its sign.
+    assert [nb.decimal(value, 1) for value in (0.0, -0.0, -0.04, 0.0)] == ["0,0", "-0,0", "-0,0", "0,0"]
+    assert [nb.percent(share, 1) for share in (0.415, 0.415)] == [f"41,5{NBSP}%"] * 2
+    assert [nb.integer(value) for value in (1560, 1560.0)] == [f"1{NBSP}560"] * 2
+
+
 def test_the_language_comes_from_the_environment():
     assert Settings.from_env({}).report_language == "nb"
     assert Settings.from_env({"IWH_REPORT_LANGUAGE": "en"}).report_language == "en"

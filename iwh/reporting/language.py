@@ -18,7 +18,7 @@ import pandas as pd
 from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import NumberPattern, format_decimal, format_percent, parse_pattern
 from babel.support import Translations
 
 from iwh.settings import REPORT_LANGUAGES
@@ -86,19 +86,18 @@ class Language:
         """``value`` with exactly ``digits`` decimals and grouped thousands; empty when missing."""
         if is_missing(value):
             return ""
-        pattern = "#,##0" + ("." + "0" * digits if digits else "")
-        return format_decimal(value, format=pattern, locale=self.number_locale)
+        return _decimal_text(self.code, digits, str(value))
 
     def number(self, value) -> str:
         """``value`` with as many decimals as it has (up to three): axis ticks, odds ratios in text."""
         if is_missing(value):
             return ""
-        return format_decimal(value, locale=self.number_locale)
+        return _decimal_text(self.code, None, str(value))
 
     def integer(self, value) -> str:
         if is_missing(value):
             return ""
-        return format_decimal(int(value), format="#,##0", locale=self.number_locale)
+        return _decimal_text(self.code, 0, str(int(value)))
 
     def count(self, value) -> str:
         """A count of persons: 1–4 persons are not shown (``<5``)."""
@@ -110,8 +109,7 @@ class Language:
         """A share in 0–1 as a percentage in the locale's own form (``41,5 %``, ``41.5%``)."""
         if is_missing(share):
             return ""
-        pattern = _percent_pattern(self.number_locale, digits)
-        return format_percent(share, format=pattern, locale=self.number_locale)
+        return _percent_text(self.code, digits, str(share))
 
     def percent_of_100(self, value, digits: int = 0) -> str:
         """A percentage already on 0–100 (``share_pct``, ``actual_pct``)."""
@@ -138,9 +136,39 @@ class Language:
         return str(value)
 
 
+# Numbers are written from their ``str``, which is what Babel formats (a Decimal's ``str`` is the
+# same Decimal), and remembered: the unit pages write ~100 000 numbers of which ~20 000 differ
+# (the national shares and the counts recur on every page), and the locale and pattern are parsed
+# once rather than for each number.
+NUMBER_TEXTS_CACHED = 1 << 16
+
+
+@functools.lru_cache(maxsize=NUMBER_TEXTS_CACHED)
+def _decimal_text(code: str, digits: int | None, number: str) -> str:
+    """``number`` with grouped thousands and exactly ``digits`` decimals; the locale's own decimal
+    pattern (up to three decimals) when ``digits`` is None."""
+    pattern = None if digits is None else _decimal_pattern(digits)
+    return format_decimal(number, format=pattern, locale=_number_locale(code))
+
+
+@functools.lru_cache(maxsize=NUMBER_TEXTS_CACHED)
+def _percent_text(code: str, digits: int, number: str) -> str:
+    return format_percent(number, format=_percent_pattern(code, digits), locale=_number_locale(code))
+
+
 @functools.cache
-def _percent_pattern(locale: str, digits: int) -> str:
+def _number_locale(code: str) -> Locale:
+    return Locale.parse(NUMBER_LOCALES[code])
+
+
+@functools.cache
+def _decimal_pattern(digits: int) -> NumberPattern:
+    return parse_pattern("#,##0" + ("." + "0" * digits if digits else ""))
+
+
+@functools.cache
+def _percent_pattern(code: str, digits: int) -> NumberPattern:
     """The locale's percent pattern (where the sign goes, whether a space precedes it) with
     ``digits`` fixed decimals."""
-    pattern = Locale.parse(locale).percent_formats[None].pattern
-    return pattern.replace("#,##0", "#,##0" + ("." + "0" * digits if digits else ""), 1)
+    pattern = _number_locale(code).percent_formats[None].pattern
+    return parse_pattern(pattern.replace("#,##0", "#,##0" + ("." + "0" * digits if digits else ""), 1))
