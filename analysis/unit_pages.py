@@ -69,6 +69,10 @@ FUNNEL_Z = 1.645  # the indicators' own 90 % level
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 640, 360, 56, 16, 16, 44
 SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 
+Record = dict[str, object]
+UnitKey = tuple[str, str, str]
+UNIT_KEY = ("unit_type", "unit_id", "programme")
+
 
 @dataclass(frozen=True)
 class Unit:
@@ -250,19 +254,27 @@ def _index_frame(units: Sequence[Unit], lang: Language, order: str) -> pd.DataFr
     return frame.sort_values(keys[0], ascending=keys[1], kind="stable")
 
 
+def _grouped(frame: pd.DataFrame, keys: Sequence[str]) -> dict[tuple, list[Record]]:
+    """The frame's records by their values of ``keys``, each group in the frame's order."""
+    groups: dict[tuple, list[Record]] = {}
+    for record in frame.to_dict("records"):
+        groups.setdefault(tuple(record[key] for key in keys), []).append(record)
+    return groups
+
+
 @dataclass(frozen=True)
 class _Tables:
     """What the pages show, read once for all units and grouped by unit: the indicator rows, the
     composition beside the national one, and the follow-up transitions (when that table has
-    municipality rows)."""
+    municipality rows). Records rather than a DataFrame per unit: hundreds of pages of small
+    tables spent most of their time in pandas' overhead."""
 
-    indicators: dict[tuple[str, str, str], pd.DataFrame]
+    indicators: dict[UnitKey, list[Record]]
     # The contribution to the status one year after exit (the follow-up's outcome), once delivered.
-    later_indicators: dict[tuple[str, str, str], pd.DataFrame]
-    composition: dict[tuple[str, str, str], pd.DataFrame]
-    follow_up: dict[str, pd.DataFrame]
+    later_indicators: dict[UnitKey, list[Record]]
+    composition: dict[UnitKey, list[Record]]
+    follow_up: dict[str, list[Record]]
     pooled: pd.DataFrame
-    no_composition: pd.DataFrame
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection) -> _Tables:
@@ -283,12 +295,11 @@ class _Tables:
         ]
         composition = con.execute(_composition_query()).df()
         return cls(
-            indicators=dict(tuple(indicators.groupby(["unit_type", "unit_id", "programme"]))),
-            later_indicators=dict(tuple(later.groupby(["unit_type", "unit_id", "programme"]))),
-            composition=dict(tuple(composition.groupby(["unit_type", "unit_id", "programme"]))),
+            indicators=_grouped(indicators, UNIT_KEY),
+            later_indicators=_grouped(later, UNIT_KEY),
+            composition=_grouped(composition, UNIT_KEY),
             follow_up=_follow_up_by_municipality(con),
             pooled=pooled,
-            no_composition=composition.iloc[:0],
         )
 
 
@@ -346,7 +357,7 @@ def _composition_query() -> str:
     """
 
 
-def _follow_up_by_municipality(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+def _follow_up_by_municipality(con: duckdb.DuckDBPyConnection) -> dict[str, list[Record]]:
     """Each municipality's pooled rows of analysis.outcome_transitions (both programmes): status at
     exit × status one year after, once the follow-up has arrived."""
     exists = con.execute(
@@ -370,7 +381,7 @@ def _follow_up_by_municipality(con: duckdb.DuckDBPyConnection) -> dict[str, pd.D
         key=lambda column: column.map(order) if column.name == "status_1aar_gruppe" else column,
         kind="stable",
     )
-    return {str(key): rows for key, rows in frame.groupby("kommunenummer")}
+    return {str(municipality): rows for (municipality,), rows in _grouped(frame, ["kommunenummer"]).items()}
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -444,21 +455,22 @@ def _write_index(directory: Path, units: list[Unit], lang: Language, run: RunFac
     (directory / INDEX_PAGES[order][0]).write_text(html, encoding="utf-8")
 
 
-def _indicator_table(rows: pd.DataFrame, lang: Language, table_id: str):
-    rows = rows.assign(
-        period=[
-            lang._("All years") if period == "pooled" else str(int(year))
-            for period, year in zip(rows["period_type"], rows["cohort_year"])
-        ],
-        interval=[
-            "" if pd.isna(low) else lang._("%(low)s to %(high)s", low=lang.decimal(low, 1), high=lang.decimal(high, 1))
-            for low, high in zip(rows["ci_low_pp"], rows["ci_high_pp"])
-        ],
-        classification_text=[
-            lang._(CLASSIFICATION_NAMES[c]) if isinstance(c, str) and c in CLASSIFICATION_NAMES else ""
-            for c in rows["classification"]
-        ],
-    )
+def _indicator_table(rows: list[Record], lang: Language, table_id: str):
+    rows = [
+        {
+            **row,
+            "period": lang._("All years") if row["period_type"] == "pooled" else str(int(row["cohort_year"])),
+            "interval": ""
+            if pd.isna(row["ci_low_pp"])
+            else lang._(
+                "%(low)s to %(high)s", low=lang.decimal(row["ci_low_pp"], 1), high=lang.decimal(row["ci_high_pp"], 1)
+            ),
+            "classification_text": lang._(CLASSIFICATION_NAMES[row["classification"]])
+            if isinstance(row["classification"], str) and row["classification"] in CLASSIFICATION_NAMES
+            else "",
+        }
+        for row in rows
+    ]
     return table(
         lang,
         rows,
@@ -477,11 +489,15 @@ def _indicator_table(rows: pd.DataFrame, lang: Language, table_id: str):
     )
 
 
-def _transition_table(rows: pd.DataFrame, lang: Language):
-    rows = rows.assign(
-        at_exit=[lang._(EXIT_STATUS_NAMES[int(value)]) for value in rows["maloppnaelse"]],
-        a_year_later=[lang._(STATUS_GROUP_NAMES[group]) for group in rows["status_1aar_gruppe"]],
-    )
+def _transition_table(rows: list[Record], lang: Language):
+    rows = [
+        {
+            **row,
+            "at_exit": lang._(EXIT_STATUS_NAMES[int(row["maloppnaelse"])]),
+            "a_year_later": lang._(STATUS_GROUP_NAMES[row["status_1aar_gruppe"]]),
+        }
+        for row in rows
+    ]
     return table(
         lang,
         rows,
@@ -506,8 +522,9 @@ def _write_unit_page(
 ) -> None:
     key = (unit.unit_type, unit.unit_id, unit.programme)
     chart = funnel_chart(funnels[(unit.unit_type, unit.programme)], unit, lang)
-    composition = tables.composition.get(key, tables.no_composition)
-    composition = composition.assign(characteristic_text=[lang._(c) for c in composition["characteristic"]])
+    composition = [
+        {**row, "characteristic_text": lang._(row["characteristic"])} for row in tables.composition.get(key, [])
+    ]
     transitions = tables.follow_up.get(unit.unit_id) if unit.unit_type == "municipality" else None
     later = tables.later_indicators.get(key)
     html = render(

@@ -165,6 +165,22 @@ def test_the_table_component_writes_numbers_escapes_text_and_suppresses(table_pa
     assert '<td class="num">' in page
 
 
+def test_a_table_of_records_is_the_table_of_their_frame():
+    frame = pd.DataFrame(
+        {"name": ["a", None], "n": [3, 12], "share": [None, 0.25], "hidden": [True, False], "link": ["a.html", None]}
+    )
+    lang = Language("en")
+    columns = [
+        Column("name", "Name", href="link"),
+        Column("n", "Persons", "count"),
+        Column("share", "Share", "percent", 1),
+    ]
+    from_frame = table(lang, frame, columns, table_id="t", suppressed="hidden")
+    from_records = table(lang, frame.to_dict("records"), columns, table_id="t", suppressed="hidden")
+    assert from_records == from_frame
+    assert [[cell.text for cell in row.cells] for row in from_records.rows] == [["a", "<5", "<5"], ["", "12", "25.0%"]]
+
+
 def test_every_page_names_its_run_and_warns_of_synthetic_data(table_page_template):
     frame = pd.DataFrame({"name": ["a"], "n": [10], "share": [0.5], "hidden": [False]})
     lang = Language("nb")

@@ -1,13 +1,13 @@
 """Tables for the shared table component (``components.html``, macro ``table``).
 
-A table is built in Python from a DataFrame and a list of columns, each with a kind that says
-how its values are written in the page's language; the template only lays it out. Every report
-uses this one component, so a number reads the same on every page.
+A table is built in Python from a DataFrame (or its records) and a list of columns, each with a
+kind that says how its values are written in the page's language; the template only lays it out.
+Every report uses this one component, so a number reads the same on every page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -90,7 +90,7 @@ def _writer(lang: Language, column: Column) -> Callable[[object], str]:
 
 def table(
     lang: Language,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Sequence[Mapping[str, object]],
     columns: Sequence[Column],
     *,
     table_id: str | None = None,
@@ -99,12 +99,15 @@ def table(
     detail: str | None = None,
     empty: str | None = None,
 ) -> Table:
-    """``suppressed``: a boolean column; on its true rows every empty number reads ``<5``.
-    ``detail``: a column whose text goes beneath its row. ``empty``: what is said of no rows."""
+    """``frame``: a DataFrame or its rows as records (``DataFrame.to_dict("records")``), which spares
+    a page of many small tables a DataFrame per table. ``suppressed``: a boolean column; on its true
+    rows every empty number reads ``<5``. ``detail``: a column whose text goes beneath its row.
+    ``empty``: what is said of no rows."""
     writers = [_writer(lang, column) for column in columns]
     rows = []
     # Records, not iterrows: a Series per row costs more than the whole table's HTML.
-    for record in frame.to_dict("records"):
+    records = frame.to_dict("records") if isinstance(frame, pd.DataFrame) else frame
+    for record in records:
         hidden = bool(suppressed and record[suppressed])
         cells = []
         for column, write in zip(columns, writers):
