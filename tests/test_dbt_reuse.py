@@ -15,10 +15,11 @@ import pytest
 
 from iwh.settings import Settings
 from orchestration.transformation.reuse import (
-    STATE_SELECTION,
     dbt_state_path,
     not_yet_built,
     save_state,
+    source_loads,
+    state_selection,
     usable_state,
 )
 
@@ -35,9 +36,17 @@ def _node(resource_type: str, name: str, schema: str, materialized: str = "table
 
 MANIFEST = {
     "metadata": {"dbt_version": "1.11.2"},
-    "sources": {"source.iwh.raw.a": {"loaded_at_field": "_loaded_at"}},
+    "sources": {
+        "source.iwh.raw.a": {
+            "source_name": "raw",
+            "name": "a",
+            "schema": "raw",
+            "identifier": "a_rows",
+            "loaded_at_field": "_loaded_at",
+        }
+    },
     "nodes": {
-        "model.iwh.m1": _node("model", "m1", "staging", "view"),
+        "model.iwh.m1": {**_node("model", "m1", "staging", "view"), "depends_on": {"nodes": ["source.iwh.raw.a"]}},
         "model.iwh.m2": _node("model", "m2", "marts"),
         "model.iwh.e": _node("model", "e", "staging", "ephemeral"),
         "seed.iwh.s": _node("seed", "s", "seeds", "seed"),
@@ -54,21 +63,21 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture
 def con():
     con = duckdb.connect()
-    for schema in ("staging", "marts", "seeds"):
+    for schema in ("staging", "marts", "seeds", "raw"):
         con.execute(f"create schema {schema}")
     con.execute("create table marts.m2 (id integer)")
     con.execute("create table seeds.s (id integer)")
     con.execute("create view staging.m1 as select 1 as id")
+    con.execute("create table raw.a_rows as select timestamp '2026-12-01 10:00:00' as _loaded_at, 1 as id")
     yield con
     con.close()
 
 
-def _successful_build(tmp_path: Path, settings: Settings, manifest=MANIFEST) -> Path:
+def _successful_build(tmp_path: Path, settings: Settings, con, manifest=MANIFEST) -> Path:
     target = tmp_path / "target"
     target.mkdir(exist_ok=True)
     (target / "manifest.json").write_text(json.dumps(manifest))
-    (target / "sources.json").write_text(json.dumps({"results": [{"unique_id": "source.iwh.raw.a"}]}))
-    save_state(target, settings)
+    save_state(target, settings, source_loads(manifest, con))
     return target
 
 
@@ -77,34 +86,55 @@ def test_a_home_without_a_successful_build_builds_everything(settings, con):
 
 
 def test_a_successful_build_is_the_state_of_the_next_one(tmp_path, settings, con):
-    target = _successful_build(tmp_path, settings)
+    target = _successful_build(tmp_path, settings, con)
     state = usable_state(settings, MANIFEST, con)
     assert state == dbt_state_path(settings)
-    for artefact in ("manifest.json", "sources.json"):
-        assert (state / artefact).read_text() == (target / artefact).read_text()
-    assert [*STATE_SELECTION, "--state", str(state)] == [
+    assert (state / "manifest.json").read_text() == (target / "manifest.json").read_text()
+    assert json.loads((state / "source_loads.json").read_text()) == {"source.iwh.raw.a": "2026-12-01 10:00:00, 1 rows"}
+    assert state_selection(state, MANIFEST, source_loads(MANIFEST, con)) == [
         "--select",
-        "state:modified+ source_status:fresher+",
+        "state:modified+",
         "--state",
         str(settings.home / "dbt" / "state"),
-    ]
+    ], "nothing loaded since: only what was modified"
+
+
+def test_a_source_loaded_since_is_built_with_what_reads_it(tmp_path, settings, con):
+    _successful_build(tmp_path, settings, con)
+    state = dbt_state_path(settings)
+    changed = ["--select", "state:modified+ source:raw.a+", "--state", str(state)]
+    con.execute("insert into raw.a_rows values (timestamp '2026-12-04 09:00:00', 2)")
+    assert state_selection(state, MANIFEST, source_loads(MANIFEST, con)) == changed
+    con.execute("drop table raw.a_rows")
+    assert source_loads(MANIFEST, con) == {"source.iwh.raw.a": None}
+    assert state_selection(state, MANIFEST, source_loads(MANIFEST, con)) == changed
+
+
+def test_a_re_delivery_that_only_removes_rows_is_a_change(tmp_path, settings, con):
+    con.execute("insert into raw.a_rows values (timestamp '2026-11-30 08:00:00', 2)")
+    _successful_build(tmp_path, settings, con)
+    con.execute("delete from raw.a_rows where id = 2")
+    assert source_loads(MANIFEST, con) == {"source.iwh.raw.a": "2026-12-01 10:00:00, 1 rows"}, "newest stamp as before"
+    assert state_selection(dbt_state_path(settings), MANIFEST, source_loads(MANIFEST, con))[1] == (
+        "state:modified+ source:raw.a+"
+    )
 
 
 def test_a_missing_model_or_seed_means_building_everything(tmp_path, settings, con):
-    _successful_build(tmp_path, settings)
+    _successful_build(tmp_path, settings, con)
     con.execute("drop table seeds.s")
     assert usable_state(settings, MANIFEST, con) is None
 
 
 def test_a_model_added_since_is_left_to_state_modified(tmp_path, settings, con):
-    _successful_build(tmp_path, settings)
+    _successful_build(tmp_path, settings, con)
     grown = json.loads(json.dumps(MANIFEST))
     grown["nodes"]["model.iwh.new"] = _node("model", "new", "marts")
     assert usable_state(settings, grown, con) == dbt_state_path(settings)
 
 
 def test_a_source_dbt_cannot_tell_the_freshness_of_means_building_everything(tmp_path, settings, con):
-    _successful_build(tmp_path, settings)
+    _successful_build(tmp_path, settings, con)
     unstamped = json.loads(json.dumps(MANIFEST))
     unstamped["sources"]["source.iwh.raw.b"] = {"loaded_at_field": None}
     assert usable_state(settings, unstamped, con) == dbt_state_path(settings), "a source no node reads"
@@ -113,7 +143,7 @@ def test_a_source_dbt_cannot_tell_the_freshness_of_means_building_everything(tmp
 
 
 def test_another_dbt_version_means_building_everything(tmp_path, settings, con):
-    _successful_build(tmp_path, settings)
+    _successful_build(tmp_path, settings, con)
     upgraded = {**MANIFEST, "metadata": {"dbt_version": "1.12.0"}}
     assert usable_state(settings, upgraded, con) is None
 

@@ -89,8 +89,7 @@ def test_the_run_log_holds_dbts_full_output(piped_run):
     assert re.search(r"^\d+ of \d+ START ", text, flags=re.MULTILINE), "no dbt START line in the run log"
     # dbt's line for every node of the build: started, then passed, warned, failed, skipped or (exposures) no-op.
     reported = re.findall(r"^(\d+) of (\d+) (?:OK|PASS|WARN|ERROR|FAIL|SKIP|NO-OP)\b", text, flags=re.MULTILINE)
-    # Each dbt command (source freshness, then the build) numbers its own nodes: every command's
-    # every node is in the log.
+    # Each dbt command numbers its own nodes: every command's every node is in the log.
     by_command: dict[int, set[int]] = {}
     for index, total in reported:
         by_command.setdefault(int(total), set()).add(int(index))

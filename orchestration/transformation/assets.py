@@ -17,7 +17,13 @@ from orchestration.transformation.project import (
     docs_are_current,
     docs_fingerprint,
 )
-from orchestration.transformation.reuse import STATE_SELECTION, not_yet_built, save_state, usable_state
+from orchestration.transformation.reuse import (
+    not_yet_built,
+    save_state,
+    source_loads,
+    state_selection,
+    usable_state,
+)
 from orchestration.transformation.translator import WarehouseDbtTranslator, is_checked_test
 
 # dbt's recommendation: unit tests check the SQL on fixed rows, so they run in development and CI
@@ -105,17 +111,16 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     else:
         with warehouse.connect(read_only=True) as con:
             state = usable_state(settings, MANIFEST, con)
-        # The newest `_loaded_at` of every source, for this build's selection and the next one's.
-        dbt.cli(["source", "freshness", *variables], target_path=target).wait()
-        selection = [*STATE_SELECTION, "--state", str(state)] if state else []
+            # What each source holds now, for this build's selection and the next one's.
+            loads = source_loads(MANIFEST, con)
         build = dbt.cli(
-            [*BUILD_ARGS, *variables, *selection],
+            [*BUILD_ARGS, *variables, *(state_selection(state, MANIFEST, loads) if state else [])],
             manifest=MANIFEST,
             dagster_dbt_translator=TRANSLATOR,
             target_path=target,
         )
         yield from _dagster_events(build, context, reuse=state is not None)
-        save_state(target, settings)
+        save_state(target, settings, loads)
 
     with warehouse.connect(read_only=True) as con:
         columns = con.execute(WAREHOUSE_COLUMNS).fetchall()

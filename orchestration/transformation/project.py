@@ -44,13 +44,6 @@ def apply_dbt_environment(settings: Settings) -> None:
     os.environ.update(dbt_environment(settings))
 
 
-# Under `dg dev` (make ui) the manifest is parsed again whenever the code location loads, so an
-# edited model shows at once; dbt's profile needs the warehouse path for that parse. Elsewhere it is
-# prepared before the definitions load (prepare_manifest).
-apply_dbt_environment(Settings.from_env())
-DBT_PROJECT.prepare_if_dev()
-
-
 def dbt_vars(settings: Settings) -> list[str]:
     """The --vars of every dbt command of a run; dbt parses again from scratch when they differ."""
     return ["--vars", json.dumps({"outcome_variant": settings.outcome_variant, "js_scope": settings.js_scope})]
