@@ -19,7 +19,7 @@ from iwh.settings import Settings, SettingsError
 from iwh.warehouse import connect, writer_lock
 from orchestration.instance import prepare_instance
 from orchestration.progress import CheckResult, Display, RunRecord, RunWatcher, run_log
-from orchestration.transformation.project import prepare_manifest
+from orchestration.transformation.project import parse_ahead, prepare_manifest
 
 PARTITIONS_NAME = "cohort_year"
 
@@ -143,7 +143,12 @@ def run_pipeline(
         from orchestration.definitions import defs
 
         instance = prepare_instance(settings)
+        parse = parse_ahead(settings)
         run_group = _ingest(settings, defs, instance, years, display, outcome)
+        if parse is not None:
+            # The build's dbt writes the same target: it starts once the parse is over. A failed
+            # parse only costs the build its partial parse; the build reports the error itself.
+            print(parse.communicate()[0], end="")
         if not outcome.failures:
             _build(defs, instance, display, outcome, run_group)
     if outcome.failures:

@@ -93,7 +93,6 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
     """`dbt build` of seeds, staging, intermediate and marts (harmonisation.md), building only what
     changed since the last successful build (reuse.py); then the dbt docs site for analysts under
     IWH_HOME/reports/dbt_docs/."""
-    import_in_background()
     settings = warehouse.settings()
     apply_dbt_environment(settings)
     variables = dbt_vars(settings)
@@ -104,9 +103,9 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         context.selected_asset_check_keys == set(dbt_warehouse_assets.check_keys)
     )
     if not whole_project:
-        yield from _dagster_events(
-            dbt.cli([*BUILD_ARGS, *variables], context=context, target_path=target), context, reuse=False
-        )
+        build = dbt.cli([*BUILD_ARGS, *variables], context=context, target_path=target)
+        import_in_background()
+        yield from _dagster_events(build, context, reuse=False)
         state = None
     else:
         with warehouse.connect(read_only=True) as con:
@@ -119,6 +118,9 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
             dagster_dbt_translator=TRANSLATOR,
             target_path=target,
         )
+        # Started once dbt runs: before, this thread's own imports would slow dagster-dbt's
+        # preparation of the command (Python on both threads).
+        import_in_background()
         yield from _dagster_events(build, context, reuse=state is not None)
         save_state(target, settings, loads)
 

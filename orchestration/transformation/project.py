@@ -10,6 +10,7 @@ import fcntl
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -97,6 +98,30 @@ def prepare_manifest(settings: Settings | None = None) -> Path:
                 os.replace(Path(scratch) / PARTIAL_PARSE_FILE, manifest.parent / PARTIAL_PARSE_FILE)
                 os.replace(Path(scratch) / "manifest.json", manifest)
     return manifest
+
+
+def parse_ahead(settings: Settings) -> subprocess.Popen | None:
+    """Start `dbt parse` of a home that has never run dbt, in a process of its own, for the caller
+    to wait on before the build. Returns None for a home that has.
+
+    A home's first dbt command cannot reuse the partial parse of prepare_manifest (dbt parses from
+    scratch when the warehouse path or vars differ, which they do: 4.6 s against 2.3 s at scale 1).
+    `dbt parse` reads no warehouse, so it can run on the second core while ingestion writes, and
+    leaves the build a partial parse of the home's own."""
+    target = dbt_target_path(settings)
+    if (target / PARTIAL_PARSE_FILE).exists():
+        return None
+    target.mkdir(parents=True, exist_ok=True)
+    command = [str(DBT_EXECUTABLE), "parse", *dbt_vars(settings), "--target-path", str(target)]
+    command += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    return subprocess.Popen(
+        command,
+        cwd=DBT_PROJECT_DIR,
+        env={**os.environ, **dbt_environment(settings)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 _FINGERPRINT_FILE = ".fingerprint"
