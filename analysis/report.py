@@ -10,6 +10,7 @@ labels are in the same language, and term labels are Norwegian in both.
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -176,20 +177,36 @@ def write_figure(fig: MplFigure, out_dir: Path, stem: str) -> None:
     fig.savefig(out_dir / f"{stem}.png", dpi=PNG_DPI, metadata={"Software": None})
 
 
+def _draw_and_write(draw: Callable[..., MplFigure], data: tuple, lang: Language, out_dir: Path, stem: str) -> None:
+    write_figure(draw(*data, lang), out_dir, stem)
+
+
 @dataclass
 class ReportBuilder:
-    """Collects the page's figures, each written as it is added."""
+    """Collects the page's figures, each written as it is added: here, or by ``pool``'s processes
+    (analysis.figure_workers) while the page's tables are made; ``wait`` for them."""
 
     out_dir: Path
     lang: Language
+    pool: concurrent.futures.Executor | None = None
     figures: list[Figure] = field(default_factory=list)
+    pending: list[concurrent.futures.Future] = field(default_factory=list)
 
     def figure(self, draw: Callable[..., MplFigure], data: tuple, stem: str, title: str, caption: str) -> Figure:
         """The figure ``draw(*data, lang)``, written as ``stem``.png and ``stem``.svg."""
-        write_figure(draw(*data, self.lang), self.out_dir, stem)
+        if self.pool is None:
+            _draw_and_write(draw, data, self.lang, self.out_dir, stem)
+        else:
+            self.pending.append(self.pool.submit(_draw_and_write, draw, data, self.lang, self.out_dir, stem))
         figure = Figure(stem, title, caption)
         self.figures.append(figure)
         return figure
+
+    def wait(self) -> None:
+        """Every figure written, or the first one's error raised; none is still being written."""
+        concurrent.futures.wait(self.pending)
+        for future in self.pending:
+            future.result()
 
 
 def _figure(*grid: int, figsize: tuple[float, float], sharey: bool = False):
@@ -924,13 +941,32 @@ def write_report(
     synthetic: bool = False,
     language: str = "nb",
     annex: pd.DataFrame | None = None,
+    figure_pool: concurrent.futures.Executor | None = None,
 ) -> list[Path]:
     """Write index.html and its figures to ``out_dir``; returns the files written. ``annex``: the
-    rows of ``analysis.annex.annex_rows`` in this language."""
+    rows of ``analysis.annex.annex_rows`` in this language; ``figure_pool``: processes to draw the
+    figures in (analysis.figure_workers), else they are drawn here."""
     out_dir.mkdir(parents=True, exist_ok=True)
     lang = Language(language)
+    builder = ReportBuilder(out_dir, lang, figure_pool)
+    try:
+        page = _page(builder, tables, missingness, RunFacts.now(run_id, outcome_variant, js_scope, synthetic), annex)
+    finally:
+        builder.wait()
+    index = out_dir / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return [index] + [out_dir / name for figure in builder.figures for name in figure.files()]
+
+
+def _page(
+    builder: ReportBuilder,
+    tables: Mapping[str, pd.DataFrame],
+    missingness: pd.DataFrame | None,
+    run: RunFacts,
+    annex: pd.DataFrame | None,
+) -> str:
+    lang = builder.lang
     coefficients = tables["model_coefficients"]
-    builder = ReportBuilder(out_dir, lang)
     context = {
         "descriptive": _descriptive_section(builder, tables.get("descriptives")),
         "forest": builder.figure(
@@ -954,17 +990,14 @@ def write_report(
         "followup": _followup_section(lang, tables),
         "annex": _annex(lang, annex),
     }
-    page = render(
+    return render(
         TEMPLATES,
         "analysis_report.html",
         lang,
         title=lang._("Goal achievement in Jobbsjansen and the introduction programme"),
-        run=RunFacts.now(run_id, outcome_variant, js_scope, synthetic),
+        run=run,
         **context,
     )
-    index = out_dir / "index.html"
-    index.write_text(page, encoding="utf-8")
-    return [index] + [out_dir / name for figure in builder.figures for name in figure.files()]
 
 
 def _followup_section(lang: Language, tables: Mapping[str, pd.DataFrame]) -> dict:

@@ -12,7 +12,6 @@ import html
 import http.server
 import io
 import json
-import os
 import re
 import shutil
 import threading
@@ -33,6 +32,7 @@ from analysis.simulation import simulate_analysis_dataset
 from expectations import missingness
 from iwh.reporting import Language
 from orchestration.analysis import assets as analysis_assets
+from orchestration.analysis.resources import FigureWorkersResource
 from orchestration.resources import WarehouseResource
 
 RUN_TAGGED_TABLES = list(analysis_assets.TABLE_KEYS)
@@ -96,7 +96,10 @@ def home(tmp_path_factory, dataset) -> Path:
 def _materialize(home: Path):
     result = materialize(
         analysis_assets.assets,
-        resources={"warehouse": WarehouseResource(home=str(home), landing_dir=str(home / "landing"))},
+        resources={
+            "warehouse": WarehouseResource(home=str(home), landing_dir=str(home / "landing")),
+            "figure_workers": FigureWorkersResource(),
+        },
         instance=DagsterInstance.ephemeral(),
     )
     assert result.success
@@ -216,13 +219,12 @@ def test_one_layout_fits_the_text_of_both_formats(warehouse_tables, tmp_path):
         assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, (name, box.bounds, width, height)
 
 
-def test_figures_drawn_by_worker_processes_are_those_drawn_in_one_process(
-    home, report_dir, tmp_path, monkeypatch, warehouse_tables
-):
+def test_figures_drawn_by_worker_processes_are_those_drawn_in_one_process(home, report_dir, tmp_path, warehouse_tables):
+    """The asset draws in the run's worker processes (FigureWorkersResource); without a pool,
+    write_report draws in its own."""
     tables = warehouse_tables
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         missing = con.execute("select * from quality.missingness").df()
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     report.write_report(tmp_path, tables, missing, run_id="one-process", outcome_variant="report_text")
     for stem in EXPECTED_FIGURES:
         for suffix in (".png", ".svg"):

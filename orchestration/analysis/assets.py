@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from analysis.specification import COMPLETE_CASE_FLAGS, MODEL_INPUT_COLUMNS, MODEL_NAMES, OUTCOME, SECOND_OUTCOME
 from iwh.warehouse import table_exists
+from orchestration.analysis.resources import FigureWorkersResource
 from orchestration.progress import progress_note
 from orchestration.quality.assets import GATED_KEY, MISSINGNESS_KEY, VALIDATION_RESULTS_KEY
 from orchestration.resources import WarehouseResource
@@ -206,7 +207,9 @@ def replace_directory(built: Path, target: Path) -> None:
     "predicted vs actual (figures 22–28), M2/M3 (figures 24–25), missing values, and the annex beside the "
     "published figures.",
 )
-def analysis_report(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+def analysis_report(
+    context: AssetExecutionContext, warehouse: WarehouseResource, figure_workers: FigureWorkersResource
+) -> MaterializeResult:
     from analysis import annex, report  # see analysis_models
 
     settings = warehouse.settings()
@@ -231,6 +234,7 @@ def analysis_report(context: AssetExecutionContext, warehouse: WarehouseResource
             synthetic=settings.is_synthetic_landing,
             language=settings.report_language,
             annex=annex.annex_rows(tables, settings.report_language),
+            figure_pool=figure_workers.pool(),
         )
         replace_directory(built, target)
     except BaseException:

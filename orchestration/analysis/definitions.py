@@ -3,5 +3,6 @@
 from dagster import Definitions
 
 from orchestration.analysis.assets import assets
+from orchestration.analysis.resources import FigureWorkersResource
 
-defs = Definitions(assets=assets)
+defs = Definitions(assets=assets, resources={"figure_workers": FigureWorkersResource()})

@@ -1,0 +1,35 @@
+"""Worker processes that draw the analysis report's figures beside the rest of the build.
+
+Drawing is most of the report's time (matplotlib's layout, SVG and PNG of some 30 figures) and
+runs on one core. Started at the beginning of a build, the workers import matplotlib and the
+report's module while dbt and the models run, and then draw the figures on every core. forkserver,
+not fork: the caller is a threaded Dagster process, whose locks a fork would copy.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Iterator
+
+# What every worker has imported before its first figure.
+PRELOAD = ["analysis.report"]
+
+
+@contextlib.contextmanager
+def figure_workers(workers: int | None = None) -> Iterator[concurrent.futures.Executor | None]:
+    """A pool of ``workers`` processes (default: one per core available), started now; None on one
+    core, where the figures are drawn in the calling process."""
+    count = workers or len(os.sched_getaffinity(0))
+    if count < 2:
+        yield None
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    with concurrent.futures.ProcessPoolExecutor(count, mp_context=context) as pool:
+        # The pool starts its processes on demand: ask each for something now.
+        for _ in range(count):
+            pool.submit(os.getpid)
+        yield pool
