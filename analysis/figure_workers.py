@@ -12,6 +12,7 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterator
 
 # What every worker has imported before its first figure.
@@ -29,7 +30,13 @@ def figure_workers(workers: int | None = None) -> Iterator[concurrent.futures.Ex
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     with concurrent.futures.ProcessPoolExecutor(count, mp_context=context) as pool:
-        # The pool starts its processes on demand: ask each for something now.
-        for _ in range(count):
-            pool.submit(os.getpid)
-        yield pool
+        # The pool starts its processes on demand: ask each for something now, from a thread of its
+        # own, since starting the first waits until the forkserver has imported PRELOAD (2 s).
+        starting = threading.Thread(
+            target=lambda: [pool.submit(os.getpid) for _ in range(count)], name="iwh-start-figure-workers"
+        )
+        starting.start()
+        try:
+            yield pool
+        finally:
+            starting.join()
