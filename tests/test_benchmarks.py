@@ -53,11 +53,11 @@ def test_medians_and_targets_from_known_runs():
         }
     }
     assert target_checks("1", median) == [
-        {"stage": "end_to_end", "metric": "wall_s", "limit": 60, "median": 55.0, "met": True}
+        {"stage": "end_to_end", "metric": "wall_s", "limit": 45, "median": 55.0, "met": False}
     ]
     report = {"repeats": 3, "scales": {"1": {"median": median, "targets": target_checks("1", median)}}}
     assert "| end_to_end | 55.0 | 41.5 | 900 | 1100 | 12 |" in markdown(report)
-    assert "- target: end_to_end wall_s < 60: 55.0 (met)" in markdown(report)
+    assert "- target: end_to_end wall_s < 45: 55.0 (NOT met)" in markdown(report)
 
 
 def test_a_cohort_is_held_back_and_returned_with_its_paths(tmp_path):
