@@ -47,6 +47,10 @@ def _read_sources(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {unique_id: source for unique_id, source in manifest["sources"].items() if unique_id in read}
 
 
+def _relations(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    return set(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
+
+
 def usable_state(settings: Settings, manifest: Mapping[str, Any], con: duckdb.DuckDBPyConnection) -> Path | None:
     """The home's dbt state if a build may select against it, else None (build everything)."""
     state = dbt_state_path(settings)
@@ -58,7 +62,7 @@ def usable_state(settings: Settings, manifest: Mapping[str, Any], con: duckdb.Du
     previous = json.loads((state / _MANIFEST).read_text())
     if previous["metadata"].get("dbt_version") != manifest["metadata"].get("dbt_version"):
         return None
-    relations = set(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
+    relations = _relations(con)
     built = {
         (node["schema"], node.get("alias") or node["name"])
         for node in previous["nodes"].values()
@@ -71,7 +75,7 @@ def source_loads(manifest: Mapping[str, Any], con: duckdb.DuckDBPyConnection) ->
     """What every source a node reads holds: its newest `loaded_at_field` and its row count, as text
     (the count also changes when a re-delivery only removes rows, which the newest stamp may not);
     None for a source that has no such field or no table."""
-    relations = set(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
+    relations = _relations(con)
     loads: dict[str, str | None] = {}
     for unique_id, source in sorted(_read_sources(manifest).items()):
         field = source.get("loaded_at_field")
