@@ -39,6 +39,8 @@ MAX_LOG_FLOAT = math.log(sys.float_info.max)
 MAX_NEWTON_STEPS = 20
 NEWTON_DECREMENT_TOL = 1e-10
 
+# Rows per block of the weighted Gram matrix of ordinary logistic regression (a few megabytes).
+GRAM_ROW_BLOCK = 16384
 # Past this many row×node values, node-wise probabilities are recomputed rather than cached.
 _NODE_CACHE_LIMIT = 4_000_000
 
@@ -348,11 +350,21 @@ def _logistic_start(X: np.ndarray, y: np.ndarray, m: np.ndarray, start: np.ndarr
         weight = m * p * (1 - p)
         # lstsq, not solve: under (quasi-)separation in a small subgroup the weights vanish and
         # the information matrix is singular; the minimum-norm step still climbs the likelihood.
-        step = np.linalg.lstsq(X.T @ (X * weight[:, None]), X.T @ (y - m * p), rcond=None)[0]
+        step = np.linalg.lstsq(_weighted_gram(X, weight), X.T @ (y - m * p), rcond=None)[0]
         beta += step
         if np.max(np.abs(step)) < 1e-10:
             break
     return beta
+
+
+def _weighted_gram(X: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Xᵀ·diag(weight)·X, a block of rows at a time: the weighted copy of the design is then a few
+    megabytes instead of the design's size (425 MB for M1 at scale 100), and no slower."""
+    gram = np.zeros((X.shape[1], X.shape[1]))
+    for start in range(0, len(X), GRAM_ROW_BLOCK):
+        block = X[start : start + GRAM_ROW_BLOCK]
+        gram += block.T @ (block * weight[start : start + GRAM_ROW_BLOCK, None])
+    return gram
 
 
 def logistic_loglik(X, successes, trials=None, start=None) -> float:

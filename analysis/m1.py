@@ -34,6 +34,23 @@ Z_95 = stats.norm.ppf(0.975)
 # A cell describing fewer persons than this is not published (warehouse.md, small-cell suppression).
 MIN_PUBLISHED_CELL = 5
 
+# The columns an M1 fit keeps of its sample: the model's, and what predicted_vs_actual and the
+# contribution indicators group by (at scale 100 the sample has 1.8 million rows).
+SAMPLE_COLUMNS = list(
+    dict.fromkeys(
+        [
+            OUTCOME,
+            "complete_case",
+            *M1_COLUMNS,
+            "programme",
+            "cohort_year",
+            "norsk_tier",
+            "prosjekt_id",
+            "kommunenummer",
+        ]
+    )
+)
+
 AGE_BANDS = [(18, 24), (25, 29), (30, 34), (35, 39), (40, 49), (50, 120)]
 
 
@@ -99,7 +116,7 @@ def _fit_logit(y: np.ndarray, X: pd.DataFrame):
 
 def fit_m1(frame: pd.DataFrame, model: str = "m1", women_only: bool = False) -> M1Fit:
     """Fit M1 on the complete cases of ``frame`` (women only: kjonn_mann = 0, without that term)."""
-    sample = complete_cases(frame, M1_COLUMNS)
+    sample = complete_cases(frame[[column for column in SAMPLE_COLUMNS if column in frame.columns]], M1_COLUMNS)
     if women_only:
         sample = sample.loc[sample["kjonn_mann"] == 0]
     if sample.empty:

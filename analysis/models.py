@@ -9,7 +9,9 @@ callers that need more than the tables (contribution indicators use M1's predict
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
+from functools import partial
 
 import pandas as pd
 
@@ -144,30 +146,70 @@ def fit_models(
     nodes: int = DEFAULT_NODES,
     fitted_one: Callable[[str], None] = lambda name: None,
     outcome: str = OUTCOME,
+    pool: Executor | None = None,
 ) -> FittedModels:
-    """Every model of ``outcome``, one after the other; ``fitted_one`` is called with each model's
+    """Every model of ``outcome``; ``fitted_one`` is called, in the calling thread, with each model's
     name when it is fitted or found not estimable.
+
+    ``pool``: an executor to fit the models side by side (threads: numpy does the work outside
+    the interpreter lock, and the models share the dataset instead of copying it). Without one, they
+    are fitted one after the other. Either way every model is fitted by the same code on the same
+    rows, so the estimates are identical.
 
     A model whose sample cannot identify it (say, women in too few projects in a small delivery)
     is recorded as not estimable instead of stopping the others.
     """
     frame = outcome_frame(select_outcome_variant(analysis_dataset, outcome_variant), outcome)
+    # The largest first, so that with two workers the women-only models fill in beside them.
+    fits: dict[str, Callable[[], m1.M1Fit | multilevel.MultilevelFit]] = {
+        "m1": partial(m1.fit_m1, frame, "m1"),
+        "m2": partial(multilevel.fit_multilevel, frame, M2, nodes=nodes),
+        "m3": partial(multilevel.fit_multilevel, frame, M3, nodes=nodes),
+        "m1_women": partial(m1.fit_m1, frame, "m1_women", women_only=True),
+        "m2_women": partial(multilevel.fit_multilevel, frame, M2, women_only=True, nodes=nodes),
+        "m3_women": partial(multilevel.fit_multilevel, frame, M3, women_only=True, nodes=nodes),
+    }
+    results = _run_all(fits, pool, fitted_one, catch=ModelNotEstimable)
     fitted = FittedModels(individual={}, multilevel={}, not_estimable={})
-    for name, women_only in (("m1", False), ("m1_women", True)):
-        try:
-            fitted.individual[name] = m1.fit_m1(frame, name, women_only=women_only)
-        except ModelNotEstimable as reason:
-            fitted.not_estimable[name] = str(reason)
-        fitted_one(name)
-    for spec in (M2, M3):
-        for women_only in (False, True):
-            name = spec.name + ("_women" if women_only else "")
-            try:
-                fitted.multilevel[name] = multilevel.fit_multilevel(frame, spec, women_only=women_only, nodes=nodes)
-            except ModelNotEstimable as reason:
-                fitted.not_estimable[name] = str(reason)
-            fitted_one(name)
+    for name in MODEL_NAMES:
+        if name not in results:
+            continue
+        result = results[name]
+        if isinstance(result, ModelNotEstimable):
+            fitted.not_estimable[name] = str(result)
+        elif isinstance(result, m1.M1Fit):
+            fitted.individual[name] = result
+        else:
+            fitted.multilevel[name] = result
     return fitted
+
+
+def _run_all(
+    calls: dict[str, Callable[[], object]],
+    pool: Executor | None,
+    done: Callable[[str], None] = lambda name: None,
+    catch: type[Exception] | tuple[type[Exception], ...] = (),
+) -> dict[str, object]:
+    """Each call's result by name (an exception of type ``catch`` in place of its result), in
+    ``pool`` when given; ``done`` is called in this thread as each one finishes."""
+    results: dict[str, object] = {}
+
+    def outcome_of(call: Callable[[], object]) -> object:
+        try:
+            return call()
+        except catch as reason:
+            return reason
+
+    if pool is None:
+        for name, call in calls.items():
+            results[name] = outcome_of(call)
+            done(name)
+        return results
+    futures = {pool.submit(outcome_of, call): name for name, call in calls.items()}
+    for future in as_completed(futures):
+        results[futures[future]] = future.result()
+        done(futures[future])
+    return results
 
 
 def tables(
@@ -176,9 +218,16 @@ def tables(
     outcome_variant: str,
     archetypes: pd.DataFrame | None = None,
     outcome: str = OUTCOME,
+    pool: Executor | None = None,
 ) -> dict[str, pd.DataFrame]:
+    """The analysis.* model tables of ``fitted``; ``pool`` computes each model's tables side by side."""
     individual = list(fitted.individual.values())
     multi = list(fitted.multilevel.values())
+    per_model = _run_all(
+        {f.model: partial(_individual_tables, f) for f in individual}
+        | {f.model: partial(_multilevel_tables, f) for f in multi},
+        pool,
+    )
     fit_rows = [m1.fit_row(f) for f in individual] + [multilevel.fit_row(f) for f in multi]
     fit_rows += [
         {"model": name, "converged": False, "message": reason} for name, reason in fitted.not_estimable.items()
@@ -190,19 +239,18 @@ def tables(
         table = fit.data.standardisation.copy()
         table.insert(0, "model", fit.model)
         standardisation.append(table)
+    pieces = [per_model[f.model] for f in individual + multi]
     built = {
-        "model_coefficients": _concat(
-            [m1.coefficient_table(f) for f in individual] + [multilevel.coefficient_table(f) for f in multi]
-        ),
+        "model_coefficients": _concat([piece["coefficients"] for piece in pieces]),
         "model_fit": pd.DataFrame(fit_rows),
-        "vif": _concat([m1.m1_vif(f) for f in individual] + [multilevel.multilevel_vif(f) for f in multi]),
+        "vif": _concat([piece["vif"] for piece in pieces]),
         "lr_tests": _concat(
-            [m1.lr_tests(f) for f in individual]
-            + [pd.DataFrame([multilevel.random_intercept_lr_test(f) for f in multi])]
+            [per_model[f.model]["lr_tests"] for f in individual]
+            + [pd.DataFrame([per_model[f.model]["lr_test"] for f in multi])]
         ),
         "archetype_predictions": m1.archetype_predictions(fitted.m1, archetypes) if fitted.m1 else pd.DataFrame(),
         "predicted_vs_actual": m1.predicted_vs_actual(fitted.m1) if fitted.m1 else pd.DataFrame(),
-        "random_effects": _concat([multilevel.random_effects_table(f) for f in multi]),
+        "random_effects": _concat([per_model[f.model]["random_effects"] for f in multi]),
         "model_standardisation": _concat(standardisation),
     }
     if outcome != OUTCOME and not built["archetype_predictions"].empty:
@@ -216,6 +264,19 @@ def tables(
         table["outcome"] = outcome
         out[name] = table
     return out
+
+
+def _individual_tables(fit: m1.M1Fit) -> dict[str, pd.DataFrame]:
+    return {"coefficients": m1.coefficient_table(fit), "vif": m1.m1_vif(fit), "lr_tests": m1.lr_tests(fit)}
+
+
+def _multilevel_tables(fit: multilevel.MultilevelFit) -> dict[str, object]:
+    return {
+        "coefficients": multilevel.coefficient_table(fit),
+        "vif": multilevel.multilevel_vif(fit),
+        "lr_test": multilevel.random_intercept_lr_test(fit),
+        "random_effects": multilevel.random_effects_table(fit),
+    }
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -302,7 +302,7 @@ FILE_LEVEL_CASES: dict[str, tuple[Callable[[Path], None], str, int, str]] = {
         _truncated_xlsx,
         "jobbsjansen_individrapportering",
         2019,
-        "jobbsjansen/individrapportering_2019.xlsx: not a readable .xlsx workbook (BadZipFile: truncated or not Excel?)",
+        "jobbsjansen/individrapportering_2019.xlsx: not a readable .xlsx workbook (ZipError: truncated or not Excel?)",
     ),
     "binary file named .csv": (
         _write_bytes(NIR_2019, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00"),
@@ -322,7 +322,7 @@ FILE_LEVEL_CASES: dict[str, tuple[Callable[[Path], None], str, int, str]] = {
         ),
         "jobbsjansen_individrapportering",
         2019,
-        "jobbsjansen/individrapportering_2019.xlsx: not a readable .xlsx workbook (BadZipFile: truncated or not Excel?)",
+        "jobbsjansen/individrapportering_2019.xlsx: not a readable .xlsx workbook (ZipError: truncated or not Excel?)",
     ),
     "undecodable bytes in a UTF-8 file": (
         _undecodable_utf8,

@@ -14,7 +14,6 @@ import datetime as dt
 import io
 import re
 import tempfile
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,29 +250,32 @@ def _store(
 def _read_xlsx(
     path: Path, relative_path: str, scratch: duckdb.DuckDBPyConnection, fixed_widths: Mapping[str, int]
 ) -> DeliveredFile:
-    import openpyxl  # only .xlsx deliveries pay for the import
+    # Calamine, pandas' fast Excel engine: at scale 100 it read a 78,000-row questionnaire in 2.5 s,
+    # openpyxl's read-only mode in about 20 s. Only .xlsx deliveries pay for the import.
+    from python_calamine import CalamineError, CalamineWorkbook, PasswordError, XmlError, ZipError
 
+    unreadable = (CalamineError, PasswordError, XmlError, ZipError, OSError, ValueError)
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        workbook = CalamineWorkbook.from_path(str(path))
+    except unreadable as error:
         raise DeliveryError(
             relative_path, f"not a readable .xlsx workbook ({type(error).__name__}: truncated or not Excel?)"
         ) from None
     try:
-        if not workbook.worksheets:
+        if not workbook.sheet_names:
             raise DeliveryError(relative_path, "the workbook has no sheets")
-        rows = workbook.worksheets[0].iter_rows(values_only=True)
-        try:
-            header_cells = next(rows)
-        except StopIteration:
-            raise DeliveryError(relative_path, "the first sheet is empty") from None
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-            raise DeliveryError(relative_path, f"the first sheet cannot be read ({type(error).__name__})") from None
-        header = _xlsx_header(header_cells, relative_path)
-        widths = [fixed_widths.get(name.casefold()) for name in header]
-        records, row_numbers = _xlsx_records(rows, header, widths, relative_path)
+        # The empty area above and left of the data is kept, so row numbers are the sheet's own.
+        rows = iter(workbook.get_sheet_by_index(0).to_python(skip_empty_area=False))
+    except unreadable as error:
+        raise DeliveryError(relative_path, f"the first sheet cannot be read ({type(error).__name__})") from None
     finally:
         workbook.close()
+    header_cells = next(rows, None)
+    if header_cells is None:
+        raise DeliveryError(relative_path, "the first sheet is empty")
+    header = _xlsx_header(header_cells, relative_path)
+    widths = [fixed_widths.get(name.casefold()) for name in header]
+    records, row_numbers = _xlsx_records(rows, header, widths, relative_path)
     if not records:
         raise DeliveryError(relative_path, "the first sheet has a header but no data rows")
     _store(scratch, header, records, row_numbers)
@@ -298,29 +300,24 @@ def _xlsx_records(
     width = len(header)
     records: list[list[str | None]] = []
     row_numbers: list[int] = []
-    try:
-        for row, cells in enumerate(rows, start=2):
-            values = [_xlsx_text(cell, widths[i] if i < width else None) for i, cell in enumerate(cells)]
-            beyond_header = [i for i, v in enumerate(values[width:], start=width) if v not in (None, "")]
-            if beyond_header:
-                raise DeliveryError(
-                    relative_path, "a value in a column that has no header", row=row, column=f"#{beyond_header[0] + 1}"
-                )
-            values = (values + [None] * width)[:width]
-            if all(v is None or not v.strip() for v in values):
-                continue
-            records.append(values)
-            row_numbers.append(row)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-        raise DeliveryError(
-            relative_path, f"the sheet cannot be read past this row ({type(error).__name__})", row=len(row_numbers) + 2
-        ) from None
+    for row, cells in enumerate(rows, start=2):
+        values = [_xlsx_text(cell, widths[i] if i < width else None) for i, cell in enumerate(cells)]
+        beyond_header = [i for i, v in enumerate(values[width:], start=width) if v not in (None, "")]
+        if beyond_header:
+            raise DeliveryError(
+                relative_path, "a value in a column that has no header", row=row, column=f"#{beyond_header[0] + 1}"
+            )
+        values = (values + [None] * width)[:width]
+        if all(v is None or not v.strip() for v in values):
+            continue
+        records.append(values)
+        row_numbers.append(row)
     return records, row_numbers
 
 
 def _xlsx_text(cell: object, width: int | None) -> str | None:
-    """A cell as the text a CSV export would hold: 7 not 7.0, dates as ISO."""
-    if cell is None:
+    """A cell as the text a CSV export would hold: 7 not 7.0, dates as ISO; an empty cell is None."""
+    if cell is None or cell == "":
         return None
     if isinstance(cell, bool):
         return str(int(cell))

@@ -7,9 +7,11 @@ checkpoints run first. ``analysis_report`` reads back what was written — the p
 never person-level rows — and quality.missingness for its charts.
 """
 
+import os
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -18,7 +20,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 from threadpoolctl import threadpool_limits
 
 from analysis.specification import COMPLETE_CASE_FLAGS, MODEL_INPUT_COLUMNS, MODEL_NAMES, OUTCOME, SECOND_OUTCOME
-from iwh.warehouse import table_exists
+from iwh.warehouse import read_frame, table_exists
 from orchestration.analysis.resources import FigureWorkersResource
 from orchestration.progress import progress_note
 from orchestration.quality.assets import GATED_KEY, MISSINGNESS_KEY, VALIDATION_RESULTS_KEY
@@ -60,22 +62,22 @@ def outcome_variant_of(dataset: pd.DataFrame) -> str:
 
 
 def read_model_input(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The columns of the analysis dataset that the models read, in a fixed row order: floating-point
-    sums depend on it, and two runs over the same marts must give bit-identical estimates whatever
-    physical order the warehouse stored."""
-    return con.execute(
-        f"select {', '.join(MODEL_INPUT_COLUMNS)} from {ANALYSIS_DATASET} order by programme, cohort_year, person_key"
-    ).df()
+    """The columns of the analysis dataset that the models, the descriptive chapter and the outcome
+    transitions read, in a fixed row order: floating-point sums depend on it, and two runs over the
+    same marts must give bit-identical estimates whatever physical order the warehouse stored."""
+    from analysis.descriptives import INPUT_COLUMNS
+
+    columns = list(dict.fromkeys([*MODEL_INPUT_COLUMNS, *INPUT_COLUMNS, "lonn_per_deltaker_1000kr", "js_scope"]))
+    return read_frame(
+        con, f"select {', '.join(columns)} from {ANALYSIS_DATASET} order by programme, cohort_year, person_key"
+    )
 
 
-def read_descriptive_input(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The analysis dataset's columns the descriptive chapter reads, and the project-years (table 4)."""
-    from analysis.descriptives import INPUT_COLUMNS, PROJECT_YEAR_COLUMNS
+def read_project_year(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """marts.project_year's columns of the descriptive chapter's table 4."""
+    from analysis.descriptives import PROJECT_YEAR_COLUMNS
 
-    columns = list(dict.fromkeys([*INPUT_COLUMNS, "lonn_per_deltaker_1000kr", "js_scope"]))
-    dataset = con.execute(f"select {', '.join(columns)} from {ANALYSIS_DATASET}").df()
-    project_year = con.execute(f"select {', '.join(PROJECT_YEAR_COLUMNS)} from {PROJECT_YEAR}").df()
-    return dataset, project_year
+    return con.execute(f"select {', '.join(PROJECT_YEAR_COLUMNS)} from {PROJECT_YEAR}").df()
 
 
 def single_value(dataset: pd.DataFrame, column: str) -> str:
@@ -116,9 +118,9 @@ def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource
 
     with warehouse.connect(read_only=True) as con:
         dataset = read_model_input(con)
-        descriptive_input, project_year = read_descriptive_input(con)
+        project_year = read_project_year(con)
     outcome_variant = outcome_variant_of(dataset)
-    js_scope = single_value(descriptive_input, "js_scope")
+    js_scope = single_value(dataset, "js_scope")
     # The second outcome is modelled on the cohorts whose follow-up has arrived; before any has,
     # it has no complete case and no model.
     outcomes = [name for name, flag in COMPLETE_CASE_FLAGS.items() if name == OUTCOME or dataset[flag].any()]
@@ -129,33 +131,37 @@ def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource
         fitted_names.append(name)
         context.log.info(progress_note(len(fitted_names), len(MODEL_NAMES) * len(outcomes), "models fitted"))
 
-    per_outcome: list[dict[str, pd.DataFrame]] = []
-    for outcome in outcomes:
+    def outcome_tables(outcome: str, pool: ThreadPoolExecutor) -> dict[str, pd.DataFrame]:
+        # A function of its own so that one outcome's fitted models are freed before the next is fitted.
         started = time.perf_counter()
-        # One BLAS thread: the models' matrices (tens of columns) gain little from a second one, and on
-        # a busy machine OpenBLAS threads waiting for each other made this step two to three times slower.
-        with threadpool_limits(1, user_api="blas"):
-            fitted = models.fit_models(dataset, outcome_variant, fitted_one=fitted_one, outcome=outcome)
-            if fitted.m1 is None:
-                raise ValueError(
-                    f"M1 of {outcome} is not estimable, so there are no contribution indicators: "
-                    f"{fitted.not_estimable['m1']}"
-                )
-            indicators = contribution.contribution_tables(fitted.m1, run_id, outcome_variant, outcome)
-            tables = models.tables(fitted, run_id, outcome_variant, outcome=outcome)
+        fitted = models.fit_models(dataset, outcome_variant, fitted_one=fitted_one, outcome=outcome, pool=pool)
+        if fitted.m1 is None:
+            raise ValueError(
+                f"M1 of {outcome} is not estimable, so there are no contribution indicators: "
+                f"{fitted.not_estimable['m1']}"
+            )
+        indicators = pool.submit(contribution.contribution_tables, fitted.m1, run_id, outcome_variant, outcome)
+        tables = models.tables(fitted, run_id, outcome_variant, outcome=outcome, pool=pool)
         tables["model_fit"]["js_scope"] = js_scope
-        tables.update(indicators.as_dict())
-        per_outcome.append(tables)
+        tables.update(indicators.result().as_dict())
         context.log.info(
             f"{outcome}: models and indicators in {time.perf_counter() - started:.1f} s"
             + (f"; not estimable: {', '.join(sorted(fitted.not_estimable))}" if fitted.not_estimable else "")
         )
-    tables = {name: pd.concat([t[name] for t in per_outcome], ignore_index=True) for name in per_outcome[0]}
-    with threadpool_limits(1, user_api="blas"):
-        tables["descriptives"] = descriptives.descriptives_table(
-            descriptive_input, project_year, run_id, outcome_variant, js_scope
+        return tables
+
+    # One BLAS thread per model, and the models fitted side by side in threads, one per core: their
+    # matrices (tens of columns) gain little from a second BLAS thread, and on a busy machine OpenBLAS
+    # threads waiting for each other made this step two to three times slower.
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        descriptive = pool.submit(
+            descriptives.descriptives_table, dataset, project_year, run_id, outcome_variant, js_scope
         )
-    tables["outcome_transitions"] = transitions.outcome_transitions(dataset, run_id, outcome_variant)
+        transition = pool.submit(transitions.outcome_transitions, dataset, run_id, outcome_variant)
+        per_outcome = [outcome_tables(outcome, pool) for outcome in outcomes]
+        tables = {name: pd.concat([t[name] for t in per_outcome], ignore_index=True) for name in per_outcome[0]}
+        tables["descriptives"] = descriptive.result()
+        tables["outcome_transitions"] = transition.result()
     with warehouse.connect() as con:
         write_tables(con, tables)
     for name, key in TABLE_KEYS.items():
