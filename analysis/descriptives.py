@@ -116,7 +116,9 @@ UNITS_ROW = ("enheter", "N")
 def descriptive_sample(dataset: pd.DataFrame) -> pd.DataFrame:
     """The ended participations the chapter describes: in the Jobbsjansen scope, outcome known."""
     keep = dataset["excluded_reason"].ne("outside_js_scope").to_numpy() & dataset[OUTCOME].notna().to_numpy()
-    return dataset.loc[keep].reset_index(drop=True)
+    # Only the chapter's columns are copied: the dataset the models read has twice as many.
+    columns = [column for column in [*INPUT_COLUMNS, "lonn_per_deltaker_1000kr"] if column in dataset.columns]
+    return dataset.loc[keep, columns].reset_index(drop=True)
 
 
 def _labelled(values: pd.Series, labels: dict) -> pd.Series:

@@ -94,15 +94,16 @@ def design_matrix(frame: pd.DataFrame, terms: list[str]) -> pd.DataFrame:
     # Labels are compared once per distinct region, not once per row and term.
     region_codes, region_labels = pd.factorize(frame["region"])
     code_of_term = {REGION_TERMS.get(label): code for code, label in enumerate(region_labels)}
-    columns: dict[str, np.ndarray] = {}
-    for term in terms:
+    # One column-major array, wrapped without a copy: at scale 100 M1's design is 445 MB.
+    values = np.empty((len(frame), len(terms)), order="F")
+    for j, term in enumerate(terms):
         if term == CONSTANT:
-            columns[term] = np.ones(len(frame))
+            values[:, j] = 1.0
         elif term.startswith("region_"):
-            columns[term] = (region_codes == code_of_term.get(term, -2)).astype(float)
+            values[:, j] = region_codes == code_of_term.get(term, -2)
         else:
-            columns[term] = frame[term].to_numpy(dtype=float)
-    return pd.DataFrame(columns, index=frame.index)
+            values[:, j] = frame[term].to_numpy(dtype=float)
+    return pd.DataFrame(values, index=frame.index, columns=terms, copy=False)
 
 
 def _fit_logit(y: np.ndarray, X: pd.DataFrame):
@@ -204,7 +205,6 @@ def lr_tests(fit: M1Fit) -> pd.DataFrame:
         "ordning": [t for t in terms if t == "ordning"],
         "school_subjects": [t for t in terms if t in ("tiltak_grunnskolefag", "tiltak_fag_vgo")],
     }
-    X_all = design_matrix(fit.sample, terms)
     y = fit.sample[OUTCOME].to_numpy(dtype=float)
     loglik_cache: dict[tuple[str, ...], float] = {tuple(terms): float(fit.result.llf)}
 
@@ -214,7 +214,8 @@ def lr_tests(fit: M1Fit) -> pd.DataFrame:
         # It starts from the full model's coefficients of the kept terms, which are close.
         key = tuple(kept)
         if key not in loglik_cache:
-            loglik_cache[key] = logistic_loglik(X_all[kept].to_numpy(), y, start=fit.params[kept].to_numpy())
+            design = design_matrix(fit.sample, kept).to_numpy()
+            loglik_cache[key] = logistic_loglik(design, y, start=fit.params[kept].to_numpy())
         return loglik_cache[key]
 
     def row(comparison, block, restricted, full):

@@ -55,7 +55,8 @@ def outcome_transitions(dataset: pd.DataFrame, run_id: str, outcome_variant: str
     linked = dataset.loc[
         (dataset["oppfolging_status"] == "koblet")
         & dataset["maloppnaelse"].notna()
-        & (dataset["excluded_reason"].fillna("") != OUTSIDE_SCOPE)
+        & (dataset["excluded_reason"].fillna("") != OUTSIDE_SCOPE),
+        INPUT_COLUMNS,
     ]
     base = (
         linked.assign(
