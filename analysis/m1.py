@@ -91,10 +91,14 @@ def _region_terms_present(region: pd.Series) -> tuple[str, list[str]]:
 
 def design_matrix(frame: pd.DataFrame, terms: list[str]) -> pd.DataFrame:
     """M1's design for the given terms; a region dummy is 1 for its region (0 elsewhere)."""
+    return pd.DataFrame(design_array(frame, terms), index=frame.index, columns=terms, copy=False)
+
+
+def design_array(frame: pd.DataFrame, terms: list[str]) -> np.ndarray:
+    """``design_matrix`` as one column-major array of its own (at scale 100 M1's is 445 MB)."""
     # Labels are compared once per distinct region, not once per row and term.
     region_codes, region_labels = pd.factorize(frame["region"])
     code_of_term = {REGION_TERMS.get(label): code for code, label in enumerate(region_labels)}
-    # One column-major array, wrapped without a copy: at scale 100 M1's design is 445 MB.
     values = np.empty((len(frame), len(terms)), order="F")
     for j, term in enumerate(terms):
         if term == CONSTANT:
@@ -103,7 +107,7 @@ def design_matrix(frame: pd.DataFrame, terms: list[str]) -> pd.DataFrame:
             values[:, j] = region_codes == code_of_term.get(term, -2)
         else:
             values[:, j] = frame[term].to_numpy(dtype=float)
-    return pd.DataFrame(values, index=frame.index, columns=terms, copy=False)
+    return values
 
 
 def _fit_logit(y: np.ndarray, X: pd.DataFrame):
@@ -214,7 +218,7 @@ def lr_tests(fit: M1Fit) -> pd.DataFrame:
         # It starts from the full model's coefficients of the kept terms, which are close.
         key = tuple(kept)
         if key not in loglik_cache:
-            design = design_matrix(fit.sample, kept).to_numpy()
+            design = design_array(fit.sample, kept)
             loglik_cache[key] = logistic_loglik(design, y, start=fit.params[kept].to_numpy())
         return loglik_cache[key]
 

@@ -47,7 +47,9 @@ def recovery(tmp_path_factory):
     indicators = contribution_tables(fit, run_id="recovery", outcome_variant="report_text").indicators
 
     sample = fit.sample
-    logit = special.logit(sample["p_maloppnaelse"].to_numpy())
+    # The fit keeps the model's columns of its rows; the truth is joined back by row.
+    true_probability = persons.loc[sample.index, "p_maloppnaelse"]
+    logit = special.logit(true_probability.to_numpy())
     project_effect = sample["prosjekt_id"].map(truth["unit_effects"]["prosjekt"]).to_numpy(dtype=float)
     # The introduction programme is run by its municipality: read that way, the municipality-year
     # intercepts of intro participants belong to the unit as well.
@@ -63,7 +65,7 @@ def recovery(tmp_path_factory):
                 "unit_id": sample["prosjekt_id"].to_numpy(),
                 "true": 100 * (special.expit(logit) - special.expit(logit - project_effect)),
                 "true_provider": 100 * (special.expit(logit) - special.expit(logit - provider_effect)),
-                "noise_free": 100 * (sample["p_maloppnaelse"] - sample["predicted"]).to_numpy(),
+                "noise_free": 100 * (true_probability - sample["predicted"]).to_numpy(),
             }
         )
         .groupby("unit_id")

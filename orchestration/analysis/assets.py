@@ -153,12 +153,14 @@ def analysis_models(context: AssetExecutionContext, warehouse: WarehouseResource
     # One BLAS thread per model, and the models fitted side by side in threads, one per core: their
     # matrices (tens of columns) gain little from a second BLAS thread, and on a busy machine OpenBLAS
     # threads waiting for each other made this step two to three times slower.
+    # The descriptive chapter and the transitions come last, when the fitted models have been freed:
+    # beside them, their copies of the dataset's rows raised the step's peak memory.
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        per_outcome = [outcome_tables(outcome, pool) for outcome in outcomes]
         descriptive = pool.submit(
             descriptives.descriptives_table, dataset, project_year, run_id, outcome_variant, js_scope
         )
         transition = pool.submit(transitions.outcome_transitions, dataset, run_id, outcome_variant)
-        per_outcome = [outcome_tables(outcome, pool) for outcome in outcomes]
         tables = {name: pd.concat([t[name] for t in per_outcome], ignore_index=True) for name in per_outcome[0]}
         tables["descriptives"] = descriptive.result()
         tables["outcome_transitions"] = transition.result()
