@@ -291,12 +291,13 @@ def fit_all(
     nodes: int = DEFAULT_NODES,
     archetypes: pd.DataFrame | None = None,
     outcome: str = OUTCOME,
+    pool: Executor | None = None,
 ) -> dict[str, pd.DataFrame]:
     """All analysis.* model tables for one run and one outcome: M1, M2, M3 and their women-only versions.
 
     ``nodes`` is the number of adaptive Gauss–Hermite nodes for M2/M3 (1 = Laplace, as glmer's
     default; the default here, 10, makes the quadrature error negligible for clusters of more than
-    10). ``archetypes`` defaults to ``analysis/archetypes.csv``.
+    10). ``archetypes`` defaults to ``analysis/archetypes.csv``. ``pool``: see ``fit_models``.
     """
-    fitted = fit_models(analysis_dataset, outcome_variant, nodes, outcome=outcome)
-    return tables(fitted, run_id, outcome_variant, archetypes, outcome)
+    fitted = fit_models(analysis_dataset, outcome_variant, nodes, outcome=outcome, pool=pool)
+    return tables(fitted, run_id, outcome_variant, archetypes, outcome, pool=pool)

@@ -82,6 +82,12 @@ def open_context(gx_root: Path, docs_dir: Path):
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
+def release_batches(context) -> None:
+    """Drop the data source the checkpoints validated through, and with it the batches it holds."""
+    if DATASOURCE in context.data_sources.all():
+        context.data_sources.delete(DATASOURCE)
+
+
 def _result_format(source: BatchSource) -> dict:
     """Unexpected values with their counts, never row lists: GX builds those in Python at
     seconds per thousand rows, so file and row come from ``explain`` instead. A frame that

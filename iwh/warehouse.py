@@ -104,7 +104,8 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
 
 
 def read_frame(con: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
-    """The result of ``query`` as a DataFrame with the dtypes of DuckDB's ``.df()``, by way of Arrow.
+    """The result of ``query`` as a DataFrame with the dtypes DuckDB's ``.df()`` gives numbers,
+    booleans and text, by way of Arrow (dates and times keep Arrow's conversion).
 
     Measured on the scale-100 analysis dataset (3 million rows, 47 columns, 9 of them text): 4.1 s
     against 9.7 s for ``.df()``, which builds a Python object per text cell before pandas turns
@@ -113,6 +114,8 @@ def read_frame(con: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
     table = con.sql(query).to_arrow_table()
     frame = table.to_pandas()
     for name, column in zip(table.column_names, table.columns, strict=True):
-        if column.null_count and column.type in NULLABLE_DTYPES:
+        if pa.types.is_decimal(column.type):
+            frame[name] = column.cast(pa.float64()).to_numpy()
+        elif column.null_count and column.type in NULLABLE_DTYPES:
             frame[name] = column.to_pandas(types_mapper=NULLABLE_DTYPES.get)
     return frame

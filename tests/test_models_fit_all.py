@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pandas as pd
 import pytest
 
@@ -52,6 +54,17 @@ def test_same_data_give_identical_tables(dataset, tables):
     repeated = models.fit_all(dataset, run_id="run-a", outcome_variant="report_text")
     for name in tables:
         pd.testing.assert_frame_equal(repeated[name], tables[name], check_exact=True, obj=name)
+
+
+def test_models_fitted_side_by_side_in_threads_give_identical_tables(dataset, tables):
+    reported: list[str] = []
+    with ThreadPoolExecutor(2) as pool:
+        fitted = models.fit_models(dataset, "report_text", fitted_one=reported.append, pool=pool)
+        side_by_side = models.tables(fitted, "run-a", "report_text", pool=pool)
+    assert sorted(reported) == sorted(MODEL_NAMES)
+    assert list(fitted.not_estimable) == ["m3_women"]
+    for name in tables:
+        pd.testing.assert_frame_equal(side_by_side[name], tables[name], check_exact=True, obj=name)
 
 
 def test_only_rows_of_the_requested_outcome_variant_are_modelled(dataset):
