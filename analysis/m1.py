@@ -51,6 +51,9 @@ SAMPLE_COLUMNS = list(
     )
 )
 
+# What coefficient_table, fit_row and archetype_predictions read of a statsmodels result.
+RESULT_STATISTICS = ("llf", "llnull", "prsquared", "aic", "bse", "tvalues", "pvalues")
+
 AGE_BANDS = [(18, 24), (25, 29), (30, 34), (35, 39), (40, 49), (50, 120)]
 
 
@@ -132,6 +135,11 @@ def fit_m1(frame: pd.DataFrame, model: str = "m1", women_only: bool = False) -> 
     X = design_matrix(sample, terms)
     result = _fit_logit(sample[OUTCOME].to_numpy(dtype=float), X)
     sample["predicted"] = result.predict(X)
+    # The statistics the tables read are computed now, and statsmodels' copy of the design (445 MB
+    # at scale 100) is let go: the sample rebuilds it where it is needed.
+    for statistic in RESULT_STATISTICS:
+        getattr(result, statistic)
+    result.remove_data()
     return M1Fit(
         model=model, result=result, terms=terms, reference_region=reference, sample=sample, dropped_terms=dropped
     )
