@@ -409,3 +409,27 @@ def test_fingerprint_changes_with_anything_that_decides_a_result():
         {"result_format": {"result_format": "SUMMARY", "partial_unexpected_count": 0}},
     ):
         assert reuse.fingerprint(**{**base, **change}) != key, change
+
+
+def test_the_validated_frames_are_let_go_with_the_data_source():
+    import gc
+    import weakref
+
+    import great_expectations as gx
+
+    from expectations.checkpoints import DATASOURCE, release_batches
+
+    context = gx.get_context(mode="ephemeral")
+    asset = context.data_sources.add_pandas(DATASOURCE).add_dataframe_asset("frame")
+    frame = pd.DataFrame({"x": [1, 2]})
+    validated = weakref.ref(frame)
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
+    assert batch.columns() == ["x"]
+    del frame, batch, asset
+    gc.collect()
+    assert validated() is not None  # GX's data source holds the frame
+    release_batches(context)
+    gc.collect()
+    assert validated() is None
+    assert DATASOURCE not in context.data_sources.all()
+    release_batches(context)  # nothing left to release: no error

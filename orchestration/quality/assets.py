@@ -35,7 +35,6 @@ from expectations.suites import CRITICAL, SUITES
 from iwh.landing import quarantine
 from iwh.warehouse import table_exists
 from orchestration.ingestion.assets import raw_assets
-from orchestration.memory import return_freed_memory
 from orchestration.resources import WarehouseResource
 
 if TYPE_CHECKING:
@@ -103,7 +102,6 @@ def quality_checkpoints(context: AssetExecutionContext, warehouse: WarehouseReso
             synthetic=settings.is_synthetic_landing,
             language=settings.report_language,
         )
-    return_freed_memory()
     _log_outcome(context, outcome)
     yield MaterializeResult(
         asset_key=VALIDATION_RESULTS_KEY,
