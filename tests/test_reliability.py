@@ -265,7 +265,7 @@ def _delivered_identifiers(landing: Path) -> set[bytes]:
     identifiers: set[str] = set()
     for path in sorted(landing.rglob("*")):
         if path.suffix == ".xlsx":
-            frames = [pd.read_excel(path, dtype=str)]
+            frames = [pd.read_excel(path, dtype=str, engine="openpyxl")]
         elif path.suffix == ".csv" and path.parent.name in ("nir", "jobbsjansen"):
             raw = path.read_bytes()
             encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"

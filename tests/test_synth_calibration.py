@@ -85,7 +85,7 @@ def read_delimited(path: Path) -> pd.DataFrame:
 def read_jobbsjansen(landing: Path, year: int) -> pd.DataFrame:
     xlsx = landing / "jobbsjansen" / f"individrapportering_{year}.xlsx"
     if xlsx.exists():
-        frame = pd.read_excel(xlsx, dtype=str).fillna("")
+        frame = pd.read_excel(xlsx, dtype=str, engine="openpyxl").fillna("")
     else:
         frame = read_delimited(landing / "jobbsjansen" / f"individrapportering_{year}.csv")
     frame["v2_1"] = frame["v2_1"].replace(SEX_TEXT)
