@@ -172,8 +172,6 @@ def fit_models(
     results = _run_all(fits, pool, fitted_one, catch=ModelNotEstimable)
     fitted = FittedModels(individual={}, multilevel={}, not_estimable={})
     for name in MODEL_NAMES:
-        if name not in results:
-            continue
         result = results[name]
         if isinstance(result, ModelNotEstimable):
             fitted.not_estimable[name] = str(result)
