@@ -65,6 +65,7 @@ INPUT_COLUMNS = [
     "andel_sysselsatte",
     "andel_uforetrygdede",
     "sentralitet",
+    "lonn_per_deltaker_1000kr",
 ]
 # Columns of marts.project_year (table 4).
 PROJECT_YEAR_COLUMNS = ["programme", "prosjekt_id", "cohort_year", "antall_deltakere", "lonnsutgifter_1000kr"]
@@ -117,7 +118,7 @@ def descriptive_sample(dataset: pd.DataFrame) -> pd.DataFrame:
     """The ended participations the chapter describes: in the Jobbsjansen scope, outcome known."""
     keep = dataset["excluded_reason"].ne("outside_js_scope").to_numpy() & dataset[OUTCOME].notna().to_numpy()
     # Only the chapter's columns are copied: the dataset the models read has twice as many.
-    columns = [column for column in [*INPUT_COLUMNS, "lonn_per_deltaker_1000kr"] if column in dataset.columns]
+    columns = [column for column in INPUT_COLUMNS if column in dataset.columns]
     return dataset.loc[keep, columns].reset_index(drop=True)
 
 
@@ -442,8 +443,8 @@ def descriptives_table(
     outcome_variant: str | None = None,
     js_scope: str | None = None,
 ) -> pd.DataFrame:
-    """analysis.descriptives from marts.analysis_dataset (``INPUT_COLUMNS`` and
-    ``lonn_per_deltaker_1000kr``) and marts.project_year (``PROJECT_YEAR_COLUMNS``, table 4)."""
+    """analysis.descriptives from marts.analysis_dataset (``INPUT_COLUMNS``) and marts.project_year
+    (``PROJECT_YEAR_COLUMNS``, table 4)."""
     sample = descriptive_sample(dataset)
     keys = _Keys.of(sample)
     persons = _persons(keys)

@@ -82,7 +82,8 @@ DEFAULT_NODES = 10
 MODEL_NAMES = ["m1", "m1_women", "m2", "m2_women", "m3", "m3_women"]
 
 # Every column of marts.analysis_dataset that the models, the contribution indicators and the
-# outcome transitions read; the orchestration reads only these (the mart has twice as many, and at scale 100 three million rows).
+# outcome transitions read; the orchestration reads these and the descriptive chapter's
+# (the mart has more, and at scale 100 three million rows).
 MODEL_INPUT_COLUMNS = list(
     dict.fromkeys(
         [

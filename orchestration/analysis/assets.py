@@ -67,7 +67,7 @@ def read_model_input(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     same marts must give bit-identical estimates whatever physical order the warehouse stored."""
     from analysis.descriptives import INPUT_COLUMNS
 
-    columns = list(dict.fromkeys([*MODEL_INPUT_COLUMNS, *INPUT_COLUMNS, "lonn_per_deltaker_1000kr", "js_scope"]))
+    columns = list(dict.fromkeys([*MODEL_INPUT_COLUMNS, *INPUT_COLUMNS, "js_scope"]))
     return read_frame(
         con, f"select {', '.join(columns)} from {ANALYSIS_DATASET} order by programme, cohort_year, person_key"
     )
