@@ -20,10 +20,12 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import websockets.exceptions
 import websockets.sync.client
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
@@ -124,17 +126,23 @@ class PageVisit:
 
 
 class Browser:
-    """One headless Chromium driven over the DevTools protocol, for many pages in turn.
+    """One headless Chromium driven over the DevTools protocol, for many pages, several tabs at once.
 
         with Browser() as browser:
             visit = browser.visit(path)
+            for visit in browser.visit_all(paths): ...
 
     Unlike ``dump_dom`` it sees dialogs (a page that opens one would otherwise hang until it is
-    answered) and console messages."""
+    answered) and console messages. Each tab is its own DevTools session and every event names
+    its session, so what a page does is attributed to that page even while others load."""
 
-    def __init__(self, timeout_s: float = 60) -> None:
+    def __init__(self, timeout_s: float = 60, tabs: int = 8) -> None:
         self.timeout_s = timeout_s
+        self.tabs = tabs
         self._next_id = 0
+        # The visit each tab's session is loading now, and the sessions whose load event came.
+        self._visits: dict[str, PageVisit] = {}
+        self._loaded: set[str] = set()
 
     def __enter__(self) -> Browser:
         binary = chromium_path()
@@ -159,18 +167,25 @@ class Browser:
             self._socket = self._connection.enter_context(
                 websockets.sync.client.connect(f"ws://127.0.0.1:{port}{path}", max_size=None)
             )
-            target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
-            self._session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-            for domain in ("Page", "Runtime", "Log", "Audits"):
-                self._call(f"{domain}.enable", session=True)
+            self._sessions = []
+            for _ in range(self.tabs):
+                target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
+                session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+                for domain in ("Page", "Runtime", "Log", "Audits"):
+                    self._call(f"{domain}.enable", session=session)
+                self._sessions.append(session)
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
     def __exit__(self, *exc) -> None:
+        # Asked to close, Chromium waits for its renderers and is done with the profile when it
+        # exits; terminated, a renderer may still be writing into it while it is removed.
+        # (No socket if Chromium never opened its port; a closed one if it already went away.)
+        with contextlib.suppress(AttributeError, websockets.exceptions.ConnectionClosed):
+            self._send("Browser.close", None, session=None)
         self._connection.close()
-        self._process.terminate()
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -179,55 +194,73 @@ class Browser:
         self._profile.cleanup()
 
     def visit(self, target: str | Path) -> PageVisit:
-        visit = PageVisit(url=_url(target), dom="")
-        self._call("Page.navigate", {"url": visit.url}, session=True, visit=visit)
-        self._wait_for("Page.loadEventFired", visit)
-        # Console messages and issues of the load arrive after its event.
-        self._drain(visit, quiet_s=0.5)
-        root = self._call("DOM.getDocument", {"depth": -1}, session=True, visit=visit)["root"]["nodeId"]
-        visit.dom = self._call("DOM.getOuterHTML", {"nodeId": root}, session=True, visit=visit)["outerHTML"]
+        [visit] = self.visit_all([target])
         return visit
 
-    def _send(self, method: str, params: dict | None, session: bool) -> int:
+    def visit_all(self, targets: Iterable[str | Path]) -> Iterator[PageVisit]:
+        """Every target's visit, in order, loaded a batch of ``tabs`` at a time."""
+        targets = list(targets)
+        for start in range(0, len(targets), self.tabs):
+            batch = targets[start : start + self.tabs]
+            self._visits = {
+                session: PageVisit(url=_url(target), dom="") for session, target in zip(self._sessions, batch)
+            }
+            self._loaded = set()
+            for session, visit in self._visits.items():
+                navigation = self._call("Page.navigate", {"url": visit.url}, session=session)
+                if "errorText" in navigation:
+                    raise RuntimeError(f"{visit.url}: {navigation['errorText']}")
+            while not self._loaded >= self._visits.keys():
+                self._receive()
+            # Console messages and issues of a load arrive after its event.
+            self._drain(quiet_s=0.5)
+            for session, visit in self._visits.items():
+                root = self._call("DOM.getDocument", {"depth": -1}, session=session)["root"]["nodeId"]
+                visit.dom = self._call("DOM.getOuterHTML", {"nodeId": root}, session=session)["outerHTML"]
+            visits, self._visits = list(self._visits.values()), {}
+            yield from visits
+
+    def _send(self, method: str, params: dict | None, session: str | None) -> int:
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = self._session
+        if session is not None:
+            message["sessionId"] = session
         self._socket.send(json.dumps(message))
         return self._next_id
 
-    def _call(self, method: str, params: dict | None = None, session: bool = False, visit: PageVisit | None = None):
+    def _call(self, method: str, params: dict | None = None, session: str | None = None):
         call_id = self._send(method, params, session)
         while True:
-            message = self._receive(visit)
+            message = self._receive()
             if message.get("id") == call_id:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
                 return message["result"]
 
-    def _wait_for(self, event: str, visit: PageVisit) -> None:
-        while self._receive(visit).get("method") != event:
-            pass
-
-    def _drain(self, visit: PageVisit, quiet_s: float) -> None:
+    def _drain(self, quiet_s: float) -> None:
         while True:
             try:
-                self._receive(visit, timeout_s=quiet_s)
+                self._receive(timeout_s=quiet_s)
             except TimeoutError:
                 return
 
-    def _receive(self, visit: PageVisit | None, timeout_s: float | None = None) -> dict:
+    def _receive(self, timeout_s: float | None = None) -> dict:
         message = json.loads(self._socket.recv(timeout=timeout_s or self.timeout_s))
-        method, params = message.get("method"), message.get("params", {})
-        if visit is not None and method == "Page.javascriptDialogOpening":
+        method, params, session = message.get("method"), message.get("params", {}), message.get("sessionId")
+        visit = self._visits.get(session)
+        if visit is None:
+            return message
+        if method == "Page.loadEventFired":
+            self._loaded.add(session)
+        elif method == "Page.javascriptDialogOpening":
             visit.dialogs.append(f"{params.get('type')}: {params.get('message')}")
-            self._send("Page.handleJavaScriptDialog", {"accept": False}, session=True)
-        elif visit is not None and method == "Runtime.consoleAPICalled":
+            self._send("Page.handleJavaScriptDialog", {"accept": False}, session=session)
+        elif method == "Runtime.consoleAPICalled":
             visit.console.append(" ".join(str(argument.get("value", "")) for argument in params.get("args", [])))
-        elif visit is not None and method == "Log.entryAdded":
+        elif method == "Log.entryAdded":
             entry = params["entry"]
             visit.console.append(f"{entry.get('text', '')} {entry.get('url', '')}".strip())
-        elif visit is not None and method == "Audits.issueAdded":
+        elif method == "Audits.issueAdded":
             # Chromium reports what a Content-Security-Policy blocked as an issue, not a console line.
             issue = params["issue"]
             if issue.get("code") == "ContentSecurityPolicyIssue":

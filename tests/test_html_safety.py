@@ -26,7 +26,7 @@ from test_quality_pipeline import read_nir, write_nir
 from test_quality_units import degrade
 
 from expectations.run import QualityPaths, validate_warehouse
-from iwh.html_policy import POLICY
+from iwh.html_policy import POLICY, meta_tag
 
 IMG = "<img src=x onerror=alert(1)>"
 SVG = "<svg onload=alert(2)>"
@@ -92,6 +92,35 @@ def shown_as_text(visit: PageVisit) -> set[str]:
     return {payload for payload in PAYLOADS if html.escape(payload, quote=False) in visit.dom}
 
 
+@pytest.mark.browser
+@requires_chromium
+def test_browser_attributes_what_each_page_did_to_that_page_across_tabs(tmp_path):
+    """The check below visits pages several at a time: a page that scripts is caught, and only it."""
+    quiet = "<!DOCTYPE html><html><head></head><body><p>stille</p></body></html>"
+    scripted = {
+        2: "<script>alert('to')</script>",
+        5: "<script>console.log('fem')</script>",
+        9: IMG,
+    }
+    pages = []
+    for number in range(11):
+        page = tmp_path / f"side_{number}.html"
+        body = scripted.get(number, "")
+        policy = f"<head>{meta_tag(POLICY)}</head>" if number == 9 else "<head></head>"
+        page.write_text(quiet.replace("<head></head>", policy).replace("</body>", body + "</body>"), encoding="utf-8")
+        pages.append(page)
+    with Browser(tabs=4) as browser:
+        visits = list(browser.visit_all(pages))
+    assert [visit.url for visit in visits] == [page.as_uri() for page in pages]
+    assert {number for number, visit in enumerate(visits) if visit.dialogs} == {2}
+    assert visits[2].dialogs == ["alert: to"]
+    assert {number for number, visit in enumerate(visits) if visit.console} == {5, 9}
+    assert visits[5].console == ["fem"]
+    assert {number for number, visit in enumerate(visits) if visit.blocked} == {9}
+    assert [entry["violatedDirective"] for entry in visits[9].blocked] == ["script-src-attr"]
+    assert all("stille" in visit.dom for visit in visits)
+
+
 def with_markup_labels(frames) -> None:
     degrade(frames)
     nir = frames["nir_deltakere"]
@@ -111,8 +140,7 @@ def test_data_docs_and_auditors_report_show_delivered_markup_as_text(tmp_path):
     pages = sorted(paths.data_docs_dir.rglob("*.html")) + [paths.auditors_report]
     shown: dict[Path, set[str]] = {}
     with Browser() as browser:
-        for page in pages:
-            visit = browser.visit(page)
+        for page, visit in zip(pages, browser.visit_all(pages), strict=True):
             assert_inert(visit)
             shown[page] = shown_as_text(visit)
     [validation] = [page for page in pages if page.name.endswith("raw.nir_deltakere accepted rows 2018.html")]
@@ -157,8 +185,7 @@ def test_no_page_of_a_run_runs_delivered_markup(sample_landing, tmp_path):
     pages = sorted(reports.rglob("*.html"))
     shown: set[str] = set()
     with Browser() as browser:
-        for page in pages:
-            visit = browser.visit(page)
+        for page, visit in zip(pages, browser.visit_all(pages), strict=True):
             if page_kind(reports, page) == "dbt_docs/index.html":
                 [policy] = assert_inert(visit, policy=None).policies
                 # dbt's page runs its own inline script, allowed by hash; nothing else runs.
