@@ -48,38 +48,56 @@ def parse_key(key: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in key.split(";") if part)
 
 
-def _matching(table: pd.DataFrame, key: dict[str, str]) -> pd.DataFrame:
-    keep = np.ones(len(table), dtype=bool)
-    for column, wanted in key.items():
-        if column not in table.columns:
-            return table.iloc[0:0]
-        values = table[column]
-        if wanted == "":
-            keep &= values.isna().to_numpy()
-        elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            keep &= (values == float(wanted)).fillna(False).to_numpy(dtype=bool)
-        else:
-            keep &= (values.astype("string") == wanted).fillna(False).to_numpy(dtype=bool)
-    return table.loc[keep]
+class _Lookup:
+    """One analysis table, readied for many keyed lookups: the rows of the outcome at exit, each
+    column once as an array to compare keys against (numbers as numbers, the rest as text)."""
 
+    def __init__(self, frame: pd.DataFrame) -> None:
+        if "outcome" in frame.columns:
+            # The report's numbers are all of the outcome at exit; the follow-up's are this warehouse's own.
+            frame = frame[frame["outcome"] == OUTCOME]
+        self.frame = frame.reset_index(drop=True)
+        self._keys: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
 
-def this_run_value(tables: Mapping[str, pd.DataFrame], table: str, key: str, column: str) -> float:
-    """The value the key selects, or NaN when this run has no such row, or more than one, or the
-    cell is suppressed or missing."""
-    frame = tables.get(table)
-    if frame is None or column not in frame.columns:
-        return np.nan
-    if "outcome" in frame.columns:
-        # The report's numbers are all of the outcome at exit; the follow-up's are this warehouse's own.
-        frame = frame[frame["outcome"] == OUTCOME]
-    rows = _matching(frame, parse_key(key))
-    if len(rows) != 1:
-        return np.nan
-    row = rows.iloc[0]
-    if "suppressed" in rows.columns and bool(row["suppressed"]):
-        return np.nan
-    value = pd.to_numeric(pd.Series([row[column]]), errors="coerce").iloc[0]
-    return float(value) if pd.notna(value) else np.nan
+    def _key_column(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """The column's NULL mask and its values: floats if numeric (not boolean), else text."""
+        if column not in self._keys:
+            values = self.frame[column]
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                self._keys[column] = (values.isna().to_numpy(), values.to_numpy(dtype=float, na_value=np.nan))
+            else:
+                # NULL as "": never a key's value, since an empty key value asks for NULL.
+                text = values.astype("string").fillna("").to_numpy(dtype=object)
+                self._keys[column] = (values.isna().to_numpy(), text)
+        return self._keys[column]
+
+    def value(self, key: str, column: str) -> float:
+        """The value the key selects, or NaN when this run has no such row, or more than one, or
+        the cell is suppressed or missing."""
+        if column not in self.frame.columns:
+            return np.nan
+        keep = np.ones(len(self.frame), dtype=bool)
+        for key_column, wanted in parse_key(key).items():
+            if key_column not in self.frame.columns:
+                return np.nan
+            missing, values = self._key_column(key_column)
+            if wanted == "":
+                keep &= missing
+            elif values.dtype == float:
+                keep &= values == float(wanted)
+            else:
+                keep &= values == wanted
+        rows = np.flatnonzero(keep)
+        if len(rows) != 1:
+            return np.nan
+        row = self.frame.iloc[rows[0]]
+        if "suppressed" in self.frame.columns and bool(row["suppressed"]):
+            return np.nan
+        try:
+            return float(row[column])
+        except (TypeError, ValueError):
+            # NULL (None, pd.NA) or text that is not a number.
+            return np.nan
 
 
 def annex_rows(
@@ -96,8 +114,9 @@ def annex_rows(
         raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
     seed = published_values() if published is None else published
     rows = seed.copy()
+    lookups = {name: _Lookup(frame) for name, frame in tables.items()}
     rows["this_run"] = [
-        this_run_value(tables, table, key, column) * scale
+        (lookups[table].value(key, column) if table in lookups else np.nan) * scale
         for table, key, column, scale in zip(
             seed["warehouse_table"], seed["warehouse_key"], seed["warehouse_column"], seed["scale"]
         )
