@@ -57,9 +57,9 @@ class _Lookup:
             # The report's numbers are all of the outcome at exit; the follow-up's are this warehouse's own.
             frame = frame[frame["outcome"] == OUTCOME]
         self.frame = frame.reset_index(drop=True)
-        self._keys: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        self._keys: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-    def _key_column(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
+    def _key_column(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """The column's NULL mask and its values: floats if numeric (not boolean), else text."""
         if column not in self._keys:
             values = self.frame[column]
