@@ -3,7 +3,8 @@
 Drawing is most of the report's time (matplotlib's layout, SVG and PNG of some 30 figures) and
 runs on one core. Started at the beginning of a build, the workers import matplotlib and the
 report's module while dbt and the models run, and then draw the figures on every core. forkserver,
-not fork: the caller is a threaded Dagster process, whose locks a fork would copy.
+not fork: the caller is a threaded Dagster process, whose locks a fork would copy. A caller that
+runs a forkserver of its own for other work too passes its context, whose preload includes PRELOAD.
 """
 
 from __future__ import annotations
@@ -14,21 +15,25 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Iterator
+from multiprocessing.context import ForkServerContext
 
 # What every worker has imported before its first figure.
 PRELOAD = ["analysis.report"]
 
 
 @contextlib.contextmanager
-def figure_workers(workers: int | None = None) -> Iterator[concurrent.futures.Executor | None]:
+def figure_workers(
+    workers: int | None = None, context: ForkServerContext | None = None
+) -> Iterator[concurrent.futures.Executor | None]:
     """A pool of ``workers`` processes (default: one per core available), started now; None on one
     core, where the figures are drawn in the calling process."""
     count = workers or len(os.sched_getaffinity(0))
     if count < 2:
         yield None
         return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
+    if context is None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
     with concurrent.futures.ProcessPoolExecutor(count, mp_context=context) as pool:
         # The pool starts its processes on demand: ask each for something now, from a thread of its
         # own, since starting the first waits until the forkserver has imported PRELOAD (2 s).

@@ -17,9 +17,11 @@ whether the medians meet them, and printed as the README's table.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -86,14 +88,47 @@ def _sample_tree_pss(pid: int, done: threading.Event, peak: list[int]) -> None:
             return
 
 
+# prctl(2): orphaned descendants are re-parented to this process, which can then wait for them.
+PR_SET_CHILD_SUBREAPER = 36
+ORPHANS_TIMEOUT_S = 60
+
+
+def become_subreaper() -> None:
+    """Make this process the reaper of its orphaned descendants: `iwh run` leaves its forkserver
+    (orchestration/forkserver.py), which forked the dbt commands and figure workers, to end after it
+    exits. Waiting for it counts the CPU time of that whole subtree in this process's children."""
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+
+def _reap_orphans() -> None:
+    """Wait for every descendant the measured command left running (see become_subreaper)."""
+    deadline = time.monotonic() + ORPHANS_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.05)
+    raise RuntimeError(f"processes left by the measured command still run after {ORPHANS_TIMEOUT_S} s")
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(command: list[str], env: dict[str, str], label: str, json_output: bool = False) -> dict:
-    """Run a command to completion; its wall and CPU seconds, the peak resident memory (MB) of its
-    largest process (exact, from the kernel) and the peak proportional memory of its whole process
-    tree (sampled: dbt and worker processes run as children of `iwh run`), the share of the machine's CPU time the hypervisor took meanwhile, plus the
-    JSON object it printed when json_output is set."""
+    """Run a command to completion; its wall seconds, the CPU seconds of its whole process tree
+    (including what it left running, become_subreaper), the peak resident memory (MB) of its largest
+    process (exact, from the kernel) and the peak proportional memory of its whole process tree
+    (sampled: dbt and worker processes run as descendants of `iwh run`), the share of the machine's
+    CPU time the hypervisor took meanwhile, plus the JSON object it printed when json_output is set."""
     print(f"  {label} …", file=sys.stderr, flush=True)
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         cpu_before = _cpu_stolen_and_total()
+        tree_cpu_before = _children_cpu_s()
         started = time.perf_counter()
         process = subprocess.Popen(
             command, env=env, cwd=REPO, stdout=stdout if json_output else subprocess.DEVNULL, stderr=stderr
@@ -106,6 +141,8 @@ def measure(command: list[str], env: dict[str, str], label: str, json_output: bo
         cpu_after = _cpu_stolen_and_total()
         done.set()
         sampler.join()
+        _reap_orphans()
+        tree_cpu = _children_cpu_s() - tree_cpu_before
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0:
             stderr.seek(0)
@@ -115,7 +152,7 @@ def measure(command: list[str], env: dict[str, str], label: str, json_output: bo
         printed = json.loads(stdout.read()) if json_output else {}
     return {
         "wall_s": round(wall, 2),
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "cpu_s": round(tree_cpu, 2),
         # Linux reports ru_maxrss in kilobytes.
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "peak_tree_pss_mb": round(tree_peak[0] / 1024, 1),
@@ -254,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"measurements to leave out, from: {', '.join(MEASUREMENTS[1:])}",
     )
     args = parser.parse_args(argv)
+    become_subreaper()
 
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},

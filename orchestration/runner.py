@@ -19,7 +19,7 @@ from iwh.settings import Settings, SettingsError
 from iwh.warehouse import connect, writer_lock
 from orchestration.instance import prepare_instance
 from orchestration.progress import CheckResult, Display, RunRecord, RunWatcher, run_log
-from orchestration.transformation.project import parse_ahead, prepare_manifest
+from orchestration.transformation.project import prepare_dbt, prepare_manifest
 
 PARTITIONS_NAME = "cohort_year"
 
@@ -138,17 +138,16 @@ def run_pipeline(
 
     with display, run_log(settings.logs_dir, verbose=verbose, echo=display.console.file) as log_path:
         outcome.run_log = log_path
+        # First: its imports take the second core while this thread loads the definitions and ingests.
+        dbt_ready = prepare_dbt(settings)
         # The definitions are made from the dbt manifest: parsed now if the project changed since.
         prepare_manifest(settings)
         from orchestration.definitions import defs
 
         instance = prepare_instance(settings)
-        parse = parse_ahead(settings)
         run_group = _ingest(settings, defs, instance, years, display, outcome)
-        if parse is not None:
-            # The build's dbt writes the same target: it starts once the parse is over. A failed
-            # parse only costs the build its partial parse; the build reports the error itself.
-            print(parse.communicate()[0], end="")
+        # The build's dbt writes the same target as the parse: it starts once the parse is over.
+        dbt_ready.join()
         if not outcome.failures:
             _build(defs, instance, display, outcome, run_group)
     if outcome.failures:

@@ -136,3 +136,25 @@ def test_harness_measures_every_stage_at_a_small_scale(tmp_path):
 def test_the_share_of_cpu_time_taken_by_the_host_is_stolen_ticks_over_all_ticks():
     assert cpu_stolen_percent((100, 1000), (400, 3000)) == 15.0
     assert cpu_stolen_percent((100, 1000), (100, 1000)) == 0.0
+
+
+def test_cpu_time_counts_the_processes_a_command_leaves_running():
+    """`iwh run` exits before its forkserver does; the harness waits for such orphans and counts
+    their CPU time. Here the command exits at once and leaves a process that computes for 0.6 s."""
+    harness = (
+        "import json, sys; from benchmarks.run import become_subreaper, measure; become_subreaper(); "
+        "print(json.dumps(measure(sys.argv[1:], {}, 'orphan')))"
+    )
+    orphan = "import time; start = time.process_time()\nwhile time.process_time() - start < 0.6: pass"
+    leaves_orphan = f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {orphan!r}])"
+    completed = subprocess.run(
+        [sys.executable, "-c", harness, sys.executable, "-c", leaves_orphan],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    measured = json.loads(completed.stdout.splitlines()[-1])
+    # Without waiting for the orphan, only the command's own start-up would count (about 0.1 s).
+    assert measured["cpu_s"] >= 0.6

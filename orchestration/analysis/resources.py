@@ -10,17 +10,19 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from analysis.figure_workers import figure_workers
+from orchestration.forkserver import forkserver
 
 
 class FigureWorkersResource(ConfigurableResource):
     """Worker processes (analysis.figure_workers) for the whole run: started with the run, so they
-    have imported what drawing needs by the time the report asset runs; stopped with it."""
+        have imported what drawing needs by the time the report asset runs; stopped with it. They are
+    forked from the run's forkserver (orchestration.forkserver), which dbt's commands share."""
 
     _pool: concurrent.futures.Executor | None = PrivateAttr(default=None)
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[FigureWorkersResource]:
-        with figure_workers() as pool:
+        with figure_workers(context=forkserver()) as pool:
             self._pool = pool
             yield self
 

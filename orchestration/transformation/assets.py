@@ -3,15 +3,25 @@
 import json
 from collections.abc import Iterator
 
-from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, Output
-from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
+from dagster import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    Failure,
+    MetadataValue,
+    Output,
+)
+from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.background_imports import import_in_background
 from orchestration.resources import WarehouseResource
+from orchestration.transformation.invocation import DbtCommand, DbtCommandError, NodeResult
 from orchestration.transformation.project import (
     DBT_PROJECT,
     apply_dbt_environment,
     copy_static_docs,
+    dbt_command,
     dbt_target_path,
     dbt_vars,
     docs_are_current,
@@ -24,7 +34,7 @@ from orchestration.transformation.reuse import (
     state_selection,
     usable_state,
 )
-from orchestration.transformation.translator import WarehouseDbtTranslator, is_checked_test
+from orchestration.transformation.translator import WarehouseDbtTranslator
 
 # dbt's recommendation: unit tests check the SQL on fixed rows, so they run in development and CI
 # (tests/test_dbt_harmonisation.py), not on every production build.
@@ -36,55 +46,74 @@ WAREHOUSE_COLUMNS = """
 # Prepared before the definitions load (project.prepare_manifest), or by `dagster dev`.
 MANIFEST = json.loads(DBT_PROJECT.manifest_path.read_text())
 TRANSLATOR = WarehouseDbtTranslator()
-CHECKED_TESTS = frozenset(
-    unique_id
-    for unique_id, node in MANIFEST["nodes"].items()
-    if node["resource_type"] == "test" and is_checked_test(node)
-)
+# dbt's statuses of a test that ran (a test not run is "skipped").
+TEST_OUTCOMES = frozenset({"pass", "warn", "fail", "error"})
 REUSE_REASON = "not rebuilt: its code and the sources it reads are unchanged since the last successful build"
 
 
-def _reused_output(unique_id: str) -> Output:
+def _output(unique_id: str, metadata: dict) -> Output:
     key = TRANSLATOR.get_asset_key(MANIFEST["nodes"][unique_id])
-    return Output(
-        None,
-        output_name=dbt_warehouse_assets.get_output_name_for_asset_key(key),
-        metadata={"reused": MetadataValue.text(REUSE_REASON)},
-    )
+    return Output(None, output_name=dbt_warehouse_assets.get_output_name_for_asset_key(key), metadata=metadata)
 
 
-def _dagster_events(
-    invocation: DbtCliInvocation, context: AssetExecutionContext, reuse: bool
-) -> Iterator[Output | AssetCheckResult]:
-    """dbt's results as Dagster events: an output per model and seed, a check result per blocking
-    or warning test (translator.is_checked_test). The other tests make no event: a failing one fails
-    the build, and every result is in run_results.json.
+def _reused_output(unique_id: str) -> Output:
+    return _output(unique_id, {"reused": MetadataValue.text(REUSE_REASON)})
+
+
+def _check_keys() -> dict[str, AssetCheckKey]:
+    """The asset check of each checked dbt test, by the test's unique_id (dagster-dbt's metadata)."""
+    return {spec.metadata["dagster_dbt/unique_id"]: spec.key for spec in dbt_warehouse_assets.check_specs}
+
+
+def _events(result: NodeResult, check_keys: dict[str, AssetCheckKey]) -> list[Output | AssetCheckResult]:
+    """A node's result as Dagster events, as dagster-dbt makes them: an output for a model or seed
+    dbt built, a check result for a checked test (translator.is_checked_test) that ran. The other
+    tests make no event: a failing one fails the build, and every result is in run_results.json."""
+    metadata = {
+        "unique_id": result.unique_id,
+        "status": result.status,
+        "execution_duration": round(result.execution_time, 3),
+    }
+    node = MANIFEST["nodes"].get(result.unique_id)
+    if node is None:
+        return []
+    if node["resource_type"] in ("model", "seed") and result.status == "success":
+        return [_output(result.unique_id, metadata)]
+    key = check_keys.get(result.unique_id)
+    if key is None or result.status not in TEST_OUTCOMES:
+        return []
+    return [
+        AssetCheckResult(
+            asset_key=key.asset_key,
+            check_name=key.name,
+            passed=result.status == "pass",
+            severity=AssetCheckSeverity.WARN if result.status == "warn" else AssetCheckSeverity.ERROR,
+            # dbt's words for a test that did not pass ("Got 3 results, configured to fail if != 0").
+            description=None if result.status == "pass" else result.message,
+            metadata={**metadata, "dagster_dbt/failed_row_count": result.failures},
+        )
+    ]
+
+
+def _dagster_events(command: DbtCommand, reuse: bool, log) -> Iterator[Output | AssetCheckResult]:
+    """The build's results as Dagster events, as they come (_events).
 
     With `reuse`, every model and seed dbt did not select has an output too, or Dagster would skip
     what is downstream of it; each comes before the first result downstream of it (reuse.not_yet_built).
     """
+    check_keys = _check_keys()
     done: set[str] = set()
-    for event in invocation.stream_raw_events():
-        unique_id = event.raw_event["data"].get("node_info", {}).get("unique_id", "")
-        if unique_id.startswith("test.") and unique_id not in CHECKED_TESTS:
-            continue
-        results = list(
-            event.to_default_asset_events(
-                manifest=MANIFEST,
-                dagster_dbt_translator=TRANSLATOR,
-                context=context,
-                target_path=invocation.target_path,
-            )
-        )
-        if results and reuse:
-            parents = MANIFEST["nodes"][unique_id]["depends_on"].get("nodes", [])
+    for result in command.results():
+        events = _events(result, check_keys)
+        if events and reuse:
+            parents = MANIFEST["nodes"][result.unique_id]["depends_on"].get("nodes", [])
             yield from map(_reused_output, not_yet_built(MANIFEST, parents, done))
-            done.add(unique_id)
-        yield from results
+            done.add(result.unique_id)
+        yield from events
     if reuse:
         reused = not_yet_built(MANIFEST, sorted(MANIFEST["nodes"]), done)
         if reused:
-            context.log.info(f"{len(reused)} dbt models and seeds unchanged since the last successful build")
+            log.info(f"{len(reused)} dbt models and seeds unchanged since the last successful build")
         yield from map(_reused_output, reused)
 
 
@@ -103,25 +132,25 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         context.selected_asset_check_keys == set(dbt_warehouse_assets.check_keys)
     )
     if not whole_project:
+        # dagster-dbt's own translation of a selection into dbt's, and of the results into events.
         build = dbt.cli([*BUILD_ARGS, *variables], context=context, target_path=target)
         import_in_background()
-        yield from _dagster_events(build, context, reuse=False)
+        yield from build.stream()
         state = None
     else:
         with warehouse.connect(read_only=True) as con:
             state = usable_state(settings, MANIFEST, con)
             # What each source holds now, for this build's selection and the next one's.
             loads = source_loads(MANIFEST, con)
-        build = dbt.cli(
-            [*BUILD_ARGS, *variables, *(state_selection(state, MANIFEST, loads) if state else [])],
-            manifest=MANIFEST,
-            dagster_dbt_translator=TRANSLATOR,
-            target_path=target,
-        )
-        # Started once dbt runs: before, this thread's own imports would slow dagster-dbt's
-        # preparation of the command (Python on both threads).
+        selection = state_selection(state, MANIFEST, loads) if state else []
+        build = dbt_command(settings, [*BUILD_ARGS, *variables, *selection])
+        # Started once dbt runs: before, this thread's own imports would slow the start of dbt's
+        # process (Python on both cores).
         import_in_background()
-        yield from _dagster_events(build, context, reuse=state is not None)
+        try:
+            yield from _dagster_events(build, reuse=state is not None, log=context.log)
+        except DbtCommandError as error:
+            raise Failure(description=str(error), allow_retries=False) from None
         save_state(target, settings, loads)
 
     with warehouse.connect(read_only=True) as con:
@@ -135,5 +164,9 @@ def dbt_warehouse_assets(context: AssetExecutionContext, dbt: DbtCliResource, wa
         # A build of the whole project compiled every node into this target: the catalog is all
         # that is left to do.
         compile_args = ["--no-compile"] if whole_project and state is None else []
-        dbt.cli(["docs", "generate", "--static", *compile_args, *variables], target_path=target).wait()
+        docs = dbt_command(settings, ["docs", "generate", "--static", *compile_args, *variables])
+        try:
+            docs.wait()
+        except DbtCommandError as error:
+            raise Failure(description=str(error), allow_retries=False) from None
         context.log.info(f"dbt docs written to {copy_static_docs(target, settings, fingerprint)}")

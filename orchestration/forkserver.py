@@ -1,0 +1,41 @@
+"""The run's forkserver: dbt's commands and the report's figure workers are forked from it.
+
+A build starts dbt two or three times and the figure workers once; each would otherwise begin by
+importing its libraries (dbt-core about 2 s, matplotlib and the report about 2 s). A forkserver
+(multiprocessing's own start method) imports them once, on the otherwise idle core while ingestion
+runs, and forks a process for each command with them imported. forkserver, not fork: the caller is
+a threaded Dagster process, whose locks a fork would copy; the server is single-threaded.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from multiprocessing.context import ForkServerContext
+
+from analysis.figure_workers import PRELOAD as FIGURE_PRELOAD
+
+PRELOAD = ["dbt.cli.main", *FIGURE_PRELOAD]
+
+
+def forkserver() -> ForkServerContext:
+    """The multiprocessing context of the process's one forkserver, which preloads PRELOAD when it
+    starts (the first process started from it starts it)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def start_forkserver() -> threading.Thread:
+    """Start the forkserver now, from a thread of its own, and return the thread: starting the first
+    process waits until the server has imported PRELOAD."""
+
+    def start() -> None:
+        process = forkserver().Process(target=os.getpid, name="iwh-forkserver-start")
+        process.start()
+        process.join()
+
+    thread = threading.Thread(target=start, name="iwh-start-forkserver", daemon=True)
+    thread.start()
+    return thread
