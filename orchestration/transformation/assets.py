@@ -8,6 +8,7 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
+    DagsterLogManager,
     Failure,
     MetadataValue,
     Output,
@@ -95,7 +96,7 @@ def _events(result: NodeResult, check_keys: dict[str, AssetCheckKey]) -> list[Ou
     ]
 
 
-def _dagster_events(command: DbtCommand, reuse: bool, log) -> Iterator[Output | AssetCheckResult]:
+def _dagster_events(command: DbtCommand, reuse: bool, log: DagsterLogManager) -> Iterator[Output | AssetCheckResult]:
     """The build's results as Dagster events, as they come (_events).
 
     With `reuse`, every model and seed dbt did not select has an output too, or Dagster would skip
