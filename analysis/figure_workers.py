@@ -3,15 +3,14 @@
 Drawing is most of the report's time (matplotlib's layout, SVG and PNG of some 30 figures) and
 runs on one core. Started at the beginning of a build, the workers import matplotlib and the
 report's module while dbt and the models run, and then draw the figures on every core. forkserver,
-not fork: the caller is a threaded Dagster process, whose locks a fork would copy. A caller that
-runs a forkserver of its own for other work too passes its context, whose preload includes PRELOAD.
+not fork: the caller is a threaded Dagster process, whose locks a fork would copy. The caller's
+forkserver (orchestration.forkserver) serves other work too; its preload includes PRELOAD.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import multiprocessing
 import os
 import threading
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ PRELOAD = ["analysis.report"]
 
 @contextlib.contextmanager
 def figure_workers(
-    workers: int | None = None, context: ForkServerContext | None = None
+    context: ForkServerContext, workers: int | None = None
 ) -> Iterator[concurrent.futures.Executor | None]:
     """A pool of ``workers`` processes (default: one per core available), started now; None on one
     core, where the figures are drawn in the calling process."""
@@ -31,9 +30,6 @@ def figure_workers(
     if count < 2:
         yield None
         return
-    if context is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
     with concurrent.futures.ProcessPoolExecutor(count, mp_context=context) as pool:
         # The pool starts its processes on demand: ask each for something now, from a thread of its
         # own, since starting the first waits until the forkserver has imported PRELOAD (2 s).

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
 from multiprocessing.context import ForkServerContext
 
 from analysis.figure_workers import PRELOAD as FIGURE_PRELOAD
@@ -27,15 +26,9 @@ def forkserver() -> ForkServerContext:
     return context
 
 
-def start_forkserver() -> threading.Thread:
-    """Start the forkserver now, from a thread of its own, and return the thread: starting the first
-    process waits until the server has imported PRELOAD."""
-
-    def start() -> None:
-        process = forkserver().Process(target=os.getpid, name="iwh-forkserver-start")
-        process.start()
-        process.join()
-
-    thread = threading.Thread(target=start, name="iwh-start-forkserver", daemon=True)
-    thread.start()
-    return thread
+def start_forkserver() -> None:
+    """Start the forkserver now; returns once it has imported PRELOAD (call it from a thread of its
+    own to go on meanwhile)."""
+    process = forkserver().Process(target=os.getpid, name="iwh-forkserver-start")
+    process.start()
+    process.join()

@@ -121,7 +121,7 @@ def prepare_dbt(settings: Settings) -> threading.Thread:
 
     def prepare() -> None:
         if (target / PARTIAL_PARSE_FILE).exists():
-            start_forkserver().join()
+            start_forkserver()
             return
         target.mkdir(parents=True, exist_ok=True)
         try:
