@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration.analysis.assets import TABLE_DESCRIPTIONS
@@ -98,3 +99,25 @@ def test_every_coded_numeric_column_of_the_marts_names_a_code_list_of_the_seed()
         if code_list not in lists or not codes <= lists[code_list]:
             unlabelled.append(f"{model['name']}.{test['column_name']}")
     assert unlabelled == []
+
+
+def test_analysts_see_each_mart_and_its_columns_described_in_the_published_warehouse(built_warehouse):
+    manifest = json.loads(prepare_manifest().read_text())
+    marts = [n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["schema"] == "marts"]
+    con = duckdb.connect(str(built_warehouse.settings.published_path), read_only=True)
+    try:
+        tables = dict(con.sql("select table_name, comment from duckdb_tables() where schema_name = 'marts'").fetchall())
+        columns = {
+            (table, column): comment
+            for table, column, comment in con.sql(
+                "select table_name, column_name, comment from duckdb_columns() where schema_name = 'marts'"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    assert len(marts) >= 4
+    for mart in marts:
+        assert tables[mart["name"]] == mart["description"]
+        described = {name: column["description"] for name, column in mart["columns"].items() if column["description"]}
+        assert described, mart["name"]
+        assert {name: columns[mart["name"], name] for name in described} == described
