@@ -184,7 +184,7 @@ def _draw_and_write(draw: Callable[..., MplFigure], data: tuple, lang: Language,
 @dataclass
 class ReportBuilder:
     """Collects the page's figures, each written as it is added: here, or by ``pool``'s processes
-    (analysis.figure_workers) while the page's tables are made; ``wait`` for them."""
+    (analysis.report_workers) while the page's tables are made; ``wait`` for them."""
 
     out_dir: Path
     lang: Language
@@ -945,7 +945,7 @@ def write_report(
 ) -> list[Path]:
     """Write index.html and its figures to ``out_dir``; returns the files written. ``annex``: the
     rows of ``analysis.annex.annex_rows`` in this language; ``figure_pool``: processes to draw the
-    figures in (analysis.figure_workers), else they are drawn here."""
+    figures in (analysis.report_workers), else they are drawn here."""
     out_dir.mkdir(parents=True, exist_ok=True)
     lang = Language(language)
     builder = ReportBuilder(out_dir, lang, figure_pool)

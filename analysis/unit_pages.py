@@ -15,6 +15,7 @@ text alternative.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import math
 import re
@@ -65,6 +66,8 @@ COMPOSITION_SQL = {
     N_("Norwegian level"): ("norsk_tier", "norsk_score"),
 }
 FUNNEL_Z = 1.645  # the indicators' own 90 % level
+# Batches of unit pages for the report workers: several per worker, so one done early takes another.
+PAGE_BATCHES = 8
 # Chart geometry (SVG user units).
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 640, 360, 56, 16, 16, 44
 SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
@@ -302,6 +305,18 @@ class _Tables:
             pooled=pooled,
         )
 
+    def of(self, units: Sequence[Unit]) -> _Tables:
+        """The rows of ``units`` only (what their pages show; not the peers of the funnels)."""
+        keys = {(unit.unit_type, unit.unit_id, unit.programme) for unit in units}
+        municipalities = {unit.unit_id for unit in units if unit.unit_type == "municipality"}
+        return _Tables(
+            indicators={key: rows for key, rows in self.indicators.items() if key in keys},
+            later_indicators={key: rows for key, rows in self.later_indicators.items() if key in keys},
+            composition={key: rows for key, rows in self.composition.items() if key in keys},
+            follow_up={key: rows for key, rows in self.follow_up.items() if key in municipalities},
+            pooled=self.pooled.iloc[:0],
+        )
+
 
 def _composition_query() -> str:
     """Per unit (a municipality with both programmes, as its indicator; a project) and category of
@@ -416,19 +431,52 @@ def _geometric(low: float, high: float, steps: int) -> list[float]:
     return [low * ratio**i for i in range(steps)]
 
 
-def write_unit_pages(con: duckdb.DuckDBPyConnection, directory: Path, lang: Language, run: RunFacts) -> UnitPages:
-    """Write every published unit's page and the index pages into ``directory``."""
+def write_unit_pages(
+    con: duckdb.DuckDBPyConnection,
+    directory: Path,
+    lang: Language,
+    run: RunFacts,
+    pool: concurrent.futures.Executor | None = None,
+) -> UnitPages:
+    """Write every published unit's page and the index pages into ``directory``; with ``pool``
+    (analysis.report_workers), the units' pages are written by its processes."""
     units = _units(published_units(con), lang)
     tables = _Tables.read(con)
     funnels = {
         key: FunnelScale.of(peers, float(peers["national_mean_pct"].iloc[0]), lang)
         for key, peers in tables.pooled.groupby(["unit_type", "programme"])
     }
+    pending = []
+    if pool is None:
+        _write_unit_page_batch(tables, funnels, directory, units, lang, run)
+    else:
+        # Interleaved, so each batch has a share of the large units; each takes only its units' rows.
+        batches = [units[start::PAGE_BATCHES] for start in range(min(PAGE_BATCHES, len(units)))]
+        pending = [
+            pool.submit(_write_unit_page_batch, tables.of(batch), funnels, directory, batch, lang, run)
+            for batch in batches
+        ]
+    try:
+        for order in INDEX_PAGES:
+            _write_index(directory, units, lang, run, order)
+    finally:
+        # Whatever failed, no page is still being written once this returns.
+        concurrent.futures.wait(pending)
+    for future in pending:
+        future.result()
+    return UnitPages(directory, units)
+
+
+def _write_unit_page_batch(
+    tables: _Tables,
+    funnels: dict[tuple[str, str], FunnelScale],
+    directory: Path,
+    units: Sequence[Unit],
+    lang: Language,
+    run: RunFacts,
+) -> None:
     for unit in units:
         _write_unit_page(tables, funnels, directory, unit, lang, run)
-    for order in INDEX_PAGES:
-        _write_index(directory, units, lang, run, order)
-    return UnitPages(directory, units)
 
 
 def _write_index(directory: Path, units: list[Unit], lang: Language, run: RunFacts, order: str) -> None:

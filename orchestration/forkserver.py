@@ -1,6 +1,6 @@
-"""The run's forkserver: dbt's commands and the report's figure workers are forked from it.
+"""The run's forkserver: dbt's commands and the report workers are forked from it.
 
-A build starts dbt two or three times and the figure workers once; each would otherwise begin by
+A build starts dbt two or three times and the report workers once; each would otherwise begin by
 importing its libraries (dbt-core about 2 s, matplotlib and the report about 2 s). A forkserver
 (multiprocessing's own start method) imports them once, on the otherwise idle core while ingestion
 runs, and forks a process for each command with them imported. forkserver, not fork: the caller is
@@ -13,9 +13,9 @@ import multiprocessing
 import os
 from multiprocessing.context import ForkServerContext
 
-from analysis.figure_workers import PRELOAD as FIGURE_PRELOAD
+from analysis.report_workers import PRELOAD as REPORT_PRELOAD
 
-PRELOAD = ["dbt.cli.main", *FIGURE_PRELOAD]
+PRELOAD = ["dbt.cli.main", *REPORT_PRELOAD]
 
 
 def forkserver() -> ForkServerContext:

@@ -32,7 +32,7 @@ from analysis.simulation import simulate_analysis_dataset
 from expectations import missingness
 from iwh.reporting import Language
 from orchestration.analysis import assets as analysis_assets
-from orchestration.analysis.resources import FigureWorkersResource
+from orchestration.analysis.resources import ReportWorkersResource
 from orchestration.resources import WarehouseResource
 
 RUN_TAGGED_TABLES = list(analysis_assets.TABLE_KEYS)
@@ -98,7 +98,7 @@ def _materialize(home: Path):
         analysis_assets.assets,
         resources={
             "warehouse": WarehouseResource(home=str(home), landing_dir=str(home / "landing")),
-            "figure_workers": FigureWorkersResource(),
+            "report_workers": ReportWorkersResource(),
         },
         instance=DagsterInstance.ephemeral(),
     )
@@ -220,7 +220,7 @@ def test_one_layout_fits_the_text_of_both_formats(warehouse_tables, tmp_path):
 
 
 def test_figures_drawn_by_worker_processes_are_those_drawn_in_one_process(home, report_dir, tmp_path, warehouse_tables):
-    """The asset draws in the run's worker processes (FigureWorkersResource); without a pool,
+    """The asset draws in the run's worker processes (ReportWorkersResource); without a pool,
     write_report draws in its own."""
     tables = warehouse_tables
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:

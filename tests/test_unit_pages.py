@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pandas as pd
 import pytest
 from browser import console_messages, dump_dom, requires_chromium
 
-from analysis.unit_pages import INDEX_PAGES, page_file, write_unit_pages
+from analysis.report_workers import report_workers
+from analysis.unit_pages import INDEX_PAGES, PAGE_BATCHES, page_file, write_unit_pages
 from iwh import html_policy
 from iwh.reporting import Language, RunFacts
 
@@ -85,6 +87,22 @@ def test_a_page_exists_for_exactly_the_units_with_a_published_pooled_indicator(p
     files = {path.name for path in written.directory.glob("*.html")}
     assert files - {page for page, _ in INDEX_PAGES.values()} == expected
     assert not {page_file(t, u) for t, u in zip(hidden["unit_type"], hidden["unit_id"])} & files
+
+
+def test_pages_written_by_worker_processes_are_those_written_in_one_process(built_warehouse, pages, tmp_path):
+    """The build writes them in the run's report workers; without a pool, in its own process."""
+    written = pages[0]
+    assert len(written.units) > PAGE_BATCHES
+    con = duckdb.connect(str(built_warehouse.settings.published_path), read_only=True)
+    try:
+        with report_workers(multiprocessing.get_context("forkserver"), workers=2) as pool:
+            by_workers = write_unit_pages(con, tmp_path, Language("nb"), RUN, pool=pool)
+    finally:
+        con.close()
+    assert by_workers.units == written.units
+    assert sorted(path.name for path in tmp_path.iterdir()) == written.files
+    for name in written.files:
+        assert (tmp_path / name).read_bytes() == (written.directory / name).read_bytes(), name
 
 
 def test_the_pages_numbers_are_the_tables_numbers(pages):

@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from analysis.specification import COMPLETE_CASE_FLAGS, MODEL_INPUT_COLUMNS, MODEL_NAMES, OUTCOME, SECOND_OUTCOME
 from iwh.warehouse import read_frame, table_exists
-from orchestration.analysis.resources import FigureWorkersResource
+from orchestration.analysis.resources import ReportWorkersResource
 from orchestration.progress import progress_note
 from orchestration.quality.assets import GATED_KEY, MISSINGNESS_KEY, VALIDATION_RESULTS_KEY
 from orchestration.resources import WarehouseResource
@@ -216,7 +216,7 @@ def replace_directory(built: Path, target: Path) -> None:
     "published figures.",
 )
 def analysis_report(
-    context: AssetExecutionContext, warehouse: WarehouseResource, figure_workers: FigureWorkersResource
+    context: AssetExecutionContext, warehouse: WarehouseResource, report_workers: ReportWorkersResource
 ) -> MaterializeResult:
     from analysis import annex, report  # see analysis_models
 
@@ -242,7 +242,7 @@ def analysis_report(
             synthetic=settings.is_synthetic_landing,
             language=settings.report_language,
             annex=annex.annex_rows(tables, settings.report_language),
-            figure_pool=figure_workers.pool(),
+            figure_pool=report_workers.pool(),
         )
         replace_directory(built, target)
     except BaseException:
@@ -263,7 +263,9 @@ def analysis_report(
     "(contribution per year and pooled, expected against actual, its place among all units, its participants "
     "beside the national mix, status one year after exit) and an index; views of the analysis tables.",
 )
-def unit_pages(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+def unit_pages(
+    context: AssetExecutionContext, warehouse: WarehouseResource, report_workers: ReportWorkersResource
+) -> MaterializeResult:
     from analysis.unit_pages import write_unit_pages  # see analysis_models
     from iwh.reporting import Language, RunFacts
 
@@ -284,7 +286,7 @@ def unit_pages(context: AssetExecutionContext, warehouse: WarehouseResource) -> 
                 ", ".join(str(scope) for (scope,) in scopes) or None,
                 settings.is_synthetic_landing,
             )
-            pages = write_unit_pages(con, built, Language(settings.report_language), run)
+            pages = write_unit_pages(con, built, Language(settings.report_language), run, pool=report_workers.pool())
         replace_directory(built, target)
     except BaseException:
         shutil.rmtree(built, ignore_errors=True)

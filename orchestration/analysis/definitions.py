@@ -3,6 +3,6 @@
 from dagster import Definitions
 
 from orchestration.analysis.assets import assets
-from orchestration.analysis.resources import FigureWorkersResource
+from orchestration.analysis.resources import ReportWorkersResource
 
-defs = Definitions(assets=assets, resources={"figure_workers": FigureWorkersResource()})
+defs = Definitions(assets=assets, resources={"report_workers": ReportWorkersResource()})
